@@ -1,0 +1,504 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.capnp;
+
+import dev.isthmus.CorruptDataException;
+import dev.isthmus.IsthmusException;
+import dev.isthmus.arena.ArenaView;
+import dev.isthmus.arena.ShmArena;
+import dev.isthmus.arena.ShmBlock;
+import dev.isthmus.arena.ShmHandle;
+import dev.isthmus.struc.Codec;
+import dev.isthmus.struc.Outgoing;
+import dev.isthmus.struc.Received;
+import org.capnproto.DecodeException;
+import org.capnproto.MessageReader;
+import org.capnproto.ReaderOptions;
+import org.capnproto.StructFactory;
+import org.capnproto.StructReader;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.lang.reflect.Method;
+import java.lang.reflect.ParameterizedType;
+import java.lang.reflect.Type;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Objects;
+
+import static dev.isthmus.capnp.CapnpDescriptor.BYTES_PER_WORD;
+import static dev.isthmus.capnp.CapnpDescriptor.MAX_SEGMENTS;
+import static dev.isthmus.capnp.CapnpDescriptor.MAX_SEGMENT_WORDS;
+import static dev.isthmus.capnp.CapnpDescriptor.SHM_COUNT_OFFSET;
+import static dev.isthmus.capnp.CapnpDescriptor.SHM_HANDLES_OFFSET;
+import static dev.isthmus.capnp.CapnpDescriptor.SHM_HANDLE_LENGTH;
+import static dev.isthmus.capnp.CapnpDescriptor.SHM_MAGIC;
+import static dev.isthmus.capnp.CapnpDescriptor.SHM_MAGIC_OFFSET;
+
+/**
+ * The Cap'n Proto {@link Codec}: messages whose root struct has an anonymous union, the union's tag (the
+ * ordinal of the generated {@code Which} enum) being the message type that handlers are chosen by.
+ *
+ * {@snippet :
+ * CapnpCodec<Body.Reader, Body.Builder> codec =
+ *     CapnpCodec.sessionShm(Body.factory, myArena, viewOfPeersArena);
+ * StructuredChannel<Body.Reader, Body.Builder> channel = StructuredChannel.open(blobChannel, codec, options);
+ * }
+ *
+ * <p><b>Backings</b> (payload formats in {@link CapnpDescriptor}):
+ * <ul>
+ *   <li>{@link Backing#HEAP}: messages are built on the heap and sent in Cap'n Proto's standard stream
+ *   framing, the parts being views of the builder's own segments (the channel's copy is the only one on
+ *   the way in). The receiver copies the payload to the heap once, or keeps the memory the channel
+ *   reassembled a fragmented payload in, and reads it there.</li>
+ *   <li>{@link Backing#SESSION_SHM}: segments are allocated in this process's {@link ShmArena} (8 KiB first,
+ *   doubling, each at most {@link #MAX_SEGMENT_BYTES}, so a 1 GiB message is a few dozen segments); a send
+ *   lends each block and the payload is {@code 8 + 24 * segments} bytes of handles. The receiver borrows
+ *   every block through its {@link ArenaView} of the sender's arena, which validates each handle, and reads
+ *   the segments in place; closing the {@link Received} message gives the blocks back.</li>
+ * </ul>
+ *
+ * <p><b>Hostile peers.</b> Everything in a payload is checked before use: segment counts, lengths (that
+ * they add up to the payload exactly, that they are whole words), and, for shared memory, every handle. A
+ * violation is a {@link CorruptDataException}. Reading goes through bounds-checked {@link ByteBuffer}s;
+ * the traversal limit is set from the message's size ({@link #traversalLimitWords}) and pointers may nest
+ * at most {@value #NESTING_LIMIT} deep, so a malicious message can make an accessor throw Cap'n Proto's
+ * {@link DecodeException}, never read outside its segments or loop forever. The root pointer and the union
+ * tag are checked when the message is decoded: a tag that contradicts the type in the header is corrupt.
+ *
+ * <p>Thread safety: thread-safe.
+ *
+ * @param <R> the root reader type
+ * @param <B> the root builder type
+ */
+public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> {
+    /**
+     * The largest arena block a {@link Backing#SESSION_SHM} segment is given (its usable length is the
+     * block minus the arena's 64-byte block header), unless one object needs more on its own: 64 MiB.
+     */
+    public static final long MAX_SEGMENT_BYTES = 64L << 20;
+    /** How deep pointers may nest in a received message: Cap'n Proto's default. */
+    public static final int NESTING_LIMIT = 64;
+    /** The traversal limit of small messages, in words: Cap'n Proto's default (64 MiB). */
+    public static final long MIN_TRAVERSAL_LIMIT_WORDS = 8L << 20;
+    /** For larger messages, how many times its own size a reader may traverse. */
+    public static final int TRAVERSAL_LIMIT_FACTOR = 4;
+
+    private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final Runnable NOTHING_TO_RELEASE = () -> { };
+
+    private final StructFactory<B, R> factory;
+    private final Backing backing;
+    private final ShmArena arena;
+    private final ArenaView peerArena;
+    private final MethodHandle builderWhich;
+    private final MethodHandle readerWhich;
+    private final int notInSchema;
+
+    private CapnpCodec(final StructFactory<B, R> factory, final Backing backing, final ShmArena arena,
+                       final ArenaView peerArena) {
+        this.factory = Objects.requireNonNull(factory, "factory");
+        this.backing = Objects.requireNonNull(backing, "backing");
+        if (backing == Backing.SESSION_SHM) {
+            Objects.requireNonNull(arena, "arena (required by SESSION_SHM)");
+            Objects.requireNonNull(peerArena, "peerArena (required by SESSION_SHM)");
+        }
+        this.arena = arena;
+        this.peerArena = peerArena;
+        final Class<?>[] types = builderAndReaderTypes(factory.getClass());
+        final Method builderMethod = whichMethod(factory, types[0]);
+        final Method readerMethod = whichMethod(factory, types[1]);
+        try {
+            final MethodType erased = MethodType.methodType(Enum.class, Object.class);
+            this.builderWhich = MethodHandles.publicLookup().unreflect(builderMethod).asType(erased);
+            this.readerWhich = MethodHandles.publicLookup().unreflect(readerMethod).asType(erased);
+        } catch (final IllegalAccessException e) {
+            throw new IllegalArgumentException("factory=" + factory.getClass().getName()
+                + ": which() is not public in an exported package", e);
+        }
+        int last = -1;
+        for (final Object constant : readerMethod.getReturnType().getEnumConstants()) {
+            if ("_NOT_IN_SCHEMA".equals(((Enum<?>) constant).name())) {
+                last = ((Enum<?>) constant).ordinal();
+            }
+        }
+        this.notInSchema = last;
+    }
+
+    /**
+     * {@return a codec that builds messages on the heap and copies them through the channel}
+     *
+     * @param factory the root struct's generated factory, e.g. {@code Body.factory}
+     * @param <R>     the root reader type
+     * @param <B>     the root builder type
+     * @throws IllegalArgumentException if the root struct has no anonymous union
+     */
+    public static <R extends StructReader, B> CapnpCodec<R, B> heap(final StructFactory<B, R> factory) {
+        return new CapnpCodec<>(factory, Backing.HEAP, null, null);
+    }
+
+    /**
+     * {@return a zero-copy codec: messages built in {@code arena}, received ones read in place through
+     * {@code peerArena}}
+     *
+     * @param factory   the root struct's generated factory, e.g. {@code Body.factory}
+     * @param arena     this process's arena, where outgoing messages are built; the caller keeps owning it
+     * @param peerArena the view of the peer's arena, where received messages live; the caller keeps owning it
+     * @param <R>       the root reader type
+     * @param <B>       the root builder type
+     * @throws IllegalArgumentException if the root struct has no anonymous union
+     */
+    public static <R extends StructReader, B> CapnpCodec<R, B> sessionShm(final StructFactory<B, R> factory,
+                                                                          final ShmArena arena,
+                                                                          final ArenaView peerArena) {
+        return new CapnpCodec<>(factory, Backing.SESSION_SHM, arena, peerArena);
+    }
+
+    /**
+     * {@return a codec with the given backing}
+     *
+     * @param factory   the root struct's generated factory, e.g. {@code Body.factory}
+     * @param backing   where messages live
+     * @param arena     this process's arena; required by {@link Backing#SESSION_SHM}, ignored by {@link Backing#HEAP}
+     * @param peerArena the view of the peer's arena; likewise
+     * @param <R>       the root reader type
+     * @param <B>       the root builder type
+     * @throws NullPointerException     if {@link Backing#SESSION_SHM} lacks an arena or a view
+     * @throws IllegalArgumentException if the root struct has no anonymous union
+     */
+    public static <R extends StructReader, B> CapnpCodec<R, B> create(final StructFactory<B, R> factory,
+                                                                      final Backing backing, final ShmArena arena,
+                                                                      final ArenaView peerArena) {
+        return backing == Backing.HEAP ? heap(factory) : new CapnpCodec<>(factory, backing, arena, peerArena);
+    }
+
+    /**
+     * {@return the backing}
+     */
+    public Backing backing() {
+        return backing;
+    }
+
+    /**
+     * {@return the root struct's factory}
+     */
+    public StructFactory<B, R> factory() {
+        return factory;
+    }
+
+    /**
+     * {@return a new, empty message, built with this codec's backing}
+     */
+    @Override
+    public CapnpOutgoing<B> newMessage() {
+        return new CapnpOutgoing<>(this, factory,
+            backing == Backing.HEAP ? null : new ArenaSegmentAllocator(arena, MAX_SEGMENT_BYTES));
+    }
+
+    /**
+     * {@return a new, empty message whose first segment holds about {@code sizeHintBytes}}
+     *
+     * <p>For a message whose size is known in advance (a cache's pre-built response, say), one large first
+     * segment instead of dozens of doubling ones means fewer handles to lend and borrow per send
+     * ({@link Backing#SESSION_SHM}). The first segment is the largest arena block (a power of two) that the
+     * hint fills, at most what a {@link java.nio.ByteBuffer} holds; what does not fit goes to further
+     * segments as usual. With {@link Backing#HEAP} the hint is ignored: heap messages grow as Cap'n Proto
+     * grows them.
+     *
+     * @param sizeHintBytes the expected size of the message, at least 0
+     * @throws IllegalArgumentException if {@code sizeHintBytes} is negative
+     */
+    public CapnpOutgoing<B> newMessage(final long sizeHintBytes) {
+        if (sizeHintBytes < 0) {
+            throw new IllegalArgumentException("sizeHintBytes=" + sizeHintBytes + " must be >= 0");
+        }
+        if (backing == Backing.HEAP) {
+            return newMessage();
+        }
+        final ArenaSegmentAllocator allocator = new ArenaSegmentAllocator(arena, MAX_SEGMENT_BYTES);
+        allocator.firstBlockBytes(Long.highestOneBit(Math.max(ArenaSegmentAllocator.FIRST_BLOCK_BYTES,
+            sizeHintBytes + dev.isthmus.arena.ArenaDescriptor.BLOCK_HEADER_LENGTH)));
+        return new CapnpOutgoing<>(this, factory, allocator);
+    }
+
+    /**
+     * {@return the message's type: the ordinal of its root union's tag}
+     *
+     * @param message a message of a codec with this backing, arena and factory
+     * @throws IllegalArgumentException if it is not
+     */
+    @Override
+    public int typeOf(final Outgoing<B> message) {
+        return own(message).type();
+    }
+
+    /**
+     * Encodes a message for one send ({@link CapnpDescriptor} shows both payloads). For
+     * {@link Backing#SESSION_SHM} this lends the receiver a reference to every block of the message;
+     * {@link Codec.Encoded#abandon()} takes them back.
+     *
+     * @param message a message of a codec with this backing, arena and factory
+     * @return the payload
+     * @throws IllegalArgumentException if the message is not such a message
+     * @throws IllegalStateException    if the message is closed
+     */
+    @Override
+    public Encoded encode(final Outgoing<B> message) {
+        return own(message).encode();
+    }
+
+    private CapnpOutgoing<B> own(final Outgoing<B> message) {
+        if (message instanceof CapnpOutgoing<B> outgoing) {
+            final CapnpCodec<?, B> maker = outgoing.codec();
+            if (maker == this || maker.factory == factory && maker.backing == backing && maker.arena == arena) {
+                return outgoing;
+            }
+        }
+        throw new IllegalArgumentException("message=" + message + " was not built by a codec of factory="
+            + factory.getClass().getName() + ", backing=" + backing + (arena == null ? "" : ", arena=" + arena.group()));
+    }
+
+    /**
+     * Decodes a payload: validates it, then reads the root and its union tag.
+     *
+     * @param payload the payload
+     * @param type    the type the sender declared
+     * @param id      the message id
+     * @param owned   whether the payload's memory may be kept ({@link Backing#HEAP} then reads it in place)
+     * @return the message; for {@link Backing#SESSION_SHM} it holds the borrowed blocks until closed
+     * @throws CorruptDataException if the payload is malformed, a handle is refused, the root cannot be read,
+     *                              or its tag is not {@code type}
+     */
+    @Override
+    public Received<R> decode(final MemorySegment payload, final int type, final long id, final boolean owned) {
+        return backing == Backing.HEAP ? decodeHeap(payload, type, id, owned) : decodeShm(payload, type, id);
+    }
+
+    private Received<R> decodeHeap(final MemorySegment payload, final int type, final long id, final boolean owned) {
+        final long length = payload.byteSize();
+        if (length < 2L * BYTES_PER_WORD || length % BYTES_PER_WORD != 0) {
+            throw corrupt(id, "payloadLength=" + length + " is not a whole number of words holding a segment table and a root");
+        }
+        final int rawCount = payload.get(INT_LE, 0);
+        if (rawCount < 0 || rawCount >= MAX_SEGMENTS) {
+            throw corrupt(id, "segments=" + (rawCount + 1L) + " is outside [1, " + MAX_SEGMENTS + "]");
+        }
+        final int count = rawCount + 1;
+        final long tableLength = CapnpDescriptor.streamTableLength(count);
+        if (tableLength > length) {
+            throw corrupt(id, "the table of " + count + " segments exceeds payloadLength=" + length);
+        }
+        final int[] words = new int[count];
+        long total = 0;
+        for (int i = 0; i < count; i++) {
+            words[i] = payload.get(INT_LE, 4L + 4L * i);
+            if (words[i] < 0 || words[i] > MAX_SEGMENT_WORDS) {
+                throw corrupt(id, "segment " + i + " declares " + Integer.toUnsignedLong(words[i]) + " words, more than "
+                    + MAX_SEGMENT_WORDS);
+            }
+            total += words[i];
+        }
+        if (words[0] == 0) {
+            throw corrupt(id, "segment 0 is empty: it has no root pointer");
+        }
+        if (tableLength + total * BYTES_PER_WORD != length) {
+            throw corrupt(id, "the segment table declares " + total * BYTES_PER_WORD + " bytes of segments, payloadLength="
+                + length + " leaves " + (length - tableLength));
+        }
+        final MemorySegment memory = owned ? payload : copy(payload);
+        final ByteBuffer[] segments = new ByteBuffer[count];
+        long offset = tableLength;
+        for (int i = 0; i < count; i++) {
+            final long bytes = (long) words[i] * BYTES_PER_WORD;
+            segments[i] = memory.asSlice(offset, bytes).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            offset += bytes;
+        }
+        return received(segments, total, type, id, length, NOTHING_TO_RELEASE);
+    }
+
+    private static MemorySegment copy(final MemorySegment payload) {
+        final long length = payload.byteSize();
+        final MemorySegment copy = length <= Integer.MAX_VALUE - 16
+            ? MemorySegment.ofArray(new byte[(int) length])
+            : Arena.ofAuto().allocate(length, BYTES_PER_WORD);
+        MemorySegment.copy(payload, 0, copy, 0, length);
+        return copy;
+    }
+
+    private Received<R> decodeShm(final MemorySegment payload, final int type, final long id) {
+        final long length = payload.byteSize();
+        if (length < SHM_HANDLES_OFFSET) {
+            throw corrupt(id, "payloadLength=" + length + " is shorter than the " + SHM_HANDLES_OFFSET + "-byte header");
+        }
+        if (payload.get(INT_LE, SHM_MAGIC_OFFSET) != SHM_MAGIC) {
+            throw corrupt(id, "magic=0x" + Integer.toHexString(payload.get(INT_LE, SHM_MAGIC_OFFSET))
+                + " is not a shared-memory payload's (is the peer's backing HEAP?)");
+        }
+        final int count = payload.get(INT_LE, SHM_COUNT_OFFSET);
+        if (count < 1 || count > MAX_SEGMENTS) {
+            throw corrupt(id, "segments=" + count + " is outside [1, " + MAX_SEGMENTS + "]");
+        }
+        if (length != CapnpDescriptor.shmPayloadLength(count)) {
+            throw corrupt(id, "payloadLength=" + length + " differs from the " + CapnpDescriptor.shmPayloadLength(count)
+                + " bytes of " + count + " handles");
+        }
+        final ShmHandle[] handles = new ShmHandle[count];
+        long totalBytes = 0;
+        for (int i = 0; i < count; i++) {
+            final ShmHandle handle = ShmHandle.readFrom(payload, SHM_HANDLES_OFFSET + (long) SHM_HANDLE_LENGTH * i);
+            if (handle.length() < (i == 0 ? BYTES_PER_WORD : 0) || handle.length() % BYTES_PER_WORD != 0
+                || handle.length() > (long) MAX_SEGMENT_WORDS * BYTES_PER_WORD) {
+                throw corrupt(id, "segment " + i + " has length=" + handle.length() + ", not a whole number of words in ["
+                    + (i == 0 ? BYTES_PER_WORD : 0) + ", " + (long) MAX_SEGMENT_WORDS * BYTES_PER_WORD + "]");
+            }
+            handles[i] = handle;
+            totalBytes += handle.length();
+        }
+        final ShmBlock[] blocks = borrowAll(handles, id);
+        final Runnable release = () -> closeAll(blocks);
+        try {
+            final ByteBuffer[] segments = new ByteBuffer[count];
+            for (int i = 0; i < count; i++) {
+                // Read-only: this process only reads the sender's memory.
+                segments[i] = blocks[i].segment().asReadOnly().asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            }
+            return received(segments, totalBytes / BYTES_PER_WORD, type, id, length, release);
+        } catch (final RuntimeException | Error e) {
+            release.run();
+            throw e;
+        }
+    }
+
+    /**
+     * Borrows every block; if any handle is refused, gives back the ones that were not and throws. Trying
+     * them all returns the references of the valid ones, which would otherwise stay lent until the session
+     * ends.
+     */
+    private ShmBlock[] borrowAll(final ShmHandle[] handles, final long id) {
+        final ShmBlock[] blocks = new ShmBlock[handles.length];
+        RuntimeException refused = null;
+        for (int i = 0; i < handles.length; i++) {
+            try {
+                blocks[i] = peerArena.borrow(handles[i]);
+            } catch (final CorruptDataException e) {
+                refused = refused == null ? corrupt(id, "segment " + i + ": " + e.getMessage(), e) : refused;
+            } catch (final IsthmusException e) {
+                // NoSuchResourceException and the like: the handle names no pool of the peer's.
+                refused = refused == null ? corrupt(id, "segment " + i + ": " + e, e) : refused;
+            }
+        }
+        if (refused != null) {
+            closeAll(blocks);
+            throw refused;
+        }
+        return blocks;
+    }
+
+    private static void closeAll(final ShmBlock[] blocks) {
+        for (final ShmBlock block : blocks) {
+            if (block != null) {
+                block.close();
+            }
+        }
+    }
+
+    private Received<R> received(final ByteBuffer[] segments, final long totalWords, final int type, final long id,
+                                 final long payloadLength, final Runnable release) {
+        final MessageReader reader = new MessageReader(segments,
+            new ReaderOptions(traversalLimitWords(totalWords), NESTING_LIMIT));
+        final R root;
+        final int tag;
+        try {
+            root = reader.getRoot(factory);
+            tag = readerType(root);
+        } catch (final DecodeException | IndexOutOfBoundsException | IllegalArgumentException e) {
+            throw corrupt(id, "its root cannot be read: " + e.getMessage(), e);
+        }
+        if (tag != type && !(tag == notInSchema && type >= notInSchema)) {
+            throw corrupt(id, "type=" + type + " but its root union holds member " + tag);
+        }
+        return new CapnpReceived<>(type, id, payloadLength, root, release);
+    }
+
+    /**
+     * {@return the traversal limit of a received message of {@code totalWords} words}: Cap'n Proto's
+     * default for small messages, {@value #TRAVERSAL_LIMIT_FACTOR} times the message's size for larger
+     * ones. A reader that follows every pointer once traverses the message's size; the factor leaves room
+     * for reading parts again, while a message whose pointers share targets to amplify the work (a classic
+     * attack) still stops after a bounded multiple of its own size.
+     *
+     * @param totalWords the message's size in words
+     */
+    public static long traversalLimitWords(final long totalWords) {
+        return Math.max(MIN_TRAVERSAL_LIMIT_WORDS, TRAVERSAL_LIMIT_FACTOR * totalWords);
+    }
+
+    int builderType(final B root) {
+        try {
+            return ((Enum<?>) builderWhich.invokeExact((Object) root)).ordinal();
+        } catch (final RuntimeException | Error e) {
+            throw e;
+        } catch (final Throwable e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private int readerType(final R root) {
+        try {
+            return ((Enum<?>) readerWhich.invokeExact((Object) root)).ordinal();
+        } catch (final RuntimeException | Error e) {
+            throw e;
+        } catch (final Throwable e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static CorruptDataException corrupt(final long id, final String why) {
+        return new CorruptDataException("Cap'n Proto message " + id + " is refused: " + why);
+    }
+
+    private static CorruptDataException corrupt(final long id, final String why, final Throwable cause) {
+        final CorruptDataException e = corrupt(id, why);
+        e.initCause(cause);
+        return e;
+    }
+
+    /** The generated {@code Builder} and {@code Reader} classes, from {@code Factory extends StructFactory<Builder, Reader>}. */
+    private static Class<?>[] builderAndReaderTypes(final Class<?> factoryClass) {
+        for (Class<?> c = factoryClass; c != null && c != Object.class; c = c.getSuperclass()) {
+            if (c.getGenericSuperclass() instanceof ParameterizedType parameterized
+                && parameterized.getRawType() == StructFactory.class) {
+                final Type[] arguments = parameterized.getActualTypeArguments();
+                if (arguments[0] instanceof Class<?> builder && arguments[1] instanceof Class<?> reader) {
+                    return new Class<?>[] {builder, reader};
+                }
+            }
+        }
+        throw new IllegalArgumentException("factory=" + factoryClass.getName()
+            + " is not a generated struct factory (a direct subclass of StructFactory<Builder, Reader>)");
+    }
+
+    private static Method whichMethod(final StructFactory<?, ?> factory, final Class<?> type) {
+        try {
+            final Method which = type.getMethod("which");
+            if (!which.getReturnType().isEnum()) {
+                throw new NoSuchMethodException("which() returns " + which.getReturnType());
+            }
+            return which;
+        } catch (final NoSuchMethodException e) {
+            throw new IllegalArgumentException("factory=" + factory.getClass().getName() + ": " + type.getName()
+                + " has no which(); the root struct needs an anonymous union, whose tag is the message type", e);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "CapnpCodec{factory=" + factory.getClass().getName() + ", backing=" + backing + "}";
+    }
+}

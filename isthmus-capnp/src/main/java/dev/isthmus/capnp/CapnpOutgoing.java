@@ -1,0 +1,306 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.capnp;
+
+import dev.isthmus.arena.ShmBlock;
+import dev.isthmus.struc.Codec;
+import dev.isthmus.struc.Outgoing;
+import org.capnproto.MessageBuilder;
+import org.capnproto.StructFactory;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+
+import static dev.isthmus.capnp.CapnpDescriptor.BYTES_PER_WORD;
+import static dev.isthmus.capnp.CapnpDescriptor.MAX_SEGMENTS;
+import static dev.isthmus.capnp.CapnpDescriptor.SHM_COUNT_OFFSET;
+import static dev.isthmus.capnp.CapnpDescriptor.SHM_HANDLES_OFFSET;
+import static dev.isthmus.capnp.CapnpDescriptor.SHM_HANDLE_LENGTH;
+import static dev.isthmus.capnp.CapnpDescriptor.SHM_MAGIC;
+import static dev.isthmus.capnp.CapnpDescriptor.SHM_MAGIC_OFFSET;
+
+/**
+ * A Cap'n Proto message to send: built once with ordinary builder code on {@link #root()}, then sent any
+ * number of times, on any channels whose codec has the same backing (and, for
+ * {@link Backing#SESSION_SHM}, the same arena).
+ *
+ * {@snippet :
+ * CapnpOutgoing<Body.Builder> response = codec.newMessage();
+ * var parts = response.root().initGetCacheRsp().initFileParts(4);
+ * // ... fill the parts ...
+ * response.seal();                        // pre-built: every later send reuses the encoding
+ * replier.reply(response);                // as often as requests come
+ * response.close();                       // when it is no longer needed
+ * }
+ *
+ * <p>With {@link Backing#SESSION_SHM} the message's segments are blocks of the arena: each send lends the
+ * receiver a reference to every block, and the receiver reads them in place, so a message must not be
+ * changed once sent. {@link #seal()} says so: it computes the encoding once, and {@link #root()} then
+ * refuses to hand out the builder. The blocks go back to the arena when this message is closed and every
+ * receiver has closed what it received.
+ *
+ * <p>Thread safety: building is for one thread. Once built, sending is thread-safe: sends are serialized on
+ * the message (a send of a sealed message only lends: one atomic increment per segment), and
+ * {@link #close()}, which is idempotent, waits for a send in progress.
+ *
+ * @param <B> the root builder type
+ */
+public final class CapnpOutgoing<B> implements Outgoing<B> {
+    private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final Runnable NOTHING_TO_ROLL_BACK = () -> { };
+
+    private final CapnpCodec<?, B> codec;
+    private final StructFactory<B, ?> factory;
+    private final MessageBuilder builder;
+    private final ArenaSegmentAllocator allocator;
+    private B root;
+    private volatile Codec.Encoded sealed;
+    private int sealedType;
+    private ShmBlock[] sealedBlocks;
+    private volatile boolean closed;
+
+    CapnpOutgoing(final CapnpCodec<?, B> codec, final StructFactory<B, ?> factory,
+                  final ArenaSegmentAllocator allocator) {
+        this.codec = codec;
+        this.factory = factory;
+        this.allocator = allocator;
+        this.builder = allocator == null ? new MessageBuilder() : new MessageBuilder(allocator);
+    }
+
+    /**
+     * {@return {@code message} as the Cap'n Proto message it is, e.g. to {@linkplain #seal() seal} a message
+     * from {@link dev.isthmus.struc.StructuredChannel#newMessage()}}
+     *
+     * @param message a message of a {@link CapnpCodec}
+     * @param <B>     the root builder type
+     * @throws IllegalArgumentException if it is another codec's
+     */
+    public static <B> CapnpOutgoing<B> of(final Outgoing<B> message) {
+        if (message instanceof CapnpOutgoing<B> outgoing) {
+            return outgoing;
+        }
+        throw new IllegalArgumentException("message=" + message + " is not a Cap'n Proto message");
+    }
+
+    /**
+     * {@return the root builder, initialised on the first call: {@code MessageBuilder.initRoot(factory)}}
+     *
+     * @throws IllegalStateException if the message is sealed or closed
+     */
+    @Override
+    public synchronized B root() {
+        if (sealed != null) {
+            throw new IllegalStateException("message is sealed: its builder may not be changed");
+        }
+        return rootBuilder();
+    }
+
+    private B rootBuilder() {
+        checkOpen();
+        if (root == null) {
+            root = builder.initRoot(factory);
+        }
+        return root;
+    }
+
+    /**
+     * Freezes the message for sending many times: the encoding is computed once, and each later send only
+     * lends the receiver its references ({@link Backing#SESSION_SHM}) or hands the channel the same segment
+     * views to copy ({@link Backing#HEAP}); no segment table, handle list or part list is built again.
+     * Idempotent.
+     *
+     * @return this message
+     * @throws IllegalStateException if the message is closed, or has more than
+     *                               {@value CapnpDescriptor#MAX_SEGMENTS} segments
+     */
+    public synchronized CapnpOutgoing<B> seal() {
+        if (sealed != null) {
+            return this;
+        }
+        final B built = rootBuilder();
+        sealedType = codec.builderType(built);
+        if (allocator == null) {
+            sealed = heapEncoding();
+        } else {
+            final ByteBuffer[] segments = segments();
+            final ShmBlock[] blocks = allocator.blocks().toArray(new ShmBlock[0]);
+            final MemorySegment payload = shmPayloadHeader(segments.length);
+            for (int i = 0; i < segments.length; i++) {
+                blocks[i].handle(segments[i].limit()).writeTo(payload, SHM_HANDLES_OFFSET + (long) SHM_HANDLE_LENGTH * i);
+            }
+            sealedBlocks = blocks;
+            // volatile write: publishes sealedType (written before); pairs with the volatile read of sealed in
+            // type(), which the channel calls without the lock. sealedBlocks is only read under the lock.
+            sealed = new Codec.Encoded(List.of(payload), () -> unlend(blocks, blocks.length));
+        }
+        return this;
+    }
+
+    /**
+     * {@return whether {@link #seal()} was called}
+     */
+    public boolean isSealed() {
+        return sealed != null;
+    }
+
+    /**
+     * {@return the backing the message was built for}
+     */
+    public Backing backing() {
+        return allocator == null ? Backing.HEAP : Backing.SESSION_SHM;
+    }
+
+    /**
+     * {@return the number of segments the message has now}
+     */
+    public synchronized int segmentCount() {
+        checkOpen();
+        return segments().length;
+    }
+
+    /**
+     * {@return the message's size: the bytes its segments use now, without any framing}
+     */
+    public synchronized long sizeBytes() {
+        checkOpen();
+        long bytes = 0;
+        for (final ByteBuffer segment : segments()) {
+            bytes += segment.limit();
+        }
+        return bytes;
+    }
+
+    int type() {
+        // volatile read of sealed: pairs with seal()'s volatile write, after which sealedType is visible.
+        if (sealed != null) {
+            return sealedType;
+        }
+        synchronized (this) {
+            return codec.builderType(rootBuilder());
+        }
+    }
+
+    CapnpCodec<?, B> codec() {
+        return codec;
+    }
+
+    /** The blocks holding the segments, in order; {@link Backing#SESSION_SHM} only. */
+    List<ShmBlock> blocks() {
+        return allocator.blocks();
+    }
+
+    synchronized Codec.Encoded encode() {
+        // Under the lock, so that close() cannot drop the blocks between the check and the lending.
+        checkOpen();
+        final Codec.Encoded encoded = sealed;
+        if (encoded != null) {
+            if (allocator != null) {
+                lendAll(sealedBlocks);
+            }
+            return encoded;
+        }
+        rootBuilder();
+        return allocator == null ? heapEncoding() : shmEncoding();
+    }
+
+    /** The standard stream framing: a segment table, then views of the segments themselves. */
+    private Codec.Encoded heapEncoding() {
+        final ByteBuffer[] segments = segments();
+        final MemorySegment table = MemorySegment.ofArray(new byte[(int) CapnpDescriptor.streamTableLength(segments.length)]);
+        table.set(INT_LE, 0, segments.length - 1);
+        final MemorySegment[] parts = new MemorySegment[segments.length + 1];
+        parts[0] = table;
+        for (int i = 0; i < segments.length; i++) {
+            table.set(INT_LE, 4L + 4L * i, segments[i].limit() / BYTES_PER_WORD);
+            parts[i + 1] = MemorySegment.ofBuffer(segments[i]);
+        }
+        return new Codec.Encoded(List.of(parts), NOTHING_TO_ROLL_BACK);
+    }
+
+    /**
+     * One handle per segment, each lending the receiver a reference to the segment's block. The segments'
+     * bytes are plain writes: they reach the receiving process through the channel, whose commit (a release
+     * store) pairs with the receiver's poll (an acquire load) before it reads a byte of any block.
+     */
+    private Codec.Encoded shmEncoding() {
+        final ByteBuffer[] segments = segments();
+        final ShmBlock[] blocks = allocator.blocks().toArray(new ShmBlock[0]);
+        final MemorySegment payload = shmPayloadHeader(segments.length);
+        lendAll(blocks);
+        for (int i = 0; i < segments.length; i++) {
+            blocks[i].handle(segments[i].limit()).writeTo(payload, SHM_HANDLES_OFFSET + (long) SHM_HANDLE_LENGTH * i);
+        }
+        return new Codec.Encoded(List.of(payload), () -> unlend(blocks, blocks.length));
+    }
+
+    private static MemorySegment shmPayloadHeader(final int segments) {
+        final MemorySegment payload = MemorySegment.ofArray(new byte[(int) CapnpDescriptor.shmPayloadLength(segments)]);
+        payload.set(INT_LE, SHM_COUNT_OFFSET, segments);
+        payload.set(INT_LE, SHM_MAGIC_OFFSET, SHM_MAGIC);
+        return payload;
+    }
+
+    private static void lendAll(final ShmBlock[] blocks) {
+        int lent = 0;
+        try {
+            for (final ShmBlock block : blocks) {
+                block.lend();
+                lent++;
+            }
+        } catch (final RuntimeException e) {
+            unlend(blocks, lent);
+            throw e;
+        }
+    }
+
+    private static void unlend(final ShmBlock[] blocks, final int count) {
+        for (int i = 0; i < count; i++) {
+            blocks[i].unlend();
+        }
+    }
+
+    private ByteBuffer[] segments() {
+        rootBuilder();
+        final ByteBuffer[] segments = builder.getSegmentsForOutput();
+        if (segments.length > MAX_SEGMENTS) {
+            throw new IllegalStateException("segments=" + segments.length + " exceeds the " + MAX_SEGMENTS
+                + " a message may have");
+        }
+        return segments;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("message is closed");
+        }
+    }
+
+    /**
+     * Releases the message in this process: for {@link Backing#SESSION_SHM}, this process's reference to
+     * each block; receivers keep reading what they hold, and the last one returns the blocks to the
+     * arena. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            root = null;
+            if (allocator != null) {
+                for (final ShmBlock block : allocator.blocks()) {
+                    block.close();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.capnp;
+
+import dev.isthmus.arena.ArenaDescriptor;
+import dev.isthmus.arena.ShmBlock;
+import dev.isthmus.capnp.demo.CacheDemo.Body;
+import dev.isthmus.struc.Received;
+import org.capnproto.Data;
+import org.junit.jupiter.api.Test;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@link Backing#SESSION_SHM}: only handles cross, the receiver reads the sender's memory, blocks come back. */
+class ZeroCopyTest {
+    private static final Duration TIMEOUT = Duration.ofSeconds(120);
+
+    @Test
+    void shouldSendOnlyHandlesWhateverTheMessageSize() {
+        try (Endpoints endpoints = Endpoints.open(Backing.SESSION_SHM)) {
+            // 256 parts of 1 MiB: a 256 MiB message.
+            final int parts = 256;
+            final CapnpOutgoing<Body.Builder> large = endpoints.codecB().newMessage();
+            CacheMessages.response(large.root(), 3, parts, 1 << 20);
+            final CapnpOutgoing<Body.Builder> small = endpoints.codecB().newMessage();
+            CacheMessages.response(small.root(), 4, 2, 100);
+            large.seal();
+            assertTrue(large.sizeBytes() > 256L << 20, "size=" + large.sizeBytes());
+            final long usable = CapnpCodec.MAX_SEGMENT_BYTES - ArenaDescriptor.BLOCK_HEADER_LENGTH;
+            for (final ShmBlock block : large.blocks()) {
+                assertTrue(block.length() <= usable, "segments are capped: " + block);
+            }
+            assertTrue(large.segmentCount() > 4, "segments=" + large.segmentCount());
+            endpoints.b.onMessage(Body.Which.GET_CACHE_REQ, (request, replier) ->
+                replier.reply("large".contentEquals(request.root().getGetCacheReq().getFileName().toString()) ? large : small));
+
+            try (Received<Body.Reader> response = request(endpoints, "large")) {
+                assertEquals(CapnpDescriptor.shmPayloadLength(large.segmentCount()), response.payloadLength());
+                assertTrue(response.payloadLength() < 1024, "payload=" + response.payloadLength());
+                final long checked = CacheMessages.verify(response.root(), 3, parts);
+                assertTrue(checked > 255L << 20, "checked=" + checked);
+            }
+            try (Received<Body.Reader> response = request(endpoints, "small")) {
+                assertEquals(CapnpDescriptor.shmPayloadLength(1), response.payloadLength());
+                CacheMessages.verify(response.root(), 4, 2);
+            }
+            large.close();
+            small.close();
+            assertEquals(0, endpoints.arenaB.allocatedBytes());
+        }
+    }
+
+    @Test
+    void shouldReadInPlaceInTheSendersMemory() {
+        try (Endpoints endpoints = Endpoints.open(Backing.SESSION_SHM)) {
+            final CapnpOutgoing<Body.Builder> message = endpoints.codecB().newMessage();
+            CacheMessages.response(message.root(), 9, 3, 4096);
+            final Data.Builder sendersData = message.root().getGetCacheRsp().getFileParts().get(1).getData();
+            endpoints.b.onMessage(Body.Which.GET_CACHE_REQ, (request, replier) -> replier.reply(message));
+            try (Received<Body.Reader> response = request(endpoints, "any")) {
+                final ByteBuffer received = response.root().getGetCacheRsp().getFileParts().get(1).getData().asByteBuffer();
+                assertTrue(received.isDirect(), "the reader's bytes are in a mapping, not on the heap");
+                final byte before = received.get(100);
+                // The sender writes into its message after sending it: the receiver sees the change, because it
+                // reads the very same memory (the arena's pages, mapped by both).
+                sendersData.asByteBuffer().put(100, (byte) ~before);
+                assertEquals((byte) ~before, received.get(100));
+            }
+            message.close();
+        }
+    }
+
+    @Test
+    void shouldReturnTheBlocksToTheSendersArenaWhenTheLastHolderCloses() {
+        try (Endpoints endpoints = Endpoints.open(Backing.SESSION_SHM)) {
+            final CapnpOutgoing<Body.Builder> message = endpoints.codecB().newMessage();
+            CacheMessages.response(message.root(), 5, 40, 64 << 10);
+            final long baseline = endpoints.arenaB.allocatedBytes();
+            assertTrue(baseline >= 40 * (64 << 10), "baseline=" + baseline);
+            endpoints.b.onMessage(Body.Which.GET_CACHE_REQ, (request, replier) -> replier.reply(message));
+
+            final Received<Body.Reader> first = request(endpoints, "1");
+            final Received<Body.Reader> second = request(endpoints, "2");
+            assertEquals(baseline, endpoints.arenaB.allocatedBytes(), "lending allocates nothing");
+            for (final ShmBlock block : message.blocks()) {
+                assertEquals(3, block.references(), "the sender's and one per receiver");
+            }
+            first.close();
+            first.close();
+            message.close();
+            assertEquals(baseline, endpoints.arenaB.allocatedBytes(), "the second receiver still reads them");
+            CacheMessages.verify(second.root(), 5, 40);
+            second.close();
+            assertEquals(0, endpoints.arenaB.allocatedBytes(), "the last holder gave them back");
+        }
+    }
+
+    @Test
+    void shouldGiveAnObjectLargerThanTheCapASegmentOfItsOwn() {
+        try (Endpoints endpoints = Endpoints.open(Backing.SESSION_SHM)) {
+            final CapnpOutgoing<Body.Builder> message = endpoints.codecB().newMessage();
+            CacheMessages.response(message.root(), 11, 2, 100 << 20);
+            assertTrue(message.blocks().stream().anyMatch(block -> block.length() >= 100 << 20));
+            endpoints.b.onMessage(Body.Which.GET_CACHE_REQ, (request, replier) -> replier.reply(message));
+            try (Received<Body.Reader> response = request(endpoints, "big")) {
+                CacheMessages.verify(response.root(), 11, 2);
+            }
+            message.close();
+            assertEquals(0, endpoints.arenaB.allocatedBytes());
+        }
+    }
+
+    private static Received<Body.Reader> request(final Endpoints endpoints, final String fileName) {
+        try (CapnpOutgoing<Body.Builder> request = endpoints.codecA().newMessage()) {
+            CacheMessages.request(request.root(), fileName);
+            return endpoints.a.request(request, TIMEOUT);
+        }
+    }
+}

@@ -1,0 +1,230 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.arena;
+
+import dev.isthmus.CorruptDataException;
+import dev.isthmus.IsthmusException;
+import dev.isthmus.shm.NoSuchResourceException;
+import dev.isthmus.shm.ProcessIdentity;
+import dev.isthmus.shm.SharedMemory;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+import static dev.isthmus.arena.ArenaDescriptor.BLOCK_GENERATION_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.BLOCK_HEADER_LENGTH;
+import static dev.isthmus.arena.ArenaDescriptor.BLOCK_MAGIC;
+import static dev.isthmus.arena.ArenaDescriptor.BLOCK_MAGIC_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.BLOCK_NEXT_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.BLOCK_REFERENCES_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.BLOCK_SIZE_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.BLOCK_STATE_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.FIRST_BLOCK_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.GROUP_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.MIN_BLOCK_SIZE;
+import static dev.isthmus.arena.ArenaDescriptor.OWNER_PID_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.OWNER_START_TIME_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.POOL_INDEX_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.POOL_MAGIC;
+import static dev.isthmus.arena.ArenaDescriptor.POOL_MAGIC_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.RETURN_HEAD_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.STATE_ALLOCATED;
+import static dev.isthmus.arena.ArenaDescriptor.VERSION;
+import static dev.isthmus.arena.ArenaDescriptor.VERSION_OFFSET;
+import static dev.isthmus.internal.MemoryAccess.compareAndSetLong;
+import static dev.isthmus.internal.MemoryAccess.getIntVolatile;
+import static dev.isthmus.internal.MemoryAccess.getLongAcquire;
+import static dev.isthmus.internal.MemoryAccess.getLongVolatile;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A peer's {@link ShmArena} seen from this process: turns handles the peer sent into blocks read in place.
+ *
+ * <p>Every handle is checked before anything is read through it: the pool must be the peer's (its header
+ * names the peer's process and this view's group), the offset must fall on a block inside the pool, the
+ * block must be allocated with the handle's generation (a freed or reused block is refused), and the
+ * length must fit in it. A hostile or stale handle is an {@link IsthmusException} naming the problem; no
+ * read ever leaves the pool's mapping.
+ *
+ * <p>Thread safety: thread-safe.
+ */
+public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
+    /** Pools beyond this index are refused before any name is derived from them. */
+    static final int MAX_POOLS = 1 << 16;
+
+    private final String app;
+    private final ProcessIdentity owner;
+    private final String group;
+    private final long groupTag;
+    private final ArenaOptions options;
+    private final List<SharedMemory> pools = new ArrayList<>();
+    private boolean closed;
+
+    private ArenaView(final String app, final ProcessIdentity owner, final String group, final long groupTag,
+                      final ArenaOptions options) {
+        this.app = app;
+        this.owner = owner;
+        this.group = group;
+        this.groupTag = groupTag;
+        this.options = options;
+    }
+
+    /**
+     * Creates a view of a peer's arena; its pools are mapped as handles name them.
+     *
+     * @param app      the peer arena's application name
+     * @param owner    the peer process, which must own every pool
+     * @param group    the arena's group, as the peer created it
+     * @param groupTag the arena's group tag
+     * @param options  the directory where pools live
+     * @return the view
+     */
+    public static ArenaView of(final String app, final ProcessIdentity owner, final String group, final long groupTag,
+                               final ArenaOptions options) {
+        ShmArena.poolName(app, owner.pid(), group, 0);
+        return new ArenaView(app, owner, group, groupTag, options);
+    }
+
+    /**
+     * Checks a handle and returns the block it names, holding the reference the peer lent with it.
+     *
+     * @param handle what the peer sent
+     * @return the block; close it to give the reference back
+     * @throws CorruptDataException if the handle is out of range, names a block that is not allocated or has
+     *                              another generation, or a pool of another process or group
+     * @throws NoSuchResourceException if the pool does not exist
+     */
+    public synchronized ShmBlock borrow(final ShmHandle handle) {
+        if (closed) {
+            throw new IllegalStateException("arena view " + group + " is closed");
+        }
+        final MemorySegment pool = pool(handle.pool());
+        final long offset = handle.offset();
+        if (offset < FIRST_BLOCK_OFFSET || (offset & MIN_BLOCK_SIZE - 1) != 0
+            || offset > pool.byteSize() - BLOCK_HEADER_LENGTH || handle.length() < 0) {
+            throw reject(handle, "its offset is not a block offset of the " + pool.byteSize() + "-byte pool");
+        }
+        if (pool.get(JAVA_INT, offset + BLOCK_MAGIC_OFFSET) != BLOCK_MAGIC) {
+            throw reject(handle, "no block starts there");
+        }
+        final long size = pool.get(JAVA_LONG, offset + BLOCK_SIZE_OFFSET);
+        if (Long.bitCount(size) != 1 || size < MIN_BLOCK_SIZE || size > pool.byteSize() - offset) {
+            throw reject(handle, "the block's size " + size + " is impossible");
+        }
+        if (handle.length() > size - BLOCK_HEADER_LENGTH) {
+            throw reject(handle, "its length exceeds the block's " + (size - BLOCK_HEADER_LENGTH) + " bytes");
+        }
+        if (pool.get(JAVA_INT, offset + BLOCK_STATE_OFFSET) != STATE_ALLOCATED
+            || pool.get(JAVA_INT, offset + BLOCK_GENERATION_OFFSET) != handle.generation()) {
+            throw reject(handle, "the block was freed (stale handle: generation "
+                + pool.get(JAVA_INT, offset + BLOCK_GENERATION_OFFSET) + ")");
+        }
+        if (getIntVolatile(pool, offset + BLOCK_REFERENCES_OFFSET) <= 0) {
+            throw reject(handle, "the block holds no reference for this process");
+        }
+        return new ShmBlock(this, pool, handle.pool(), handle.generation(), offset, handle.length());
+    }
+
+    private CorruptDataException reject(final ShmHandle handle, final String why) {
+        return new CorruptDataException("handle " + handle + " of arena " + group + " (pid " + owner.pid()
+            + ") is refused: " + why);
+    }
+
+    private MemorySegment pool(final int index) {
+        if (index < 0 || index >= MAX_POOLS) {
+            throw new CorruptDataException("handle names pool " + index + " of arena " + group + ", outside [0, "
+                + MAX_POOLS + ")");
+        }
+        while (pools.size() <= index) {
+            pools.add(null);
+        }
+        SharedMemory memory = pools.get(index);
+        if (memory == null) {
+            memory = SharedMemory.open(options.directory(), ShmArena.poolName(app, owner.pid(), group, index), true);
+            try {
+                check(memory, index);
+            } catch (final RuntimeException e) {
+                memory.close();
+                throw e;
+            }
+            pools.set(index, memory);
+        }
+        return memory.segment();
+    }
+
+    private void check(final SharedMemory memory, final int index) {
+        final MemorySegment header = memory.segment();
+        final String what = "arena pool " + memory.path();
+        if (header.byteSize() < FIRST_BLOCK_OFFSET) {
+            throw new CorruptDataException(what + " is too short: " + header.byteSize() + " bytes");
+        }
+        // acquire: pairs with ShmArena's putLongRelease(POOL_MAGIC).
+        if (getLongAcquire(header, POOL_MAGIC_OFFSET) != POOL_MAGIC || header.get(JAVA_INT, VERSION_OFFSET) != VERSION) {
+            throw new CorruptDataException(what + " is not an arena pool of layout version " + VERSION);
+        }
+        final ProcessIdentity poolOwner = new ProcessIdentity(header.get(JAVA_INT, OWNER_PID_OFFSET),
+            header.get(JAVA_LONG, OWNER_START_TIME_OFFSET));
+        if (!poolOwner.equals(owner)) {
+            throw new CorruptDataException(what + " belongs to process " + poolOwner + ", not to the peer " + owner);
+        }
+        if (header.get(JAVA_LONG, GROUP_OFFSET) != groupTag) {
+            throw new CorruptDataException(what + " belongs to another session (group " + header.get(JAVA_LONG, GROUP_OFFSET)
+                + ", expected " + groupTag + ")");
+        }
+        if (header.get(JAVA_INT, POOL_INDEX_OFFSET) != index) {
+            throw new CorruptDataException(what + " says it is pool " + header.get(JAVA_INT, POOL_INDEX_OFFSET)
+                + ", expected " + index);
+        }
+    }
+
+    /** The last reference to a borrowed block was dropped here: push it on its pool's return stack. */
+    @Override
+    public void release(final ShmBlock block) {
+        final MemorySegment pool = block.pool();
+        final long offset = block.offset();
+        long head;
+        do {
+            head = getLongVolatile(pool, RETURN_HEAD_OFFSET);
+            pool.set(JAVA_LONG, offset + BLOCK_NEXT_OFFSET, head);
+            // release (CAS): the link is written before the block is published on the stack; pairs with the
+            // owner's getAndSetLong(RETURN_HEAD) in ShmArena.drainReturns().
+        } while (!compareAndSetLong(pool, RETURN_HEAD_OFFSET, head, offset));
+    }
+
+    /**
+     * {@return the peer process that owns the arena}
+     */
+    public ProcessIdentity owner() {
+        return owner;
+    }
+
+    /**
+     * Unmaps every pool this view mapped; blocks borrowed through it become unusable. Idempotent.
+     *
+     * @param unlink whether to remove the pools' names too, as the survivor does when the owner died
+     */
+    public synchronized void close(final boolean unlink) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (final SharedMemory memory : pools) {
+            if (memory != null) {
+                if (unlink) {
+                    memory.unlink();
+                }
+                memory.close();
+            }
+        }
+    }
+
+    /** Unmaps every pool this view mapped. Idempotent. */
+    @Override
+    public void close() {
+        close(false);
+    }
+}

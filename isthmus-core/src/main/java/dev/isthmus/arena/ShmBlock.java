@@ -1,0 +1,165 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.arena;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+import static dev.isthmus.arena.ArenaDescriptor.BLOCK_HEADER_LENGTH;
+import static dev.isthmus.arena.ArenaDescriptor.BLOCK_REFERENCES_OFFSET;
+import static dev.isthmus.internal.MemoryAccess.getAndAddInt;
+
+/**
+ * One reference to a block of an arena, in the owner's process or a borrower's.
+ *
+ * <p>{@link #segment()} is the payload, read and written in place. The block stays allocated while any
+ * reference to it exists, in any process: {@link #lend()} adds a reference for a peer and returns the
+ * handle to send it, and {@link #close()} drops this one. When the last reference goes, the block goes
+ * back to its owner for reuse, with its pages still faulted in.
+ *
+ * <p>Thread safety: thread-safe; {@link #close()} is idempotent.
+ */
+public final class ShmBlock implements AutoCloseable {
+    private static final VarHandle CLOSED;
+
+    static {
+        try {
+            CLOSED = MethodHandles.lookup().findVarHandle(ShmBlock.class, "closed", boolean.class);
+        } catch (final ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** Where a dropped last reference goes: the owner's free lists, or the pool's return stack. */
+    interface Releaser {
+        void release(ShmBlock block);
+    }
+
+    private final Releaser releaser;
+    private final MemorySegment pool;
+    private final int poolIndex;
+    private final int generation;
+    private final long offset;
+    private final MemorySegment payload;
+    @SuppressWarnings("unused") // through CLOSED
+    private volatile boolean closed;
+
+    ShmBlock(final Releaser releaser, final MemorySegment pool, final int poolIndex, final int generation,
+             final long offset, final long length) {
+        this.releaser = releaser;
+        this.pool = pool;
+        this.poolIndex = poolIndex;
+        this.generation = generation;
+        this.offset = offset;
+        this.payload = pool.asSlice(offset + BLOCK_HEADER_LENGTH, length);
+    }
+
+    /**
+     * {@return the payload, in shared memory}
+     */
+    public MemorySegment segment() {
+        return payload;
+    }
+
+    /**
+     * {@return the payload length}
+     */
+    public long length() {
+        return payload.byteSize();
+    }
+
+    /**
+     * {@return the handle of this block with its whole length; it carries no reference by itself}
+     */
+    public ShmHandle handle() {
+        return handle(payload.byteSize());
+    }
+
+    /**
+     * {@return the handle of this block with a shorter meaningful length}
+     *
+     * @param length the meaningful payload length, at most {@link #length()}
+     */
+    public ShmHandle handle(final long length) {
+        if (length < 0 || length > payload.byteSize()) {
+            throw new IllegalArgumentException("length=" + length + " exceeds the block's " + payload.byteSize()
+                + " bytes");
+        }
+        return new ShmHandle(poolIndex, generation, offset, length);
+    }
+
+    /**
+     * Adds a reference for a peer and returns the handle to send it. The peer drops that reference when
+     * it closes what it borrowed; if the handle never reaches the peer, call {@link #unlend()}.
+     *
+     * @return the handle
+     * @throws IllegalStateException if this reference is closed
+     */
+    public ShmHandle lend() {
+        checkOpen();
+        getAndAddInt(pool, offset + BLOCK_REFERENCES_OFFSET, 1);
+        return handle();
+    }
+
+    /**
+     * Drops a reference added by {@link #lend()} whose handle was never delivered.
+     */
+    public void unlend() {
+        if (pool.scope().isAlive() && getAndAddInt(pool, offset + BLOCK_REFERENCES_OFFSET, -1) == 1) {
+            releaser.release(this);
+        }
+    }
+
+    /**
+     * {@return the number of references now, in all processes}
+     */
+    public int references() {
+        return dev.isthmus.internal.MemoryAccess.getIntVolatile(pool, offset + BLOCK_REFERENCES_OFFSET);
+    }
+
+    int poolIndex() {
+        return poolIndex;
+    }
+
+    long offset() {
+        return offset;
+    }
+
+    MemorySegment pool() {
+        return pool;
+    }
+
+    /**
+     * {@return whether this reference is still held}
+     */
+    public boolean isOpen() {
+        return !closed;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("block " + handle() + " is closed");
+        }
+    }
+
+    /**
+     * Drops this reference; the last one returns the block to its owner. Idempotent; does nothing once the
+     * arena (or view) holding the block is closed, since that freed everything.
+     */
+    @Override
+    public void close() {
+        if (CLOSED.compareAndSet(this, false, true) && pool.scope().isAlive()
+            && getAndAddInt(pool, offset + BLOCK_REFERENCES_OFFSET, -1) == 1) {
+            releaser.release(this);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "ShmBlock{pool=" + poolIndex + ", offset=" + offset + ", generation=" + generation + ", length="
+            + payload.byteSize() + "}";
+    }
+}

@@ -1,0 +1,368 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.internal.linux;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+/**
+ * File descriptors: {@code open}, {@code close}, {@code fchmod}, {@code fallocate}, {@code lseek},
+ * {@code memfd_create}, {@code statx}.
+ *
+ * <p>Every method retries {@code EINTR}, returns what the caller is expected to handle, and throws a
+ * {@link dev.isthmus.NativeException} naming the call and the path for anything else.
+ */
+public final class FileIo {
+    /** Open for reading only. */
+    public static final int O_RDONLY = 0;
+    /** Open for reading and writing. */
+    public static final int O_RDWR = 2;
+    /** Create the file if it does not exist. */
+    public static final int O_CREAT = 0100;
+    /** With {@link #O_CREAT}: fail with {@code EEXIST} if the name exists, even as a symbolic link. */
+    public static final int O_EXCL = 0200;
+    /** Close the descriptor on {@code exec}. */
+    public static final int O_CLOEXEC = 02000000;
+
+    private static final int SEEK_END = 2;
+    private static final int AT_EMPTY_PATH = 0x1000;
+    private static final int STATX_TYPE = 0x1;
+    private static final int STATX_MODE = 0x2;
+    /** {@code stx_mode} is a u16 at offset 28 of {@code struct statx}, the same on every architecture. */
+    private static final long STX_MODE_OFFSET = 28;
+    /** The empty path of {@code statx(fd, "", AT_EMPTY_PATH)}, allocated once. */
+    private static final MemorySegment EMPTY_PATH = Arena.global().allocateFrom("");
+
+    /** The size of {@code struct statx}: the scratch {@link #mode(int, MemorySegment, String)} needs. */
+    public static final long STATX_LENGTH = 256;
+
+    private static final MethodHandle OPEN = Native.downcall("open",
+        FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle CLOSE = Native.downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle FCHMOD =
+        Native.downcall("fchmod", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle FALLOCATE =
+        Native.downcall("fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle LSEEK =
+        Native.downcall("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle READ =
+        Native.downcall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle WRITE =
+        Native.downcall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle FLOCK =
+        Native.downcall("flock", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle FTRUNCATE =
+        Native.downcall("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle MEMFD_CREATE =
+        Native.downcall("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle STATX =
+        Native.downcall("statx", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+
+    private FileIo() {
+    }
+
+    /**
+     * Opens a file without following a symbolic link in the last component.
+     *
+     * @param path  the file
+     * @param flags {@code O_*} flags; {@code O_NOFOLLOW} and {@link #O_CLOEXEC} are always added
+     * @param mode  the permission bits if the file is created (subject to the umask)
+     * @return the file descriptor, or {@code -errno} for {@code ENOENT} and {@code EEXIST}, which callers
+     *     report in their own words
+     * @throws dev.isthmus.NativeException for any other failure
+     */
+    public static int open(final String path, final int flags, final int mode) {
+        final Native.CallState state = Native.callState();
+        try (Arena arena = Arena.ofConfined()) {
+            final MemorySegment cPath = arena.allocateFrom(path);
+            final int allFlags = flags | O_CLOEXEC | Platform.arch().oNoFollow;
+            int fd;
+            do {
+                fd = (int) OPEN.invokeExact(state.errnoSegment(), cPath, allFlags, mode);
+            } while (fd == -1 && state.errno() == Errno.EINTR);
+            if (fd >= 0) {
+                return fd;
+            }
+            final int errno = state.errno();
+            if (errno == Errno.ENOENT || errno == Errno.EEXIST) {
+                return -errno;
+            }
+            throw Errno.exception("open(" + path + ")", errno);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /**
+     * Closes a file descriptor. {@code EINTR} is not retried: on Linux the descriptor is released anyway.
+     *
+     * @param fd the descriptor
+     * @throws dev.isthmus.NativeException if the descriptor was not open
+     */
+    public static void close(final int fd) {
+        final Native.CallState state = Native.callState();
+        final int rc;
+        try {
+            rc = (int) CLOSE.invokeExact(state.errnoSegment(), fd);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (rc == -1 && state.errno() != Errno.EINTR) {
+            throw Errno.exception("close(" + fd + ")", state.errno());
+        }
+    }
+
+    /**
+     * Sets the permission bits of an open file exactly, regardless of the umask.
+     *
+     * @param fd   the descriptor
+     * @param mode the permission bits, e.g. {@code 0600}
+     * @param what the file's name, for the error message
+     */
+    public static void fchmod(final int fd, final int mode, final String what) {
+        final Native.CallState state = Native.callState();
+        int rc;
+        try {
+            do {
+                rc = (int) FCHMOD.invokeExact(state.errnoSegment(), fd, mode);
+            } while (rc == -1 && state.errno() == Errno.EINTR);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (rc == -1) {
+            throw Errno.exception("fchmod(" + what + ", 0" + Integer.toOctalString(mode) + ")", state.errno());
+        }
+    }
+
+    /**
+     * Makes sure a file is at least {@code length} bytes long and that its blocks are allocated.
+     *
+     * <p>Unlike {@code ftruncate}, this never shrinks the file, so two processes growing the same file
+     * at once cannot cut off a mapping of the other; and on tmpfs it reserves the memory now, so that a
+     * full {@code /dev/shm} is an error here instead of a {@code SIGBUS} on first touch.
+     *
+     * @param fd     the descriptor, open for writing
+     * @param length the minimum file length in bytes
+     * @param what   the file's name, for the error message
+     * @throws dev.isthmus.NativeException on failure, e.g. {@code ENOSPC}
+     */
+    public static void allocate(final int fd, final long length, final String what) {
+        final Native.CallState state = Native.callState();
+        int rc;
+        try {
+            do {
+                rc = (int) FALLOCATE.invokeExact(state.errnoSegment(), fd, 0, 0L, length);
+            } while (rc == -1 && state.errno() == Errno.EINTR);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (rc == -1) {
+            throw Errno.exception("fallocate(" + what + ", " + length + " bytes)", state.errno());
+        }
+    }
+
+    /**
+     * {@return the current length of an open file}
+     *
+     * @param fd   the descriptor
+     * @param what the file's name, for the error message
+     */
+    public static long length(final int fd, final String what) {
+        final Native.CallState state = Native.callState();
+        final long rc;
+        try {
+            rc = (long) LSEEK.invokeExact(state.errnoSegment(), fd, 0L, SEEK_END);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (rc == -1) {
+            throw Errno.exception("lseek(" + what + ", SEEK_END)", state.errno());
+        }
+        return rc;
+    }
+
+    /**
+     * Reads from a descriptor into native memory.
+     *
+     * @param fd     the descriptor
+     * @param target where to read into
+     * @param what   what the descriptor is, for the error message
+     * @return the bytes read, 0 at end of file, or {@code -EAGAIN} if a non-blocking descriptor has nothing
+     * @throws dev.isthmus.NativeException on failure
+     */
+    public static long read(final int fd, final MemorySegment target, final String what) {
+        final Native.CallState state = Native.callState();
+        long rc;
+        try {
+            do {
+                rc = (long) READ.invokeExact(state.errnoSegment(), fd, target, target.byteSize());
+            } while (rc == -1 && state.errno() == Errno.EINTR);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (rc >= 0) {
+            return rc;
+        }
+        if (state.errno() == Errno.EAGAIN) {
+            return -Errno.EAGAIN;
+        }
+        throw Errno.exception("read(" + what + ")", state.errno());
+    }
+
+    /**
+     * Writes native memory to a descriptor.
+     *
+     * @param fd     the descriptor
+     * @param source what to write
+     * @param what   what the descriptor is, for the error message
+     * @return the bytes written, or {@code -EAGAIN} if a non-blocking descriptor takes nothing now
+     * @throws dev.isthmus.NativeException on failure, e.g. {@code EPIPE}
+     */
+    public static long write(final int fd, final MemorySegment source, final String what) {
+        final Native.CallState state = Native.callState();
+        long rc;
+        try {
+            do {
+                rc = (long) WRITE.invokeExact(state.errnoSegment(), fd, source, source.byteSize());
+            } while (rc == -1 && state.errno() == Errno.EINTR);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (rc >= 0) {
+            return rc;
+        }
+        if (state.errno() == Errno.EAGAIN) {
+            return -Errno.EAGAIN;
+        }
+        throw Errno.exception("write(" + what + ")", state.errno());
+    }
+
+    /**
+     * Takes an exclusive {@code flock(2)} lock without waiting. Unlike {@code fcntl} locks (what
+     * {@link java.nio.channels.FileChannel#tryLock()} takes), it belongs to this open file description: the
+     * process closing another descriptor of the same file does not release it, and the kernel releases it
+     * when the process dies.
+     *
+     * @param fd   the descriptor
+     * @param what the file's name, for the error message
+     * @return whether the lock was taken; {@code false} if another holds it
+     * @throws dev.isthmus.NativeException on failure
+     */
+    public static boolean tryLockExclusive(final int fd, final String what) {
+        final Native.CallState state = Native.callState();
+        int rc;
+        try {
+            do {
+                rc = (int) FLOCK.invokeExact(state.errnoSegment(), fd, 2 /* LOCK_EX */ | 4 /* LOCK_NB */);
+            } while (rc == -1 && state.errno() == Errno.EINTR);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (rc == 0) {
+            return true;
+        }
+        if (state.errno() == Errno.EAGAIN) {
+            return false;
+        }
+        throw Errno.exception("flock(" + what + ", LOCK_EX|LOCK_NB)", state.errno());
+    }
+
+    /**
+     * Sets a file's length.
+     *
+     * @param fd     the descriptor, open for writing
+     * @param length the new length
+     * @param what   the file's name, for the error message
+     */
+    public static void truncate(final int fd, final long length, final String what) {
+        final Native.CallState state = Native.callState();
+        int rc;
+        try {
+            do {
+                rc = (int) FTRUNCATE.invokeExact(state.errnoSegment(), fd, length);
+            } while (rc == -1 && state.errno() == Errno.EINTR);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (rc == -1) {
+            throw Errno.exception("ftruncate(" + what + ", " + length + ")", state.errno());
+        }
+    }
+
+    /**
+     * Creates an anonymous file in memory, as {@code memfd_create(name, MFD_CLOEXEC)}.
+     *
+     * @param name a name for diagnostics ({@code /proc/<pid>/fd} shows it as {@code /memfd:name})
+     * @return the descriptor
+     * @throws dev.isthmus.NativeException on failure
+     */
+    public static int memfdCreate(final String name) {
+        final Native.CallState state = Native.callState();
+        try (Arena arena = Arena.ofConfined()) {
+            final MemorySegment cName = arena.allocateFrom(name);
+            final int fd = (int) MEMFD_CREATE.invokeExact(state.errnoSegment(), cName, 1 /* MFD_CLOEXEC */);
+            if (fd == -1) {
+                throw Errno.exception("memfd_create(" + name + ")", state.errno());
+            }
+            return fd;
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /**
+     * {@return the permission bits of an open file, with the set-user-ID, set-group-ID and sticky bits,
+     * e.g. {@code 0600}: {@code statx(fd, "", AT_EMPTY_PATH)}, which works on any descriptor, including
+     * a POSIX message queue's}
+     *
+     * <p>Allocates its scratch memory: see {@link #mode(int, MemorySegment, String)} for repeated calls.
+     *
+     * @param fd   the descriptor
+     * @param what the file's name, for the error message
+     * @throws dev.isthmus.NativeException on failure
+     */
+    public static int mode(final int fd, final String what) {
+        try (Arena arena = Arena.ofConfined()) {
+            return mode(fd, arena.allocate(STATX_LENGTH, 8), what);
+        }
+    }
+
+    /**
+     * {@return the permission bits of an open file, like {@link #mode(int, String)}, without allocating}
+     *
+     * @param fd      the descriptor
+     * @param scratch native memory of at least {@link #STATX_LENGTH} bytes, 8-byte aligned, that receives
+     *                the {@code struct statx}
+     * @param what    the file's name, for the error message
+     * @throws dev.isthmus.NativeException on failure
+     */
+    public static int mode(final int fd, final MemorySegment scratch, final String what) {
+        if (scratch.byteSize() < STATX_LENGTH) {
+            throw new IllegalArgumentException("scratch.byteSize=" + scratch.byteSize() + " must be >= " + STATX_LENGTH);
+        }
+        final Native.CallState state = Native.callState();
+        int rc;
+        try {
+            do {
+                rc = (int) STATX.invokeExact(state.errnoSegment(), fd, EMPTY_PATH, AT_EMPTY_PATH,
+                    STATX_TYPE | STATX_MODE, scratch);
+            } while (rc == -1 && state.errno() == Errno.EINTR);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (rc == -1) {
+            throw Errno.exception("statx(" + what + ")", state.errno());
+        }
+        return Short.toUnsignedInt(scratch.get(JAVA_SHORT, STX_MODE_OFFSET)) & 07777;
+    }
+}

@@ -1,0 +1,136 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.internal.linux;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * {@code mmap}, {@code munmap} and {@code madvise}: shared mappings of a file descriptor, returned as
+ * bounds-checked {@link MemorySegment}s whose lifetime is that of an {@link Arena}.
+ */
+public final class Mmap {
+    private static final int PROT_READ = 1;
+    private static final int PROT_WRITE = 2;
+    private static final int MAP_SHARED = 1;
+    private static final int MADV_POPULATE_WRITE = 23;
+    private static final long PAGE_SIZE = queryPageSize();
+
+    private static final MethodHandle MMAP = Native.downcall("mmap",
+        FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle MUNMAP =
+        Native.downcall("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle MADVISE =
+        Native.downcall("madvise", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+
+    private Mmap() {
+    }
+
+    /**
+     * Maps {@code length} bytes of a file from offset 0, shared with every other mapping of it.
+     *
+     * <p>The mapping is undone ({@code munmap}) when {@code arena} closes. Its length is exactly
+     * {@code length}: every access through the returned segment is bounds-checked against it.
+     *
+     * @param fd       the descriptor, open for reading, and for writing if {@code writable}
+     * @param length   the number of bytes, greater than 0
+     * @param writable whether to map for writing; if not, the returned segment is also read-only
+     * @param arena    the arena that owns the mapping
+     * @param what     the file's name, for the error message
+     * @return the mapping
+     * @throws dev.isthmus.NativeException on failure
+     */
+    @SuppressWarnings("restricted")
+    public static MemorySegment map(final int fd, final long length, final boolean writable, final Arena arena,
+                                    final String what) {
+        if (length <= 0) {
+            throw new IllegalArgumentException("length=" + length + " must be > 0");
+        }
+        final Native.CallState state = Native.callState();
+        final int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
+        final MemorySegment address;
+        try {
+            address = (MemorySegment) MMAP.invokeExact(state.errnoSegment(), MemorySegment.NULL, length, prot,
+                MAP_SHARED, fd, 0L);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (address.address() == -1L) {
+            throw Errno.exception("mmap(" + what + ", " + length + " bytes)", state.errno());
+        }
+        final MemorySegment mapping = address.reinterpret(length, arena, segment -> unmap(segment, length));
+        return writable ? mapping : mapping.asReadOnly();
+    }
+
+    private static void unmap(final MemorySegment address, final long length) {
+        final Native.CallState state = Native.callState();
+        try {
+            final int rc = (int) MUNMAP.invokeExact(state.errnoSegment(), address, length);
+            if (rc == -1) {
+                // Called from Arena.close(): nothing sensible can be thrown, and the only failure
+                // (EINVAL) would mean the address was never a mapping of ours.
+                throw new AssertionError("munmap failed: " + Errno.name(state.errno()));
+            }
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /**
+     * Faults in every page of a writable mapping now, so that the first write to each page later costs
+     * nothing. Uses {@code madvise(MADV_POPULATE_WRITE)} (Linux 5.14); on older kernels it writes the
+     * existing value back to one byte of each page, which is only safe while no other process writes.
+     *
+     * @param segment a writable shared mapping, or a page-aligned part of one
+     * @param what    the file's name, for the error message
+     */
+    public static void populateWrite(final MemorySegment segment, final String what) {
+        final long length = segment.byteSize();
+        if (length == 0) {
+            return;
+        }
+        final Native.CallState state = Native.callState();
+        int rc;
+        try {
+            do {
+                rc = (int) MADVISE.invokeExact(state.errnoSegment(), segment, length, MADV_POPULATE_WRITE);
+            } while (rc == -1 && (state.errno() == Errno.EINTR || state.errno() == Errno.EAGAIN));
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (rc == 0) {
+            return;
+        }
+        if (state.errno() != Errno.EINVAL) {
+            throw Errno.exception("madvise(" + what + ", MADV_POPULATE_WRITE, " + length + " bytes)", state.errno());
+        }
+        for (long offset = 0; offset < length; offset += PAGE_SIZE) {
+            segment.set(java.lang.foreign.ValueLayout.JAVA_BYTE, offset,
+                segment.get(java.lang.foreign.ValueLayout.JAVA_BYTE, offset));
+        }
+    }
+
+    /**
+     * {@return the size of a memory page in bytes}
+     */
+    public static long pageSize() {
+        return PAGE_SIZE;
+    }
+
+    private static long queryPageSize() {
+        final MethodHandle getpagesize = Native.optionalDowncallWithoutErrno("getpagesize", JAVA_INT).orElseThrow();
+        try {
+            return (int) getpagesize.invokeExact();
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+}

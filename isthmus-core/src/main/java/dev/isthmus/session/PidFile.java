@@ -1,0 +1,161 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.session;
+
+import dev.isthmus.IsthmusException;
+import dev.isthmus.internal.linux.FileIo;
+import dev.isthmus.shm.NoSuchResourceException;
+import dev.isthmus.shm.PermissionLevel;
+import dev.isthmus.shm.ProcessIdentity;
+import dev.isthmus.shm.ResourceName;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.EnumSet;
+import java.util.Set;
+
+/**
+ * The one-instance lock and address book of a server app: {@code <prefix>.<app>.pid} in the run directory,
+ * holding {@code "<pid> <start time>"} of the running instance, locked ({@code fcntl}) while it runs.
+ *
+ * <p>The lock is an {@code flock(2)} lock on a descriptor kept open while the server runs. The kernel
+ * releases it when the process dies, however it dies, so a second instance is refused only while the first
+ * runs; clients read the file to find the instance's socket.
+ */
+final class PidFile implements AutoCloseable {
+    private final Path path;
+    private final int fd;
+    private boolean closed;
+
+    private PidFile(final Path path, final int fd) {
+        this.path = path;
+        this.fd = fd;
+    }
+
+    static Path path(final Path runDirectory, final String app) {
+        return runDirectory.resolve(ResourceName.configuredPrefix() + "." + app + ".pid");
+    }
+
+    /**
+     * Takes the lock for this process.
+     *
+     * @throws IsthmusException naming the running instance if another holds the lock
+     */
+    static PidFile acquire(final Path runDirectory, final String app, final PermissionLevel level) {
+        final Path path = path(runDirectory, app);
+        final String what = path.toString();
+        final int fd = FileIo.open(what, FileIo.O_RDWR | FileIo.O_CREAT, 0600);
+        if (fd < 0) {
+            throw new IsthmusException("cannot create " + path + ": " + dev.isthmus.internal.linux.Errno.name(-fd));
+        }
+        try {
+            // flock, not fcntl: reading the file elsewhere in this process (a sweep, a listing) must not
+            // release the lock, as closing any descriptor of the file would release an fcntl lock.
+            if (!FileIo.tryLockExclusive(fd, what)) {
+                String holder;
+                try {
+                    holder = "pid " + parse(Files.readString(path), path).pid();
+                } catch (final IOException | RuntimeException e) {
+                    holder = "another process";
+                }
+                throw new IsthmusException("server app \"" + app + "\" already runs as " + holder + " (" + path
+                    + " is locked); one instance per server app");
+            }
+            FileIo.fchmod(fd, mode(level), what);
+            final ProcessIdentity me = ProcessIdentity.current();
+            final byte[] content = (me.pid() + " " + me.startTimeTicks() + "\n").getBytes(StandardCharsets.US_ASCII);
+            FileIo.truncate(fd, 0, what);
+            try (Arena arena = Arena.ofConfined()) {
+                final MemorySegment bytes = arena.allocate(content.length);
+                MemorySegment.copy(content, 0, bytes, ValueLayout.JAVA_BYTE, 0, content.length);
+                if (FileIo.write(fd, bytes, what) != content.length) {
+                    throw new IsthmusException("cannot write " + path + " in one write");
+                }
+            }
+            return new PidFile(path, fd);
+        } catch (final RuntimeException e) {
+            FileIo.close(fd);
+            throw e;
+        }
+    }
+
+    /**
+     * Reads which process runs a server app.
+     *
+     * @throws NoSuchResourceException if the app does not run (no pid file, or its process is gone)
+     */
+    static ProcessIdentity read(final Path runDirectory, final String app) {
+        final Path path = path(runDirectory, app);
+        final String text;
+        try {
+            text = Files.readString(path, StandardCharsets.US_ASCII);
+        } catch (final java.nio.file.NoSuchFileException e) {
+            throw new NoSuchResourceException("server app \"" + app + "\" is not running: no " + path);
+        } catch (final IOException e) {
+            throw new IsthmusException("cannot read " + path + ": " + e, e);
+        }
+        final ProcessIdentity identity = parse(text, path);
+        if (!identity.isAlive()) {
+            throw new NoSuchResourceException("server app \"" + app + "\" is not running: its last instance, pid "
+                + identity.pid() + ", has exited (" + path + ")");
+        }
+        return identity;
+    }
+
+    private static ProcessIdentity parse(final String text, final Path path) {
+        final String[] parts = text.trim().split(" ");
+        try {
+            return new ProcessIdentity(Long.parseLong(parts[0]), Long.parseLong(parts[1]));
+        } catch (final RuntimeException e) {
+            throw new dev.isthmus.CorruptDataException(path + " does not hold \"<pid> <start time>\": \"" + text.trim() + "\"");
+        }
+    }
+
+    /** Others may read the pid file (to find the server), never write it. */
+    static int mode(final PermissionLevel level) {
+        return level.fileMode() & 0644;
+    }
+
+    static Set<PosixFilePermission> permissions(final PermissionLevel level) {
+        final int mode = mode(level);
+        final Set<PosixFilePermission> permissions = EnumSet.noneOf(PosixFilePermission.class);
+        final PosixFilePermission[] bits = {PosixFilePermission.OTHERS_EXECUTE, PosixFilePermission.OTHERS_WRITE,
+            PosixFilePermission.OTHERS_READ, PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.GROUP_WRITE,
+            PosixFilePermission.GROUP_READ, PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.OWNER_WRITE,
+            PosixFilePermission.OWNER_READ};
+        for (int i = 0; i < bits.length; i++) {
+            if ((mode >> i & 1) != 0) {
+                permissions.add(bits[i]);
+            }
+        }
+        return permissions;
+    }
+
+    Path path() {
+        return path;
+    }
+
+    /** Removes the file, then releases the lock (closing the descriptor). Idempotent. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            Files.deleteIfExists(path);
+        } catch (final IOException ignored) {
+            // gone already, or the directory is not writable: the next start sweeps it
+        } finally {
+            FileIo.close(fd);
+        }
+    }
+}

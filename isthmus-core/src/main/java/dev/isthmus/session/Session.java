@@ -1,0 +1,777 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.session;
+
+import dev.isthmus.ChannelClosedException;
+import dev.isthmus.CorruptDataException;
+import dev.isthmus.IsthmusException;
+import dev.isthmus.IsthmusTimeoutException;
+import dev.isthmus.PeerDeadException;
+import dev.isthmus.arena.ArenaView;
+import dev.isthmus.arena.ShmArena;
+import dev.isthmus.shm.PermissionLevel;
+import dev.isthmus.shm.ProcessIdentity;
+import dev.isthmus.shm.ResourceName;
+import dev.isthmus.transport.BlobChannel;
+import dev.isthmus.transport.BlobHandler;
+import dev.isthmus.transport.NativeHandle;
+import dev.isthmus.transport.PeerCredentials;
+import dev.isthmus.transport.PosixMqBlobChannel;
+import dev.isthmus.transport.PosixMqOptions;
+import dev.isthmus.transport.ShmBlobChannel;
+import dev.isthmus.transport.ShmQueueOptions;
+import dev.isthmus.transport.UnixSocketBlobChannel;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+
+/**
+ * A communication context between two live processes: a {@link ClientSession#connect client} and a
+ * {@link SessionServer server}, each knowing the other by application name, and authenticated by the
+ * kernel's view of the client.
+ *
+ * <p>Channels come with the session ({@link #initChannels()}) or are opened later from either side
+ * ({@link #openChannel()}), without naming anything: every socket, segment and queue is named by the
+ * session and removed by it. The other side accepts channels it did not open through its
+ * {@linkplain #onChannel passive-open handler}; without one, the opener gets a
+ * {@link ChannelRefusedException} and the session goes on.
+ *
+ * <p><b>Liveness.</b> The session's Unix socket breaks when the peer process dies, however it dies; a
+ * keep-alive ping catches a peer that hangs. Either way the {@linkplain #onError error handler} hears of
+ * it exactly once, pending operations fail with {@link PeerDeadException}, and this side removes the
+ * session's names from {@code /dev/shm}, its own and the dead peer's.
+ *
+ * <p><b>Zero copy.</b> With {@link SessionOptions#zeroCopy()}, each side owns a shared-memory
+ * {@linkplain #arena() arena} for messages it builds and has a {@linkplain #peerArena() view} of the
+ * peer's, through which it reads the peer's messages in place.
+ *
+ * <p><b>Driving.</b> By default one platform thread of the session reads its control socket, answers
+ * pings and runs the passive-open handler. With {@link SessionOptions#driverThread(boolean) driverThread(false)},
+ * the caller drives it with {@link #poll()}, at least once a second.
+ *
+ * <p>Thread safety: all methods are thread-safe.
+ */
+public final class Session implements AutoCloseable {
+    private static final long SLICE_NS = TimeUnit.MILLISECONDS.toNanos(100);
+
+    enum Role { CLIENT, SERVER }
+
+    private final Role role;
+    private final String id;
+    private final UUID token;
+    private final String localApp;
+    private final String peerApp;
+    private final ProcessIdentity peer;
+    private final PeerCredentials peerCredentials;
+    private final PermissionLevel permissions;
+    private final ChannelTransport transport;
+    private final SessionOptions options;
+    private final UnixSocketBlobChannel control;
+    private final byte[] peerMetadata;
+    private final ReentrantLock sendLock = new ReentrantLock();
+    private final ReentrantLock receiveLock = new ReentrantLock();
+    private final AtomicLong correlations = new AtomicLong();
+    private final AtomicInteger channelNumbers = new AtomicInteger();
+    private final Map<Long, CompletableFuture<String>> pendingOpens = new ConcurrentHashMap<>();
+    private final List<Channel> channels = new CopyOnWriteArrayList<>();
+    private final List<Channel> initChannels = new ArrayList<>();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final ShmArena arena;
+    private final ArenaView peerArena;
+    private final List<Driven> driven = new CopyOnWriteArrayList<>();
+    private volatile Consumer<Channel> passiveOpenHandler;
+    private volatile Consumer<Throwable> errorHandler = error -> { };
+    private volatile long lastReceivedNs = System.nanoTime();
+    private volatile long lastSentNs = System.nanoTime();
+    private Thread driver;
+    private volatile boolean closed;
+
+    Session(final Role role, final String id, final UUID token, final String localApp, final String peerApp,
+            final ProcessIdentity peer, final PeerCredentials peerCredentials, final PermissionLevel permissions,
+            final ChannelTransport transport, final boolean zeroCopy, final SessionOptions options,
+            final UnixSocketBlobChannel control, final byte[] peerMetadata) {
+        this.role = role;
+        this.id = id;
+        this.token = token;
+        this.localApp = localApp;
+        this.peerApp = peerApp;
+        this.peer = peer;
+        this.peerCredentials = peerCredentials;
+        this.permissions = permissions;
+        this.transport = transport;
+        this.options = options;
+        this.control = control;
+        this.peerMetadata = peerMetadata;
+        if (zeroCopy) {
+            this.arena = ShmArena.create(localApp, id, token.getMostSignificantBits(),
+                options.arenaOptions().withPermissions(permissions));
+            this.peerArena = ArenaView.of(peerApp, peer, id, token.getMostSignificantBits(), options.arenaOptions());
+        } else {
+            this.arena = null;
+            this.peerArena = null;
+        }
+    }
+
+    // ---- accessors ----
+
+    /**
+     * {@return the session's id, unique on this host while the server runs, e.g. {@code s3p4711}; the
+     * names of the session's resources start with it}
+     */
+    public String id() {
+        return id;
+    }
+
+    /**
+     * {@return the session token, carried by every control message (and by structured messages that
+     * choose to carry it)}
+     */
+    public UUID token() {
+        return token;
+    }
+
+    /**
+     * {@return whether this side is the client}
+     */
+    public boolean isClient() {
+        return role == Role.CLIENT;
+    }
+
+    /**
+     * {@return this side's application name}
+     */
+    public String localApp() {
+        return localApp;
+    }
+
+    /**
+     * {@return the peer's application name}
+     */
+    public String peerApp() {
+        return peerApp;
+    }
+
+    /**
+     * {@return the peer process}
+     */
+    public ProcessIdentity peer() {
+        return peer;
+    }
+
+    /**
+     * {@return the metadata the peer sent when the session opened; empty if none}
+     */
+    public byte[] peerMetadata() {
+        return peerMetadata.clone();
+    }
+
+    /**
+     * {@return the permission level of the session's resources (the server app's)}
+     */
+    public PermissionLevel permissions() {
+        return permissions;
+    }
+
+    /**
+     * {@return the channels that opened with the session}
+     */
+    public List<Channel> initChannels() {
+        return List.copyOf(initChannels);
+    }
+
+    /**
+     * {@return this side's arena, for zero-copy messages}
+     *
+     * @throws IllegalStateException if the session was not opened with zero copy
+     */
+    public ShmArena arena() {
+        if (arena == null) {
+            throw new IllegalStateException("session " + id + " has no arena: open it with SessionOptions.zeroCopy()");
+        }
+        return arena;
+    }
+
+    /**
+     * {@return the view of the peer's arena, to read its zero-copy messages in place}
+     *
+     * @throws IllegalStateException if the session was not opened with zero copy
+     */
+    public ArenaView peerArena() {
+        if (peerArena == null) {
+            throw new IllegalStateException("session " + id + " has no arena: open it with SessionOptions.zeroCopy()");
+        }
+        return peerArena;
+    }
+
+    /**
+     * {@return whether the session was opened with arenas}
+     */
+    public boolean isZeroCopy() {
+        return arena != null;
+    }
+
+    /**
+     * {@return whether the session is open and has not failed}
+     */
+    public boolean isOpen() {
+        return !closed && failure.get() == null;
+    }
+
+    /**
+     * {@return why the session failed, or empty}
+     */
+    public Optional<Throwable> failure() {
+        return Optional.ofNullable(failure.get());
+    }
+
+    // ---- handlers ----
+
+    /**
+     * Sets the passive-open handler: it receives every channel the peer opens, on the session's driving
+     * thread. Without one, the peer's {@link #openChannel()} is refused.
+     *
+     * @param handler the handler
+     */
+    public void onChannel(final Consumer<Channel> handler) {
+        this.passiveOpenHandler = Objects.requireNonNull(handler, "handler");
+    }
+
+    /**
+     * Sets the error handler: it hears, exactly once, why the session ended if it did not end by this
+     * side's {@link #close()} (the peer died, hung, or closed the session).
+     *
+     * @param handler the handler
+     */
+    public void onError(final Consumer<Throwable> handler) {
+        this.errorHandler = Objects.requireNonNull(handler, "handler");
+        final Throwable failed = failure.get();
+        if (failed != null && !closed) {
+            handler.accept(failed);
+        }
+    }
+
+    // ---- channels ----
+
+    /**
+     * Opens a channel, waiting up to the connect timeout for the peer to accept it.
+     *
+     * @return the channel
+     * @throws ChannelRefusedException if the peer refused it (no passive-open handler)
+     * @throws PeerDeadException       if the peer died
+     */
+    public Channel openChannel() {
+        return openChannel(options.connectTimeout());
+    }
+
+    /**
+     * Opens a channel, waiting up to {@code timeout} for the peer to accept it.
+     *
+     * @param timeout how long to wait for the peer's answer
+     * @return the channel
+     * @throws ChannelRefusedException if the peer refused it
+     * @throws IsthmusTimeoutException if the peer did not answer in time
+     * @throws PeerDeadException       if the peer died
+     */
+    public Channel openChannel(final Duration timeout) {
+        checkUsable();
+        final Prepared prepared = prepareChannel();
+        final long correlation = correlations.incrementAndGet();
+        final CompletableFuture<String> answer = new CompletableFuture<>();
+        pendingOpens.put(correlation, answer);
+        boolean opened = false;
+        try {
+            sendControl(new SessionProtocol.Writer(SessionProtocol.OPEN, token, correlation).putSpec(prepared.spec)
+                .toArray(), prepared.far);
+            prepared.far.close();
+            final String refusal = await(answer, correlation, timeout);
+            if (refusal != null) {
+                throw new ChannelRefusedException("session " + id + ": " + peerApp + " (pid " + peer.pid()
+                    + ") refused channel " + prepared.spec.id() + ": " + refusal);
+            }
+            channels.add(prepared.channel);
+            opened = true;
+            return prepared.channel;
+        } finally {
+            pendingOpens.remove(correlation);
+            if (!opened) {
+                prepared.far.close();
+                prepared.channel.unlinkResources();
+                prepared.channel.close();
+            }
+        }
+    }
+
+    private String await(final CompletableFuture<String> answer, final long correlation, final Duration timeout) {
+        final long deadline = System.nanoTime() + timeout.toNanos();
+        try {
+            while (true) {
+                final long remaining = deadline - System.nanoTime();
+                if (remaining <= 0) {
+                    throw new IsthmusTimeoutException("session " + id + ": no answer from " + peerApp + " (pid "
+                        + peer.pid() + ") within " + timeout);
+                }
+                if (driver == null && receiveLock.tryLock()) {
+                    try {
+                        if (answer.isDone()) {
+                            return answer.get();
+                        }
+                        receive(Math.min(remaining, SLICE_NS));
+                        keepAlive();
+                    } finally {
+                        receiveLock.unlock();
+                    }
+                    if (answer.isDone()) {
+                        return answer.get();
+                    }
+                } else {
+                    try {
+                        return answer.get(Math.min(remaining, SLICE_NS), TimeUnit.NANOSECONDS);
+                    } catch (final TimeoutException e) {
+                        // next slice
+                    }
+                }
+            }
+        } catch (final ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException runtime) {
+                throw runtime;
+            }
+            throw new IsthmusException(e.getCause().toString(), e.getCause());
+        } catch (final InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IsthmusException("session " + id + ": interrupted while waiting for " + peerApp, e);
+        }
+    }
+
+    /** What this side creates for a channel it opens: the channel, its description, the socket end to pass. */
+    record Prepared(Channel channel, SessionProtocol.ChannelSpec spec, NativeHandle far) {
+    }
+
+    Prepared prepareChannel() {
+        final String channelId = id + (role == Role.SERVER ? "-c" : "-d") + channelNumbers.getAndIncrement();
+        final UnixSocketBlobChannel.HandOver socket = UnixSocketBlobChannel.pairForHandOver(peerCredentials,
+            "session " + id + " channel " + channelId, options.socketOptions());
+        try {
+            final BlobChannel blobs;
+            final String resource;
+            switch (transport) {
+                case SHM_QUEUE -> {
+                    final ResourceName name = ResourceName.of(localApp, "queue", channelId);
+                    blobs = ShmBlobChannel.create(name, queueOptions());
+                    resource = name.toString();
+                }
+                case UNIX_SOCKET -> {
+                    blobs = socket.channel();
+                    resource = "";
+                }
+                case POSIX_MQ -> {
+                    final ResourceName name = ResourceName.of(localApp, "mq", channelId);
+                    blobs = PosixMqBlobChannel.create(name, mqOptions());
+                    resource = name.toString();
+                }
+                default -> throw new IllegalStateException("channel transport " + transport);
+            }
+            return new Prepared(new Channel(this, channelId, blobs, socket.channel()),
+                new SessionProtocol.ChannelSpec(channelId, transport, resource), socket.far());
+        } catch (final RuntimeException | Error e) {
+            socket.channel().close();
+            socket.far().close();
+            throw e;
+        }
+    }
+
+    /** The resource the peer named for a channel, checked to be the peer's own, of this session and kind. */
+    private ResourceName peerResource(final SessionProtocol.ChannelSpec spec, final String kind) {
+        final ResourceName name = ResourceName.parse(spec.resource()).orElseThrow(
+            () -> new CorruptDataException("session " + id + ": channel " + spec.id() + " names no valid resource: \""
+                + spec.resource() + "\""));
+        if (!name.app().equals(peerApp) || name.pid() != peer.pid() || !name.id().equals(spec.id())
+            || !name.kind().equals(kind)) {
+            throw new CorruptDataException("session " + id + ": channel " + spec.id() + " names " + name
+                + ", which is not the peer's " + kind + " for it");
+        }
+        return name;
+    }
+
+    private PosixMqOptions mqOptions() {
+        return options.mqOptions().toBuilder().permissions(permissions).build();
+    }
+
+    private ShmQueueOptions queueOptions() {
+        return options.queueOptions().toBuilder().permissions(permissions).build();
+    }
+
+    /**
+     * Opens the channel the peer described, checking that its resources are this session's and the peer's.
+     */
+    Channel acceptChannel(final SessionProtocol.ChannelSpec spec, final NativeHandle socketEnd) {
+        final String expectedPrefix = id + (role == Role.SERVER ? "-d" : "-c");
+        if (!spec.id().startsWith(expectedPrefix) || spec.transport() != transport) {
+            socketEnd.close();
+            throw new CorruptDataException("session " + id + ": the peer described channel " + spec.id() + " over "
+                + spec.transport() + ", expected an id starting with " + expectedPrefix + " over " + transport);
+        }
+        final UnixSocketBlobChannel handles = UnixSocketBlobChannel.adopt(socketEnd, peerCredentials,
+            "session " + id + " channel " + spec.id(), options.socketOptions());
+        try {
+            final BlobChannel blobs = switch (transport) {
+                case SHM_QUEUE -> ShmBlobChannel.open(peerResource(spec, "queue"), queueOptions());
+                case UNIX_SOCKET -> handles;
+                case POSIX_MQ -> PosixMqBlobChannel.open(peerResource(spec, "mq"), mqOptions());
+            };
+            final Channel channel = new Channel(this, spec.id(), blobs, handles);
+            channels.add(channel);
+            return channel;
+        } catch (final RuntimeException | Error e) {
+            handles.close();
+            throw e;
+        }
+    }
+
+    void addInitChannel(final Channel channel) {
+        initChannels.add(channel);
+        if (!channels.contains(channel)) {
+            channels.add(channel);
+        }
+    }
+
+    void forget(final Channel channel) {
+        channels.remove(channel);
+    }
+
+    // ---- the control socket ----
+
+    void sendControl(final byte[] message, final NativeHandle... handles) {
+        final MemorySegment bytes = MemorySegment.ofArray(message);
+        final long deadline = System.nanoTime() + options.connectTimeout().toNanos();
+        sendLock.lock();
+        try {
+            while (true) {
+                final boolean sent = handles.length == 0 ? control.offer(bytes, 0, message.length)
+                    : control.offerWithHandles(bytes, 0, message.length, handles);
+                if (sent) {
+                    lastSentNs = System.nanoTime();
+                    return;
+                }
+                if (System.nanoTime() - deadline > 0) {
+                    throw new IsthmusTimeoutException("session " + id + ": the control socket stayed full for "
+                        + options.connectTimeout());
+                }
+                Thread.onSpinWait();
+                Thread.yield();
+            }
+        } finally {
+            sendLock.unlock();
+        }
+    }
+
+    private void receive(final long timeoutNs) {
+        try {
+            control.pollWithHandles(this::onControl, 16, timeoutNs);
+        } catch (final RuntimeException | Error e) {
+            fail(e);
+        }
+    }
+
+    private void onControl(final MemorySegment buffer, final long offset, final int length,
+                           final List<NativeHandle> handles) {
+        lastReceivedNs = System.nanoTime();
+        final SessionProtocol.Message message = SessionProtocol.parse(buffer.asSlice(offset, length).toArray(JAVA_BYTE));
+        if (!message.token().equals(token)) {
+            handles.forEach(NativeHandle::close);
+            if (message.type() == SessionProtocol.OPEN) {
+                sendControl(new SessionProtocol.Writer(SessionProtocol.OPEN_REFUSED, token, message.correlation())
+                    .putString("the request carries a wrong session token").toArray());
+            }
+            errorHandler.accept(new CorruptDataException("session " + id + ": rejected a control message of type "
+                + message.type() + " carrying a wrong session token"));
+            return;
+        }
+        switch (message.type()) {
+            case SessionProtocol.PING -> sendControl(
+                new SessionProtocol.Writer(SessionProtocol.PONG, token, message.correlation()).toArray());
+            case SessionProtocol.PONG, SessionProtocol.READY -> handles.forEach(NativeHandle::close);
+            case SessionProtocol.OPEN -> onOpen(message, handles);
+            case SessionProtocol.OPEN_OK -> complete(message.correlation(), null);
+            case SessionProtocol.OPEN_REFUSED -> complete(message.correlation(), SessionProtocol.getString(message.body()));
+            case SessionProtocol.BYE -> fail(new ChannelClosedException("session " + id + ": " + peerApp + " (pid "
+                + peer.pid() + ") closed the session"));
+            default -> {
+                handles.forEach(NativeHandle::close);
+                throw new CorruptDataException("session " + id + ": unexpected control message of type " + message.type());
+            }
+        }
+    }
+
+    private void complete(final long correlation, final String refusal) {
+        final CompletableFuture<String> answer = pendingOpens.get(correlation);
+        if (answer != null) {
+            answer.complete(refusal);
+        }
+    }
+
+    private void onOpen(final SessionProtocol.Message message, final List<NativeHandle> handles) {
+        final Consumer<Channel> handler = passiveOpenHandler;
+        if (handler == null || handles.size() != 1) {
+            handles.forEach(NativeHandle::close);
+            sendControl(new SessionProtocol.Writer(SessionProtocol.OPEN_REFUSED, token, message.correlation())
+                .putString(handler == null ? "no passive-open handler is registered on " + localApp + " (pid "
+                    + ProcessHandle.current().pid() + ")" : "the request carries " + handles.size()
+                    + " sockets instead of 1").toArray());
+            return;
+        }
+        final Channel channel;
+        try {
+            channel = acceptChannel(SessionProtocol.getSpec(message.body()), handles.getFirst());
+        } catch (final RuntimeException e) {
+            sendControl(new SessionProtocol.Writer(SessionProtocol.OPEN_REFUSED, token, message.correlation())
+                .putString("cannot open the channel: " + e.getMessage()).toArray());
+            errorHandler.accept(e);
+            return;
+        }
+        sendControl(new SessionProtocol.Writer(SessionProtocol.OPEN_OK, token, message.correlation()).toArray());
+        try {
+            handler.accept(channel);
+        } catch (final RuntimeException e) {
+            errorHandler.accept(e);
+        }
+    }
+
+    private void keepAlive() {
+        final long now = System.nanoTime();
+        final long interval = options.keepAliveInterval().toNanos();
+        if (interval > 0 && now - lastSentNs > interval && isOpen()) {
+            try {
+                sendControl(new SessionProtocol.Writer(SessionProtocol.PING, token, 0).toArray());
+            } catch (final RuntimeException e) {
+                fail(e);
+            }
+        }
+        final long idle = options.idleTimeout().toNanos();
+        if (idle > 0 && now - lastReceivedNs > idle) {
+            fail(new PeerDeadException("session " + id + ": no sign of life from " + peerApp + " (pid " + peer.pid()
+                + ") for " + options.idleTimeout()));
+        }
+    }
+
+    /** A channel whose blobs the session hands to a handler. */
+    private record Driven(Channel channel, BlobHandler handler) {
+    }
+
+    void drive(final Channel channel, final BlobHandler handler) {
+        checkUsable();
+        driven.add(new Driven(channel, handler));
+    }
+
+    /** Polls every driven channel once; returns the blobs handled. A channel that ended is dropped quietly. */
+    private int pollChannels() {
+        int work = 0;
+        for (final Driven entry : driven) {
+            try {
+                work += entry.channel.blobs().poll(entry.handler, 64);
+            } catch (final ChannelClosedException e) {
+                driven.remove(entry);
+            } catch (final RuntimeException e) {
+                driven.remove(entry);
+                errorHandler.accept(e);
+            }
+        }
+        return work;
+    }
+
+    void startDriver() {
+        if (options.driverThread()) {
+            driver = Thread.ofPlatform().daemon().name("isthmus-session-" + id).start(this::drive);
+        }
+    }
+
+    private void drive() {
+        long idleNs = 0;
+        while (!closed && failure.get() == null) {
+            if (driven.isEmpty()) {
+                receiveLock.lock();
+                try {
+                    receive(SLICE_NS);
+                } finally {
+                    receiveLock.unlock();
+                }
+                keepAlive();
+                continue;
+            }
+            // Channels to drive: poll everything without blocking, and back off while nothing arrives.
+            receiveLock.lock();
+            try {
+                receive(0);
+            } finally {
+                receiveLock.unlock();
+            }
+            if (pollChannels() > 0) {
+                idleNs = 0;
+            } else if (idleNs < 20_000) {
+                idleNs += 1_000;
+                Thread.onSpinWait();
+            } else {
+                idleNs = Math.min(idleNs * 2, 1_000_000);
+                java.util.concurrent.locks.LockSupport.parkNanos(idleNs);
+            }
+            keepAlive();
+        }
+    }
+
+    /**
+     * Reads what arrived on the session's control socket and on the channels it drives
+     * ({@link Channel#onBlob}), and acts on it, without waiting: for sessions without a driver thread.
+     * Call it at least once a second, or the peer's keep-alive gives up.
+     *
+     * @return how many blobs the driven channels' handlers received
+     * @throws ChannelClosedException if the session failed or is closed
+     */
+    public int poll() {
+        checkUsable();
+        receiveLock.lock();
+        try {
+            receive(0);
+        } finally {
+            receiveLock.unlock();
+        }
+        final int work = pollChannels();
+        keepAlive();
+        checkUsable();
+        return work;
+    }
+
+    // ---- failure and closing ----
+
+    void fail(final Throwable cause) {
+        if (closed || !failure.compareAndSet(null, cause)) {
+            return;
+        }
+        final RuntimeException error = failureException();
+        for (final CompletableFuture<String> answer : pendingOpens.values()) {
+            answer.completeExceptionally(error);
+        }
+        removeNames(cause instanceof PeerDeadException || !peer.isAlive());
+        errorHandler.accept(cause);
+    }
+
+    /** Removes the session's names: those this side created, and the dead peer's. */
+    private void removeNames(final boolean peerDead) {
+        for (final Channel channel : channels) {
+            channel.unlinkResources();
+        }
+        if (arena != null) {
+            arena.unlink();
+        }
+        if (peerDead) {
+            removePeerNames(options.arenaOptions().directory());
+        }
+    }
+
+    /** Removes every name in {@code directory} that the (dead) peer created for this session. */
+    private void removePeerNames(final Path directory) {
+        final String prefix = ResourceName.configuredPrefix() + "." + peerApp + "." + peer.pid() + ".";
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(directory, prefix + "*")) {
+            for (final Path entry : entries) {
+                final Optional<ResourceName> name = ResourceName.parse(entry.getFileName().toString());
+                if (name.isPresent() && name.get().id().startsWith(id + "-")) {
+                    Files.deleteIfExists(entry);
+                }
+            }
+        } catch (final IOException e) {
+            errorHandler.accept(new IsthmusException("session " + id + ": cannot remove the dead peer's resources in "
+                + directory + ": " + e, e));
+        }
+    }
+
+    private RuntimeException failureException() {
+        final Throwable cause = failure.get();
+        if (cause instanceof ChannelClosedException closedException) {
+            return closedException;
+        }
+        return new ChannelClosedException("session " + id + " failed: " + cause, cause);
+    }
+
+    private void checkUsable() {
+        if (failure.get() != null) {
+            throw failureException();
+        }
+        if (closed) {
+            throw new ChannelClosedException("session " + id + " is closed");
+        }
+    }
+
+    /**
+     * Ends the session: tells the peer, closes every channel, removes this side's arena, and stops the
+     * driver thread. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        final boolean wasOpen = failure.get() == null;
+        if (wasOpen) {
+            try {
+                sendControl(new SessionProtocol.Writer(SessionProtocol.BYE, token, 0).toArray());
+            } catch (final RuntimeException ignored) {
+                // the peer is gone already
+            }
+        }
+        closed = true;
+        if (driver != null && Thread.currentThread() != driver) {
+            try {
+                driver.join(TimeUnit.SECONDS.toMillis(5));
+            } catch (final InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        for (final CompletableFuture<String> answer : pendingOpens.values()) {
+            answer.completeExceptionally(new ChannelClosedException("session " + id + " is closed"));
+        }
+        for (final Channel channel : List.copyOf(channels)) {
+            channel.unlinkResources();
+            channel.close();
+        }
+        if (arena != null) {
+            arena.close();
+        }
+        if (peerArena != null) {
+            final boolean peerDead = !peer.isAlive();
+            peerArena.close(peerDead);
+            if (peerDead) {
+                removePeerNames(options.arenaOptions().directory());
+            }
+        }
+        control.close();
+    }
+
+    @Override
+    public String toString() {
+        return "Session{" + id + ", " + localApp + " <-> " + peerApp + " (pid " + peer.pid() + ")" + (isOpen() ? "" : ", "
+            + (closed ? "closed" : "failed")) + "}";
+    }
+}

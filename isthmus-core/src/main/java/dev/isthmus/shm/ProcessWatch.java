@@ -1,0 +1,70 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.shm;
+
+import dev.isthmus.internal.linux.Pidfd;
+
+/**
+ * Watches one process for exit, cheaply and without allocating: through a process descriptor (pidfd)
+ * where the kernel has them, else through {@link ProcessIdentity#isAlive()}.
+ *
+ * <p>The pidfd is opened only after checking that the pid still belongs to the identity's process, so
+ * pid reuse cannot make a dead peer look alive.
+ *
+ * <p>Thread safety: thread-safe.
+ */
+public final class ProcessWatch implements AutoCloseable {
+    private final ProcessIdentity identity;
+    private final Pidfd.Probe probe;
+    private volatile boolean exited;
+
+    /**
+     * Starts watching.
+     *
+     * @param identity the process
+     */
+    public ProcessWatch(final ProcessIdentity identity) {
+        this.identity = identity;
+        final int fd = Pidfd.open(identity.pid());
+        if (fd >= 0 && !identity.isAlive()) {
+            // The pid was reused (or the process is a zombie): the descriptor is not our process.
+            dev.isthmus.internal.linux.FileIo.close(fd);
+            this.probe = null;
+            this.exited = true;
+        } else {
+            this.probe = fd >= 0 ? new Pidfd.Probe(fd) : null;
+            this.exited = fd < 0 && !identity.isAlive();
+        }
+    }
+
+    /**
+     * {@return the watched process}
+     */
+    public ProcessIdentity identity() {
+        return identity;
+    }
+
+    /**
+     * {@return whether the process still runs}
+     */
+    public boolean isAlive() {
+        if (exited) {
+            return false;
+        }
+        final boolean alive = probe != null ? !probe.hasExited() : identity.isAlive();
+        if (!alive) {
+            exited = true;
+        }
+        return alive;
+    }
+
+    /** Stops watching. Idempotent. */
+    @Override
+    public void close() {
+        if (probe != null) {
+            probe.close();
+        }
+    }
+}

@@ -1,0 +1,84 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.struc;
+
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+
+/**
+ * How a {@link StructuredChannel} turns messages into bytes and back: the service-provider interface that
+ * a serialization library implements (Isthmus ships one for Cap'n Proto).
+ *
+ * <p>A codec chooses the backing: a heap codec serializes the whole message into the payload (and the
+ * channel copies it, fragmenting what exceeds one blob); a shared-memory codec builds messages in the
+ * session arena and puts only handles in the payload, which the receiving codec validates and reads in
+ * place.
+ *
+ * <p>Thread safety: implementations must be thread-safe.
+ *
+ * @param <R> the root reader type
+ * @param <B> the root builder type
+ */
+public interface Codec<R, B> {
+    /**
+     * {@return a new, empty message}
+     */
+    Outgoing<B> newMessage();
+
+    /**
+     * {@return the type of an outgoing message: what the receiver routes on}
+     *
+     * @param message a message of this codec
+     */
+    int typeOf(Outgoing<B> message);
+
+    /**
+     * Encodes a message for one send. The returned parts are sent in order as the payload; for zero-copy
+     * codecs, encoding lends the receiver references, and {@link Encoded#abandon()} takes them back if the
+     * send fails.
+     *
+     * @param message a message of this codec
+     * @return the payload
+     */
+    Encoded encode(Outgoing<B> message);
+
+    /**
+     * Decodes a payload. Unless {@code owned}, the payload memory belongs to the channel and is valid only
+     * during this call: the codec copies what it needs, or (zero-copy) borrows the blocks the payload names.
+     *
+     * @param payload the payload
+     * @param type    the type the sender declared
+     * @param id      the message id
+     * @param owned   whether the payload was reassembled from several blobs into memory of its own, which
+     *                the codec may keep (it is garbage-collected) instead of copying
+     * @return the message
+     * @throws dev.isthmus.CorruptDataException if the payload is not a valid encoding
+     */
+    Received<R> decode(MemorySegment payload, int type, long id, boolean owned);
+
+    /**
+     * A payload ready to send.
+     *
+     * @param parts    the payload's bytes, in order
+     * @param rollback takes back whatever encoding lent, if the payload is never delivered
+     */
+    record Encoded(List<MemorySegment> parts, Runnable rollback) {
+        /**
+         * {@return the payload's total length}
+         */
+        public long length() {
+            long length = 0;
+            for (final MemorySegment part : parts) {
+                length += part.byteSize();
+            }
+            return length;
+        }
+
+        /** Takes back what encoding lent. */
+        public void abandon() {
+            rollback.run();
+        }
+    }
+}

@@ -1,0 +1,41 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.struc;
+
+/**
+ * Answers one request: with one response, a stream of them, or an error.
+ *
+ * <p>A replier may be kept and used after the handler returns, from any thread.
+ *
+ * @param <B> the root builder type
+ */
+public interface Replier<B> {
+    /**
+     * Sends the final (or only) response. The message may be sent again elsewhere, or closed.
+     *
+     * @param response the response
+     * @throws IllegalStateException if the request was answered already, or was a notification
+     */
+    void reply(Outgoing<B> response);
+
+    /**
+     * Sends one response of a stream; more follow, and {@link #reply} sends the last.
+     *
+     * @param response a response
+     */
+    void replyMore(Outgoing<B> response);
+
+    /**
+     * Fails the request: the requester's call fails with a {@link RemoteFailureException} carrying the text.
+     *
+     * @param message what went wrong
+     */
+    void fail(String message);
+
+    /**
+     * {@return whether the message being answered expects a response}
+     */
+    boolean expectsResponse();
+}

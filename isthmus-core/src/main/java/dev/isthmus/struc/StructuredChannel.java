@@ -1,0 +1,771 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.struc;
+
+import dev.isthmus.ChannelClosedException;
+import dev.isthmus.CorruptDataException;
+import dev.isthmus.IsthmusException;
+import dev.isthmus.IsthmusTimeoutException;
+import dev.isthmus.transport.BlobChannel;
+import dev.isthmus.transport.BlobHandler;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
+import static dev.isthmus.struc.StructuredDescriptor.FLAGS_OFFSET;
+import static dev.isthmus.struc.StructuredDescriptor.FLAG_MORE;
+import static dev.isthmus.struc.StructuredDescriptor.FRAGMENT_HEADER_LENGTH;
+import static dev.isthmus.struc.StructuredDescriptor.FRAGMENT_ID_OFFSET;
+import static dev.isthmus.struc.StructuredDescriptor.HEADER_LENGTH;
+import static dev.isthmus.struc.StructuredDescriptor.ID_OFFSET;
+import static dev.isthmus.struc.StructuredDescriptor.IN_RESPONSE_TO_OFFSET;
+import static dev.isthmus.struc.StructuredDescriptor.KIND_FAILURE;
+import static dev.isthmus.struc.StructuredDescriptor.KIND_FRAGMENT;
+import static dev.isthmus.struc.StructuredDescriptor.KIND_NOTIFICATION;
+import static dev.isthmus.struc.StructuredDescriptor.KIND_OFFSET;
+import static dev.isthmus.struc.StructuredDescriptor.KIND_REQUEST;
+import static dev.isthmus.struc.StructuredDescriptor.KIND_RESPONSE;
+import static dev.isthmus.struc.StructuredDescriptor.MAGIC;
+import static dev.isthmus.struc.StructuredDescriptor.MAGIC_OFFSET;
+import static dev.isthmus.struc.StructuredDescriptor.PAYLOAD_LENGTH_OFFSET;
+import static dev.isthmus.struc.StructuredDescriptor.TOKEN_OFFSET;
+import static dev.isthmus.struc.StructuredDescriptor.TYPE_OFFSET;
+import static dev.isthmus.struc.StructuredDescriptor.VERSION;
+import static dev.isthmus.struc.StructuredDescriptor.VERSION_OFFSET;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
+
+/**
+ * Typed messages over a {@link BlobChannel}: notifications, requests answered by one response or a
+ * stream of them, handlers chosen by message type.
+ *
+ * {@snippet :
+ * StructuredChannel<Body.Reader, Body.Builder> ch = StructuredChannel.open(blobChannel, codec, options);
+ * ch.onMessage(Body.Which.GET_CACHE_REQ, (request, replier) -> replier.reply(response));
+ * Outgoing<Body.Builder> request = ch.newMessage();
+ * request.root().initGetCacheReq().setFileName("huge-file.bin");
+ * try (Received<Body.Reader> response = ch.request(request, Duration.ofSeconds(5))) {
+ *     read(response.root());
+ * }
+ * }
+ *
+ * <p><b>Delivery.</b> Messages arrive in the order they were sent. A request or notification whose type
+ * has no handler yet is kept, in order, until {@link #onMessage} registers one; nothing is dropped. A
+ * response to a request that timed out is released unread and counted in {@link #lateResponses()}.
+ *
+ * <p><b>Failure.</b> A timeout fails only the call that timed out. A transport failure (the peer closed
+ * or died, corrupt data, a message carrying another session's token) fails the channel once: the error
+ * handler hears of it, every pending call fails with it, and later calls fail at once.
+ *
+ * <p><b>Driving.</b> With a driver thread (the default), the channel receives and runs handlers on its own
+ * platform thread. Without one, the caller drives it with {@link #poll(int)}, and a blocking
+ * {@link #request} receives for itself while it waits.
+ *
+ * <p><b>Threads.</b> All methods are thread-safe; handlers run one at a time, on the thread that receives.
+ * Closing the structured channel closes the blob channel under it.
+ *
+ * @param <R> the root reader type
+ * @param <B> the root builder type
+ */
+public final class StructuredChannel<R, B> implements AutoCloseable {
+    private static final long POLL_SLICE_NS = TimeUnit.MILLISECONDS.toNanos(100);
+
+    private final BlobChannel channel;
+    private final Codec<R, B> codec;
+    private final StructuredChannelOptions options;
+    private final long tokenHigh;
+    private final long tokenLow;
+    private final ReentrantLock sendLock = new ReentrantLock();
+    private final ReentrantLock receiveLock = new ReentrantLock();
+    private final AtomicLong nextId = new AtomicLong();
+    private final AtomicLong lateResponses = new AtomicLong();
+    private final Map<Long, Pending<R>> pending = new ConcurrentHashMap<>();
+    private final Map<Integer, MessageHandler<R, B>> handlers = new ConcurrentHashMap<>();
+    private final ArrayDeque<Unhandled<R>> unhandled = new ArrayDeque<>();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final BlobHandler onBlob = this::onBlob;
+    private final Thread driver;
+    private volatile boolean closed;
+
+    // Reassembly of a payload spread over several blobs; touched only by the receiving thread.
+    private long assemblingId = -1;
+    private Header assemblingHeader;
+    private MemorySegment assembly;
+    private long assembled;
+
+    private record Header(byte kind, short flags, int type, long id, long inResponseTo, long payloadLength) {
+    }
+
+    private record Pending<R>(CompletableFuture<Received<R>> future, Consumer<Received<R>> onEach) {
+    }
+
+    private record Unhandled<R>(Received<R> message, Header header) {
+    }
+
+    private StructuredChannel(final BlobChannel channel, final Codec<R, B> codec, final StructuredChannelOptions options) {
+        this.channel = channel;
+        this.codec = codec;
+        this.options = options;
+        this.tokenHigh = options.token().getMostSignificantBits();
+        this.tokenLow = options.token().getLeastSignificantBits();
+        this.driver = options.driverThread()
+            ? Thread.ofPlatform().daemon().name(options.name() + "-driver").unstarted(this::drive)
+            : null;
+    }
+
+    /**
+     * Opens a structured channel over a blob channel, which it then owns.
+     *
+     * @param channel the blob channel
+     * @param codec   how messages are encoded
+     * @param options driving, session token, limits
+     * @param <R>     the root reader type
+     * @param <B>     the root builder type
+     * @return the channel, receiving already if it has a driver thread
+     * @throws IllegalArgumentException if the blob channel's messages are too short to carry the framing
+     */
+    public static <R, B> StructuredChannel<R, B> open(final BlobChannel channel, final Codec<R, B> codec,
+                                                      final StructuredChannelOptions options) {
+        if (channel.maxMessageLength() < HEADER_LENGTH + 8) {
+            throw new IllegalArgumentException("the blob channel carries at most " + channel.maxMessageLength()
+                + " bytes per blob, fewer than the " + (HEADER_LENGTH + 8) + " structured messages need");
+        }
+        final StructuredChannel<R, B> structured =
+            new StructuredChannel<>(Objects.requireNonNull(channel, "channel"), Objects.requireNonNull(codec, "codec"),
+                Objects.requireNonNull(options, "options"));
+        if (structured.driver != null) {
+            structured.driver.start();
+        }
+        return structured;
+    }
+
+    /**
+     * {@return a new message to fill and send}
+     */
+    public Outgoing<B> newMessage() {
+        return codec.newMessage();
+    }
+
+    /**
+     * {@return the codec}
+     */
+    public Codec<R, B> codec() {
+        return codec;
+    }
+
+    /**
+     * Sends a notification: a message that expects no response.
+     *
+     * @param message the message; it may be sent again, and must be closed by the caller
+     * @throws ChannelClosedException  if the channel failed or is closed
+     * @throws IsthmusTimeoutException if there was no room within the send timeout
+     */
+    public void send(final Outgoing<B> message) {
+        send(KIND_NOTIFICATION, (short) 0, codec.typeOf(message), nextId.incrementAndGet(), 0, codec.encode(message));
+    }
+
+    /**
+     * Sends a request and waits for its response.
+     *
+     * @param message the request
+     * @param timeout the longest wait; a timeout fails this call only
+     * @return the response; close it when done
+     * @throws IsthmusTimeoutException if no response came in time
+     * @throws RemoteFailureException  if the peer's handler failed the request
+     * @throws ChannelClosedException  if the channel failed or closed before the response came
+     */
+    public Received<R> request(final Outgoing<B> message, final Duration timeout) {
+        final long id = nextId.incrementAndGet();
+        final CompletableFuture<Received<R>> future = new CompletableFuture<>();
+        pending.put(id, new Pending<>(future, null));
+        try {
+            send(KIND_REQUEST, (short) 0, codec.typeOf(message), id, 0, codec.encode(message));
+        } catch (final RuntimeException e) {
+            pending.remove(id);
+            throw e;
+        }
+        return await(id, future, System.nanoTime() + timeout.toNanos(), timeout);
+    }
+
+    /**
+     * Sends a request; the future completes with its response.
+     *
+     * @param message the request
+     * @return the response's future; it fails with {@link RemoteFailureException} or the channel's failure
+     */
+    public CompletableFuture<Received<R>> requestAsync(final Outgoing<B> message) {
+        final long id = nextId.incrementAndGet();
+        final CompletableFuture<Received<R>> future = new CompletableFuture<>();
+        pending.put(id, new Pending<>(future, null));
+        sendRequest(id, message, future);
+        return future;
+    }
+
+    /**
+     * Sends a request answered by a stream of responses; each goes to {@code onEach} (which must close
+     * it), and the future completes after the last.
+     *
+     * @param message the request
+     * @param onEach  receives every response, in order, on the receiving thread
+     * @return completes after the last response, or fails like {@link #requestAsync}
+     */
+    public CompletableFuture<Void> requestStream(final Outgoing<B> message, final Consumer<Received<R>> onEach) {
+        final long id = nextId.incrementAndGet();
+        final CompletableFuture<Received<R>> future = new CompletableFuture<>();
+        pending.put(id, new Pending<>(future, Objects.requireNonNull(onEach, "onEach")));
+        sendRequest(id, message, future);
+        return future.thenApply(last -> null);
+    }
+
+    private void sendRequest(final long id, final Outgoing<B> message, final CompletableFuture<Received<R>> future) {
+        try {
+            send(KIND_REQUEST, (short) 0, codec.typeOf(message), id, 0, codec.encode(message));
+        } catch (final RuntimeException e) {
+            pending.remove(id);
+            future.completeExceptionally(e);
+        }
+    }
+
+    private Received<R> await(final long id, final CompletableFuture<Received<R>> future, final long deadline,
+                              final Duration timeout) {
+        try {
+            while (!future.isDone()) {
+                final long remaining = deadline - System.nanoTime();
+                if (remaining <= 0) {
+                    throw new TimeoutException();
+                }
+                if (driver == null && receiveLock.tryLock()) {
+                    try {
+                        receive(Math.min(remaining, POLL_SLICE_NS));
+                    } finally {
+                        receiveLock.unlock();
+                    }
+                } else {
+                    try {
+                        return future.get(Math.min(remaining, POLL_SLICE_NS), TimeUnit.NANOSECONDS);
+                    } catch (final TimeoutException e) {
+                        // another slice
+                    }
+                }
+            }
+            return future.get();
+        } catch (final TimeoutException e) {
+            if (pending.remove(id) != null) {
+                throw new IsthmusTimeoutException(options.name() + ": no response to request " + id + " within " + timeout);
+            }
+            // The response arrived as the wait ended: it is ours.
+            return future.join();
+        } catch (final ExecutionException e) {
+            throw rethrow(e.getCause());
+        } catch (final InterruptedException e) {
+            pending.remove(id);
+            Thread.currentThread().interrupt();
+            throw new IsthmusException(options.name() + ": interrupted while waiting for the response to request " + id, e);
+        }
+    }
+
+    private static RuntimeException rethrow(final Throwable cause) {
+        if (cause instanceof RuntimeException runtime) {
+            return runtime;
+        }
+        if (cause instanceof Error error) {
+            throw error;
+        }
+        return new IsthmusException(cause.toString(), cause);
+    }
+
+    /**
+     * Registers the handler of one message type, replacing any earlier one, and hands it, in order, the
+     * messages of that type that arrived before it.
+     *
+     * @param type    the message type
+     * @param handler the handler
+     */
+    public void onMessage(final int type, final MessageHandler<R, B> handler) {
+        Objects.requireNonNull(handler, "handler");
+        receiveLock.lock();
+        try {
+            handlers.put(type, handler);
+            final List<Unhandled<R>> waiting = new ArrayList<>();
+            final Iterator<Unhandled<R>> iterator = unhandled.iterator();
+            while (iterator.hasNext()) {
+                final Unhandled<R> message = iterator.next();
+                if (message.header.type == type) {
+                    waiting.add(message);
+                    iterator.remove();
+                }
+            }
+            for (final Unhandled<R> message : waiting) {
+                invoke(handler, message.message, message.header);
+            }
+        } finally {
+            receiveLock.unlock();
+        }
+    }
+
+    /**
+     * Registers the handler of the message type whose number is the constant's ordinal (for Cap'n Proto,
+     * the root union's {@code Which} enum).
+     *
+     * @param type    the message type
+     * @param handler the handler
+     */
+    public void onMessage(final Enum<?> type, final MessageHandler<R, B> handler) {
+        onMessage(type.ordinal(), handler);
+    }
+
+    /**
+     * Receives and dispatches what has arrived, without waiting: for channels without a driver thread.
+     *
+     * @param limit the most blobs to receive
+     * @return how many blobs were received
+     * @throws ChannelClosedException if the channel failed or is closed
+     */
+    public int poll(final int limit) {
+        checkUsable();
+        receiveLock.lock();
+        try {
+            return channel.poll(onBlob, limit);
+        } catch (final RuntimeException | Error e) {
+            fail(e);
+            throw failureException();
+        } finally {
+            receiveLock.unlock();
+        }
+    }
+
+    private void receive(final long timeoutNs) {
+        try {
+            channel.poll(onBlob, 64, timeoutNs);
+        } catch (final RuntimeException | Error e) {
+            fail(e);
+        }
+    }
+
+    private void drive() {
+        if (options.driverCpu() >= 0) {
+            dev.isthmus.sync.ThreadAffinity.pinToAllowed(options.driverCpu());
+        }
+        while (!closed && failure.get() == null) {
+            receiveLock.lock();
+            try {
+                receive(POLL_SLICE_NS);
+            } finally {
+                receiveLock.unlock();
+            }
+        }
+    }
+
+    // ---- receiving ----
+
+    private void onBlob(final MemorySegment buffer, final long offset, final int length) {
+        if (length < FRAGMENT_HEADER_LENGTH || buffer.get(JAVA_INT_UNALIGNED, offset + MAGIC_OFFSET) != MAGIC
+            || buffer.get(JAVA_BYTE, offset + VERSION_OFFSET) != VERSION) {
+            throw new CorruptDataException(options.name() + ": a blob of " + length + " bytes is not a structured message"
+                + " of version " + VERSION);
+        }
+        final byte kind = buffer.get(JAVA_BYTE, offset + KIND_OFFSET);
+        if (kind == KIND_FRAGMENT) {
+            continueAssembly(buffer, offset, length);
+            return;
+        }
+        if (assemblingId >= 0) {
+            throw new CorruptDataException(options.name() + ": message " + assemblingId + " is missing "
+                + (assemblingHeader.payloadLength - assembled) + " payload bytes");
+        }
+        if (length < HEADER_LENGTH) {
+            throw new CorruptDataException(options.name() + ": a " + length + "-byte blob is shorter than a header");
+        }
+        if (kind < KIND_NOTIFICATION || kind > KIND_FAILURE) {
+            throw new CorruptDataException(options.name() + ": unknown message kind " + kind);
+        }
+        if (buffer.get(JAVA_LONG_UNALIGNED, offset + TOKEN_OFFSET) != tokenHigh
+            || buffer.get(JAVA_LONG_UNALIGNED, offset + TOKEN_OFFSET + 8) != tokenLow) {
+            throw new CorruptDataException(options.name() + ": a message carries a wrong session token");
+        }
+        final Header header = new Header(kind, buffer.get(JAVA_SHORT_UNALIGNED, offset + FLAGS_OFFSET),
+            buffer.get(JAVA_INT_UNALIGNED, offset + TYPE_OFFSET), buffer.get(JAVA_LONG_UNALIGNED, offset + ID_OFFSET),
+            buffer.get(JAVA_LONG_UNALIGNED, offset + IN_RESPONSE_TO_OFFSET),
+            buffer.get(JAVA_LONG_UNALIGNED, offset + PAYLOAD_LENGTH_OFFSET));
+        final long first = length - HEADER_LENGTH;
+        if (header.payloadLength < first || header.payloadLength > options.maxPayloadBytes()) {
+            throw new CorruptDataException(options.name() + ": message " + header.id + " declares a payload of "
+                + header.payloadLength + " bytes (" + first + " in its first blob, at most " + options.maxPayloadBytes()
+                + " accepted)");
+        }
+        if (first == header.payloadLength) {
+            dispatch(header, buffer.asSlice(offset + HEADER_LENGTH, first), false);
+            return;
+        }
+        assemblingId = header.id;
+        assemblingHeader = header;
+        assembly = header.payloadLength <= Integer.MAX_VALUE - 16
+            ? MemorySegment.ofArray(new byte[(int) header.payloadLength])
+            : java.lang.foreign.Arena.ofAuto().allocate(header.payloadLength);
+        MemorySegment.copy(buffer, offset + HEADER_LENGTH, assembly, 0, first);
+        assembled = first;
+    }
+
+    private void continueAssembly(final MemorySegment buffer, final long offset, final int length) {
+        final long id = buffer.get(JAVA_LONG_UNALIGNED, offset + FRAGMENT_ID_OFFSET);
+        if (assemblingId < 0 || id != assemblingId) {
+            throw new CorruptDataException(options.name() + ": a payload part of message " + id + " arrived while "
+                + (assemblingId < 0 ? "no message was incomplete" : "message " + assemblingId + " was incomplete"));
+        }
+        final long part = length - FRAGMENT_HEADER_LENGTH;
+        if (part > assembly.byteSize() - assembled) {
+            throw new CorruptDataException(options.name() + ": message " + id + " has more payload than it declared ("
+                + assembly.byteSize() + " bytes)");
+        }
+        MemorySegment.copy(buffer, offset + FRAGMENT_HEADER_LENGTH, assembly, assembled, part);
+        assembled += part;
+        if (assembled == assembly.byteSize()) {
+            final Header header = assemblingHeader;
+            final MemorySegment payload = assembly;
+            assemblingId = -1;
+            assemblingHeader = null;
+            assembly = null;
+            dispatch(header, payload, true);
+        }
+    }
+
+    private void dispatch(final Header header, final MemorySegment payload, final boolean owned) {
+        switch (header.kind) {
+            case KIND_RESPONSE, KIND_FAILURE -> respond(header, payload, owned);
+            default -> {
+                final Received<R> message = decode(header, payload, owned);
+                final MessageHandler<R, B> handler = handlers.get(header.type);
+                if (handler == null) {
+                    unhandled.add(new Unhandled<>(message, header));
+                } else {
+                    invoke(handler, message, header);
+                }
+            }
+        }
+    }
+
+    private Received<R> decode(final Header header, final MemorySegment payload, final boolean owned) {
+        return codec.decode(payload, header.type, header.id, owned);
+    }
+
+    private void respond(final Header header, final MemorySegment payload, final boolean owned) {
+        final boolean more = (header.flags & FLAG_MORE) != 0;
+        final Pending<R> waiting = more ? pending.get(header.inResponseTo) : pending.remove(header.inResponseTo);
+        if (header.kind == KIND_FAILURE) {
+            final String text = new String(payload.toArray(JAVA_BYTE), StandardCharsets.UTF_8);
+            if (waiting == null) {
+                lateResponses.incrementAndGet();
+            } else {
+                pending.remove(header.inResponseTo);
+                waiting.future.completeExceptionally(new RemoteFailureException(options.name() + ": request "
+                    + header.inResponseTo + " failed at the peer: " + text));
+            }
+            return;
+        }
+        final Received<R> response = decode(header, payload, owned);
+        if (waiting == null) {
+            lateResponses.incrementAndGet();
+            response.close();
+            return;
+        }
+        if (waiting.onEach != null) {
+            try {
+                waiting.onEach.accept(response);
+            } catch (final RuntimeException e) {
+                options.errorHandler().accept(e);
+            }
+            if (!more) {
+                waiting.future.complete(null);
+            }
+        } else if (!waiting.future.complete(response)) {
+            response.close();
+        }
+    }
+
+    private void invoke(final MessageHandler<R, B> handler, final Received<R> message, final Header header) {
+        final ReplierImpl replier = new ReplierImpl(header.kind == KIND_REQUEST ? header.id : 0);
+        try {
+            handler.onMessage(message, replier);
+        } catch (final Exception e) {
+            options.errorHandler().accept(e);
+            if (replier.expectsResponse() && !replier.answered.get()) {
+                replier.fail(e.toString());
+            }
+        } finally {
+            if (!(message instanceof AbstractReceived<R> received) || !received.isRetained()) {
+                message.close();
+            }
+        }
+    }
+
+    private final class ReplierImpl implements Replier<B> {
+        private final long requestId;
+        private final AtomicBoolean answered = new AtomicBoolean();
+
+        ReplierImpl(final long requestId) {
+            this.requestId = requestId;
+        }
+
+        @Override
+        public void reply(final Outgoing<B> response) {
+            checkCanAnswer();
+            if (!answered.compareAndSet(false, true)) {
+                throw new IllegalStateException(options.name() + ": request " + requestId + " was answered already");
+            }
+            send(KIND_RESPONSE, (short) 0, codec.typeOf(response), nextId.incrementAndGet(), requestId,
+                codec.encode(response));
+        }
+
+        @Override
+        public void replyMore(final Outgoing<B> response) {
+            checkCanAnswer();
+            if (answered.get()) {
+                throw new IllegalStateException(options.name() + ": request " + requestId + " was answered already");
+            }
+            send(KIND_RESPONSE, FLAG_MORE, codec.typeOf(response), nextId.incrementAndGet(), requestId,
+                codec.encode(response));
+        }
+
+        @Override
+        public void fail(final String message) {
+            checkCanAnswer();
+            if (!answered.compareAndSet(false, true)) {
+                throw new IllegalStateException(options.name() + ": request " + requestId + " was answered already");
+            }
+            final MemorySegment text = MemorySegment.ofArray(message.getBytes(StandardCharsets.UTF_8));
+            send(KIND_FAILURE, (short) 0, 0, nextId.incrementAndGet(), requestId,
+                new Codec.Encoded(List.of(text), () -> { }));
+        }
+
+        @Override
+        public boolean expectsResponse() {
+            return requestId != 0;
+        }
+
+        private void checkCanAnswer() {
+            if (requestId == 0) {
+                throw new IllegalStateException(options.name() + ": a notification cannot be answered");
+            }
+        }
+    }
+
+    // ---- sending ----
+
+    private void send(final byte kind, final short flags, final int type, final long id, final long inResponseTo,
+                      final Codec.Encoded payload) {
+        boolean delivered = false;
+        sendLock.lock();
+        try {
+            checkUsable();
+            final long total = payload.length();
+            final int max = channel.maxMessageLength();
+            final PartCursor cursor = new PartCursor(payload.parts());
+            final int first = (int) Math.min(max, HEADER_LENGTH + total);
+            long claim = claim(first);
+            MemorySegment buffer = channel.claimBuffer();
+            buffer.set(JAVA_INT_UNALIGNED, claim + MAGIC_OFFSET, MAGIC);
+            buffer.set(JAVA_BYTE, claim + VERSION_OFFSET, VERSION);
+            buffer.set(JAVA_BYTE, claim + KIND_OFFSET, kind);
+            buffer.set(JAVA_SHORT_UNALIGNED, claim + FLAGS_OFFSET, flags);
+            buffer.set(JAVA_INT_UNALIGNED, claim + TYPE_OFFSET, type);
+            buffer.set(JAVA_INT_UNALIGNED, claim + TYPE_OFFSET + 4, 0);
+            buffer.set(JAVA_LONG_UNALIGNED, claim + ID_OFFSET, id);
+            buffer.set(JAVA_LONG_UNALIGNED, claim + IN_RESPONSE_TO_OFFSET, inResponseTo);
+            buffer.set(JAVA_LONG_UNALIGNED, claim + TOKEN_OFFSET, tokenHigh);
+            buffer.set(JAVA_LONG_UNALIGNED, claim + TOKEN_OFFSET + 8, tokenLow);
+            buffer.set(JAVA_LONG_UNALIGNED, claim + PAYLOAD_LENGTH_OFFSET, total);
+            cursor.copyTo(buffer, claim + HEADER_LENGTH, first - HEADER_LENGTH);
+            channel.commit(claim);
+            delivered = true;
+            long remaining = total - (first - HEADER_LENGTH);
+            while (remaining > 0) {
+                final int part = (int) Math.min(max - FRAGMENT_HEADER_LENGTH, remaining);
+                claim = claim(FRAGMENT_HEADER_LENGTH + part);
+                buffer = channel.claimBuffer();
+                buffer.set(JAVA_INT_UNALIGNED, claim + MAGIC_OFFSET, MAGIC);
+                buffer.set(JAVA_BYTE, claim + VERSION_OFFSET, VERSION);
+                buffer.set(JAVA_BYTE, claim + KIND_OFFSET, KIND_FRAGMENT);
+                buffer.set(JAVA_SHORT_UNALIGNED, claim + FLAGS_OFFSET, (short) 0);
+                buffer.set(JAVA_LONG_UNALIGNED, claim + FRAGMENT_ID_OFFSET, id);
+                cursor.copyTo(buffer, claim + FRAGMENT_HEADER_LENGTH, part);
+                channel.commit(claim);
+                remaining -= part;
+            }
+        } catch (final RuntimeException | Error e) {
+            if (!delivered) {
+                payload.abandon();
+            }
+            if (delivered || !(e instanceof IsthmusTimeoutException || e instanceof IllegalArgumentException
+                || e instanceof IllegalStateException)) {
+                // Part of a message is in the channel, or the channel itself failed: it is unusable.
+                fail(e);
+            }
+            throw e;
+        } finally {
+            sendLock.unlock();
+        }
+    }
+
+    private long claim(final int length) {
+        final long claim = channel.tryClaim(length, options.sendTimeout().toNanos());
+        if (claim < 0) {
+            throw new IsthmusTimeoutException(options.name() + ": no room for " + length + " bytes in the channel within "
+                + options.sendTimeout());
+        }
+        return claim;
+    }
+
+    /** Walks the parts of a payload, copying them out in pieces. */
+    private static final class PartCursor {
+        private final List<MemorySegment> parts;
+        private int index;
+        private long offset;
+
+        PartCursor(final List<MemorySegment> parts) {
+            this.parts = parts;
+        }
+
+        void copyTo(final MemorySegment target, final long at, final long length) {
+            long done = 0;
+            while (done < length) {
+                final MemorySegment part = parts.get(index);
+                final long n = Math.min(length - done, part.byteSize() - offset);
+                MemorySegment.copy(part, offset, target, at + done, n);
+                done += n;
+                offset += n;
+                if (offset == part.byteSize()) {
+                    index++;
+                    offset = 0;
+                }
+            }
+        }
+    }
+
+    // ---- failure and closing ----
+
+    private void fail(final Throwable cause) {
+        if (!failure.compareAndSet(null, cause)) {
+            return;
+        }
+        final RuntimeException error = failureException();
+        for (final Long id : List.copyOf(pending.keySet())) {
+            final Pending<R> waiting = pending.remove(id);
+            if (waiting != null) {
+                waiting.future.completeExceptionally(error);
+            }
+        }
+        if (!closed) {
+            options.errorHandler().accept(cause);
+        }
+    }
+
+    private RuntimeException failureException() {
+        final Throwable cause = failure.get();
+        if (cause instanceof ChannelClosedException closedException) {
+            return closedException;
+        }
+        return new ChannelClosedException(options.name() + " failed: " + cause, cause);
+    }
+
+    private void checkUsable() {
+        if (failure.get() != null) {
+            throw failureException();
+        }
+        if (closed) {
+            throw new ChannelClosedException(options.name() + " is closed");
+        }
+    }
+
+    /**
+     * {@return whether the channel is open and has not failed}
+     */
+    public boolean isOpen() {
+        return !closed && failure.get() == null;
+    }
+
+    /**
+     * {@return why the channel failed, or {@code null}}
+     */
+    public Throwable failure() {
+        return failure.get();
+    }
+
+    /**
+     * {@return how many responses arrived after their request had timed out, and were released unread}
+     */
+    public long lateResponses() {
+        return lateResponses.get();
+    }
+
+    /**
+     * {@return how many received messages wait for a handler of their type}
+     */
+    public int unhandledCount() {
+        receiveLock.lock();
+        try {
+            return unhandled.size();
+        } finally {
+            receiveLock.unlock();
+        }
+    }
+
+    /**
+     * Closes the channel and the blob channel under it: the driver thread stops, pending calls fail, and
+     * messages still waiting for a handler are released. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (driver != null && Thread.currentThread() != driver) {
+            try {
+                driver.join(TimeUnit.SECONDS.toMillis(5));
+            } catch (final InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        fail(new ChannelClosedException(options.name() + " is closed"));
+        receiveLock.lock();
+        try {
+            Unhandled<R> message;
+            while ((message = unhandled.poll()) != null) {
+                message.message.close();
+            }
+        } finally {
+            receiveLock.unlock();
+        }
+        sendLock.lock();
+        try {
+            channel.close();
+        } finally {
+            sendLock.unlock();
+        }
+        for (final Pending<R> waiting : pending.values()) {
+            waiting.future.completeExceptionally(new CancellationException(options.name() + " is closed"));
+        }
+    }
+}

@@ -1,0 +1,205 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.struc;
+
+import java.time.Duration;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.function.Consumer;
+
+/**
+ * How a {@link StructuredChannel} runs. Immutable; build with {@link #builder()}.
+ *
+ * <p>Defaults: a driver thread of the channel's own, no session token (all zeros), payloads up to 4 GiB,
+ * sends that wait up to 30 s for room, failures reported to no one but the calls they fail.
+ */
+public final class StructuredChannelOptions {
+    private static final StructuredChannelOptions DEFAULTS = builder().build();
+
+    private final boolean driverThread;
+    private final UUID token;
+    private final long maxPayloadBytes;
+    private final Duration sendTimeout;
+    private final Consumer<Throwable> errorHandler;
+    private final String name;
+    private final int driverCpu;
+
+    private StructuredChannelOptions(final Builder builder) {
+        this.driverThread = builder.driverThread;
+        this.token = builder.token;
+        this.maxPayloadBytes = builder.maxPayloadBytes;
+        this.sendTimeout = builder.sendTimeout;
+        this.errorHandler = builder.errorHandler;
+        this.name = builder.name;
+        this.driverCpu = builder.driverCpu;
+    }
+
+    /**
+     * {@return the defaults}
+     */
+    public static StructuredChannelOptions defaults() {
+        return DEFAULTS;
+    }
+
+    /**
+     * {@return a builder starting from the defaults}
+     */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * {@return whether the channel runs a platform thread that receives and runs handlers; if not, the
+     * caller drives it with {@link StructuredChannel#poll(int)}, and blocking requests drive it themselves}
+     */
+    public boolean driverThread() {
+        return driverThread;
+    }
+
+    /**
+     * {@return the session token carried by, and required of, every message}
+     */
+    public UUID token() {
+        return token;
+    }
+
+    /**
+     * {@return the largest payload accepted from the peer}
+     */
+    public long maxPayloadBytes() {
+        return maxPayloadBytes;
+    }
+
+    /**
+     * {@return how long a send waits for room in the channel before failing}
+     */
+    public Duration sendTimeout() {
+        return sendTimeout;
+    }
+
+    /**
+     * {@return what is told, once, that the channel failed, and of handler exceptions}
+     */
+    public Consumer<Throwable> errorHandler() {
+        return errorHandler;
+    }
+
+    /**
+     * {@return the channel's name, for its thread and its messages}
+     */
+    public String name() {
+        return name;
+    }
+
+    /**
+     * {@return which allowed CPU the driver thread pins itself to (see
+     * {@link dev.isthmus.sync.ThreadAffinity#pinToAllowed}), or -1 for none}
+     */
+    public int driverCpu() {
+        return driverCpu;
+    }
+
+    /** Builds {@link StructuredChannelOptions}. */
+    public static final class Builder {
+        private boolean driverThread = true;
+        private UUID token = new UUID(0, 0);
+        private long maxPayloadBytes = 4L << 30;
+        private Duration sendTimeout = Duration.ofSeconds(30);
+        private Consumer<Throwable> errorHandler = error -> { };
+        private String name = "structured-channel";
+        private int driverCpu = -1;
+
+        private Builder() {
+        }
+
+        /**
+         * Sets whether the channel runs its own driver thread.
+         *
+         * @param driverThread whether to
+         * @return this builder
+         */
+        public Builder driverThread(final boolean driverThread) {
+            this.driverThread = driverThread;
+            return this;
+        }
+
+        /**
+         * Sets the session token.
+         *
+         * @param token the token
+         * @return this builder
+         */
+        public Builder token(final UUID token) {
+            this.token = Objects.requireNonNull(token, "token");
+            return this;
+        }
+
+        /**
+         * Sets the largest payload accepted from the peer.
+         *
+         * @param bytes at least 1
+         * @return this builder
+         */
+        public Builder maxPayloadBytes(final long bytes) {
+            if (bytes < 1) {
+                throw new IllegalArgumentException("maxPayloadBytes=" + bytes + " must be >= 1");
+            }
+            this.maxPayloadBytes = bytes;
+            return this;
+        }
+
+        /**
+         * Sets how long a send waits for room.
+         *
+         * @param timeout a positive duration
+         * @return this builder
+         */
+        public Builder sendTimeout(final Duration timeout) {
+            this.sendTimeout = Objects.requireNonNull(timeout, "timeout");
+            return this;
+        }
+
+        /**
+         * Sets what is told that the channel failed (once), and of handler exceptions.
+         *
+         * @param handler the handler
+         * @return this builder
+         */
+        public Builder errorHandler(final Consumer<Throwable> handler) {
+            this.errorHandler = Objects.requireNonNull(handler, "handler");
+            return this;
+        }
+
+        /**
+         * Sets the channel's name.
+         *
+         * @param name a short name
+         * @return this builder
+         */
+        public Builder name(final String name) {
+            this.name = Objects.requireNonNull(name, "name");
+            return this;
+        }
+
+        /**
+         * Pins the driver thread to the {@code index}-th CPU this process may use (when there are at least
+         * two), so that it never shares a CPU with the peer's spinning thread pinned to another.
+         *
+         * @param index an index into the allowed CPUs, or -1 for no pinning
+         * @return this builder
+         */
+        public Builder driverCpu(final int index) {
+            this.driverCpu = index;
+            return this;
+        }
+
+        /**
+         * {@return the options}
+         */
+        public StructuredChannelOptions build() {
+            return new StructuredChannelOptions(this);
+        }
+    }
+}

@@ -1,0 +1,222 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.transport;
+
+import dev.isthmus.ChannelClosedException;
+import dev.isthmus.shm.ResourceName;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Objects;
+
+/**
+ * A {@link BlobChannel} over two {@link OneToOneShmQueue}s, one per direction: the fastest transport
+ * between two processes on one host.
+ *
+ * <p>One side {@linkplain #create creates} the channel and tells the other its name (a session does
+ * this for you); the other side {@linkplain #open opens} it and at once removes both queues' names, so
+ * that from then on nothing is left in {@code /dev/shm} whatever happens to either process. The
+ * queues' segments are named {@code <name>-ab} (creator to opener) and {@code <name>-ba}.
+ *
+ * <p>Thread safety: as {@link BlobChannel}: one sending thread and one receiving thread.
+ */
+public final class ShmBlobChannel implements BlobChannel {
+    private final OneToOneShmQueue outbound;
+    private final OneToOneShmQueue inbound;
+    private final OneToOneShmQueue.Producer producer;
+    private final OneToOneShmQueue.Consumer consumer;
+    private long claim = -1;
+    private volatile boolean closed;
+    private volatile boolean peerGone;
+
+    private ShmBlobChannel(final OneToOneShmQueue outbound, final OneToOneShmQueue inbound) {
+        this.outbound = outbound;
+        this.inbound = inbound;
+        this.producer = outbound.producer();
+        this.consumer = inbound.consumer();
+    }
+
+    /**
+     * Creates a channel: both queues, this side attached as producer of one and consumer of the other.
+     *
+     * @param name    the channel's name; the queues add {@code -ab} and {@code -ba} to its id
+     * @param options capacities, permissions, idle strategy
+     * @return this side of the channel
+     */
+    public static ShmBlobChannel create(final ResourceName name, final ShmQueueOptions options) {
+        final OneToOneShmQueue ab = OneToOneShmQueue.create(queueName(name, "ab"), options);
+        try {
+            final OneToOneShmQueue ba = OneToOneShmQueue.create(queueName(name, "ba"), options);
+            try {
+                return new ShmBlobChannel(ab, ba);
+            } catch (final RuntimeException | Error e) {
+                ba.close();
+                throw e;
+            }
+        } catch (final RuntimeException | Error e) {
+            ab.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Opens the other side of a channel another process created, and removes the queues' names.
+     *
+     * @param name    the name the creator used
+     * @param options the idle strategy and liveness interval for this side
+     * @return this side of the channel
+     * @throws dev.isthmus.shm.NoSuchResourceException if the channel does not exist (or was opened already)
+     */
+    public static ShmBlobChannel open(final ResourceName name, final ShmQueueOptions options) {
+        final OneToOneShmQueue ab = OneToOneShmQueue.open(queueName(name, "ab"), options);
+        try {
+            final OneToOneShmQueue ba = OneToOneShmQueue.open(queueName(name, "ba"), options);
+            try {
+                final ShmBlobChannel channel = new ShmBlobChannel(ba, ab);
+                ab.unlink();
+                ba.unlink();
+                return channel;
+            } catch (final RuntimeException | Error e) {
+                ba.close();
+                throw e;
+            }
+        } catch (final RuntimeException | Error e) {
+            ab.close();
+            throw e;
+        }
+    }
+
+    private static ResourceName queueName(final ResourceName name, final String direction) {
+        Objects.requireNonNull(name, "name");
+        return new ResourceName(name.prefix(), name.app(), name.pid(), name.kind(), name.id() + "-" + direction);
+    }
+
+    /**
+     * {@return the queue this side sends on}
+     */
+    public OneToOneShmQueue outbound() {
+        return outbound;
+    }
+
+    /**
+     * {@return the queue this side receives from}
+     */
+    public OneToOneShmQueue inbound() {
+        return inbound;
+    }
+
+    @Override
+    public int maxMessageLength() {
+        return producer.maxMessageLength();
+    }
+
+    @Override
+    public boolean offer(final MemorySegment source, final long offset, final int length) {
+        try {
+            return producer.offer(source, offset, length);
+        } catch (final ChannelClosedException e) {
+            throw failed(e);
+        }
+    }
+
+    @Override
+    public boolean offer(final byte[] source, final int offset, final int length) {
+        try {
+            return producer.offer(source, offset, length);
+        } catch (final ChannelClosedException e) {
+            throw failed(e);
+        }
+    }
+
+    @Override
+    public boolean offer(final MemorySegment source, final long offset, final int length, final long timeoutNs) {
+        try {
+            return producer.offer(source, offset, length, timeoutNs);
+        } catch (final ChannelClosedException e) {
+            throw failed(e);
+        }
+    }
+
+    @Override
+    public long tryClaim(final int length) {
+        try {
+            final long result = producer.tryClaim(length);
+            claim = result;
+            return result;
+        } catch (final ChannelClosedException e) {
+            throw failed(e);
+        }
+    }
+
+    @Override
+    public MemorySegment claimBuffer() {
+        if (claim < 0) {
+            throw new IllegalStateException("no claim is pending on " + this);
+        }
+        return producer.buffer();
+    }
+
+    @Override
+    public void commit(final long claim) {
+        producer.commit(claim);
+        this.claim = -1;
+    }
+
+    @Override
+    public void abort(final long claim) {
+        producer.abort(claim);
+        this.claim = -1;
+    }
+
+    @Override
+    public void flush() {
+        producer.flush();
+    }
+
+    @Override
+    public int poll(final BlobHandler handler, final int limit) {
+        try {
+            return consumer.poll(handler, limit);
+        } catch (final ChannelClosedException e) {
+            throw failed(e);
+        }
+    }
+
+    @Override
+    public int poll(final BlobHandler handler, final int limit, final long timeoutNs) {
+        try {
+            return consumer.poll(handler, limit, timeoutNs);
+        } catch (final ChannelClosedException e) {
+            throw failed(e);
+        }
+    }
+
+    private ChannelClosedException failed(final ChannelClosedException e) {
+        peerGone = true;
+        return e;
+    }
+
+    @Override
+    public boolean isOpen() {
+        return !closed && !peerGone;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            outbound.close();
+        } finally {
+            inbound.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "ShmBlobChannel{out=" + outbound.name() + ", in=" + inbound.name() + "}";
+    }
+}

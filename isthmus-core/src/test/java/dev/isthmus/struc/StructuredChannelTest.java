@@ -1,0 +1,285 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.struc;
+
+import dev.isthmus.ChannelClosedException;
+import dev.isthmus.CorruptDataException;
+import dev.isthmus.IsthmusTimeoutException;
+import dev.isthmus.PeerDeadException;
+import dev.isthmus.shm.ResourceName;
+import dev.isthmus.test.ChildJvm;
+import dev.isthmus.transport.ShmBlobChannel;
+import dev.isthmus.transport.ShmQueueOptions;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class StructuredChannelTest {
+    private static final AtomicInteger IDS = new AtomicInteger();
+    private static final Duration LONG = Duration.ofSeconds(30);
+    static final int ECHO = 1;
+    static final int SLOW = 2;
+    static final int FAILING = 3;
+    static final int STREAM = 4;
+    static final int LATE = 5;
+
+    record Pair(StructuredChannel<byte[], BytesCodec.Message> client, StructuredChannel<byte[], BytesCodec.Message> server)
+        implements AutoCloseable {
+        @Override
+        public void close() {
+            client.close();
+            server.close();
+        }
+    }
+
+    private static Pair pair(final StructuredChannelOptions clientOptions, final StructuredChannelOptions serverOptions) {
+        final ResourceName name = ResourceName.of("structest", "queue", "s" + IDS.incrementAndGet());
+        final ShmBlobChannel a = ShmBlobChannel.create(name, ShmQueueOptions.defaults());
+        final ShmBlobChannel b = ShmBlobChannel.open(name, ShmQueueOptions.defaults());
+        return new Pair(StructuredChannel.open(a, new BytesCodec(), clientOptions),
+            StructuredChannel.open(b, new BytesCodec(), serverOptions));
+    }
+
+    private static Pair pair() {
+        return pair(StructuredChannelOptions.defaults(), StructuredChannelOptions.defaults());
+    }
+
+    private static Outgoing<BytesCodec.Message> message(final StructuredChannel<byte[], BytesCodec.Message> channel,
+                                                        final int type, final String text) {
+        return message(channel, type, text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static Outgoing<BytesCodec.Message> message(final StructuredChannel<byte[], BytesCodec.Message> channel,
+                                                        final int type, final byte[] data) {
+        final Outgoing<BytesCodec.Message> message = channel.newMessage();
+        message.root().set(type, data);
+        return message;
+    }
+
+    static void serveEcho(final StructuredChannel<byte[], BytesCodec.Message> server) {
+        server.onMessage(ECHO, (request, replier) -> replier.reply(message(server, ECHO, request.root())));
+    }
+
+    @Test
+    void shouldAnswerRequestsWithResponses() {
+        try (Pair pair = pair()) {
+            serveEcho(pair.server);
+            for (int i = 0; i < 100; i++) {
+                try (Received<byte[]> response = pair.client.request(message(pair.client, ECHO, "ping " + i), LONG)) {
+                    assertEquals("ping " + i, new String(response.root(), StandardCharsets.UTF_8));
+                    assertEquals(ECHO, response.type());
+                }
+            }
+        }
+    }
+
+    @Test
+    void shouldKeepMessagesWithoutAHandlerInOrderUntilOneIsRegistered() throws Exception {
+        try (Pair pair = pair()) {
+            for (int i = 0; i < 5; i++) {
+                pair.client.send(message(pair.client, 9, "note " + i));
+            }
+            final long deadline = System.nanoTime() + LONG.toNanos();
+            while (pair.server.unhandledCount() < 5 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertEquals(5, pair.server.unhandledCount(), "nothing is dropped");
+            final List<String> received = new CopyOnWriteArrayList<>();
+            pair.server.onMessage(9, (message, replier) -> {
+                assertFalse(replier.expectsResponse());
+                received.add(new String(message.root(), StandardCharsets.UTF_8));
+            });
+            pair.client.send(message(pair.client, 9, "note 5"));
+            while (received.size() < 6 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertEquals(List.of("note 0", "note 1", "note 2", "note 3", "note 4", "note 5"), received);
+        }
+    }
+
+    @Test
+    void shouldFailOnlyTheRequestThatTimedOut() throws Exception {
+        try (Pair pair = pair()) {
+            serveEcho(pair.server);
+            pair.server.onMessage(SLOW, (request, replier) -> {
+                Thread.sleep(300);
+                replier.reply(message(pair.server, SLOW, "late"));
+            });
+            final IsthmusTimeoutException e = assertThrows(IsthmusTimeoutException.class,
+                () -> pair.client.request(message(pair.client, SLOW, "x"), Duration.ofMillis(50)));
+            assertTrue(e.getMessage().contains("no response"), e.getMessage());
+            try (Received<byte[]> response = pair.client.request(message(pair.client, ECHO, "still works"), LONG)) {
+                assertEquals("still works", new String(response.root(), StandardCharsets.UTF_8));
+            }
+            assertEquals(1, pair.client.lateResponses(), "the late response was released, and counted");
+            assertTrue(pair.client.isOpen());
+        }
+    }
+
+    @Test
+    void shouldReportAFailingHandlerToTheRequester() {
+        final List<Throwable> serverErrors = Collections.synchronizedList(new ArrayList<>());
+        try (Pair pair = pair(StructuredChannelOptions.defaults(),
+            StructuredChannelOptions.builder().errorHandler(serverErrors::add).build())) {
+            pair.server.onMessage(FAILING, (request, replier) -> {
+                throw new IllegalStateException("no such file: " + new String(request.root(), StandardCharsets.UTF_8));
+            });
+            final RemoteFailureException e = assertThrows(RemoteFailureException.class,
+                () -> pair.client.request(message(pair.client, FAILING, "a.bin"), LONG));
+            assertTrue(e.getMessage().contains("no such file: a.bin"), e.getMessage());
+            assertEquals(1, serverErrors.size());
+            assertTrue(pair.server.isOpen());
+        }
+    }
+
+    @Test
+    void shouldStreamResponsesAndCompleteAfterTheLast() throws Exception {
+        try (Pair pair = pair()) {
+            pair.server.onMessage(STREAM, (request, replier) -> {
+                for (int i = 0; i < 3; i++) {
+                    replier.replyMore(message(pair.server, STREAM, "part " + i));
+                }
+                replier.reply(message(pair.server, STREAM, "last"));
+            });
+            final List<String> parts = new CopyOnWriteArrayList<>();
+            final CompletableFuture<Void> done = pair.client.requestStream(message(pair.client, STREAM, "go"), response -> {
+                try (response) {
+                    parts.add(new String(response.root(), StandardCharsets.UTF_8));
+                }
+            });
+            done.get(30, TimeUnit.SECONDS);
+            assertEquals(List.of("part 0", "part 1", "part 2", "last"), parts);
+        }
+    }
+
+    @Test
+    void shouldCompleteAsyncRequests() throws Exception {
+        try (Pair pair = pair()) {
+            serveEcho(pair.server);
+            final List<CompletableFuture<Received<byte[]>>> futures = new ArrayList<>();
+            for (int i = 0; i < 50; i++) {
+                futures.add(pair.client.requestAsync(message(pair.client, ECHO, "async " + i)));
+            }
+            for (int i = 0; i < 50; i++) {
+                try (Received<byte[]> response = futures.get(i).get(30, TimeUnit.SECONDS)) {
+                    assertEquals("async " + i, new String(response.root(), StandardCharsets.UTF_8));
+                }
+            }
+        }
+    }
+
+    @Test
+    void shouldCarryPayloadsLargerThanABlobInParts() {
+        try (Pair pair = pair()) {
+            serveEcho(pair.server);
+            final byte[] big = new byte[5 * 1024 * 1024 + 123];
+            new Random(7).nextBytes(big);
+            try (Received<byte[]> response = pair.client.request(message(pair.client, ECHO, big), LONG)) {
+                assertArrayEquals(big, response.root());
+                assertEquals(big.length, response.payloadLength());
+            }
+        }
+    }
+
+    @Test
+    void shouldWorkWithoutDriverThreadsWhenTheCallerDrives() throws Exception {
+        final StructuredChannelOptions callerDriven = StructuredChannelOptions.builder().driverThread(false).build();
+        try (Pair pair = pair(callerDriven, callerDriven)) {
+            serveEcho(pair.server);
+            final Thread serverLoop = Thread.ofPlatform().start(() -> {
+                try {
+                    while (pair.server.isOpen()) {
+                        if (pair.server.poll(16) == 0) {
+                            Thread.onSpinWait();
+                        }
+                    }
+                } catch (final ChannelClosedException expected) {
+                    // the test ended
+                }
+            });
+            try (Received<byte[]> response = pair.client.request(message(pair.client, ECHO, "self-driven"), LONG)) {
+                assertEquals("self-driven", new String(response.root(), StandardCharsets.UTF_8));
+            }
+            pair.close();
+            serverLoop.join(10_000);
+            assertFalse(serverLoop.isAlive());
+        }
+    }
+
+    @Test
+    void shouldFailTheChannelOnAForeignSessionToken() throws Exception {
+        final List<Throwable> serverErrors = Collections.synchronizedList(new ArrayList<>());
+        try (Pair pair = pair(StructuredChannelOptions.builder().token(UUID.randomUUID()).build(),
+            StructuredChannelOptions.builder().token(UUID.randomUUID()).errorHandler(serverErrors::add).build())) {
+            serveEcho(pair.server);
+            pair.client.send(message(pair.client, ECHO, "intruder"));
+            final long deadline = System.nanoTime() + LONG.toNanos();
+            while (pair.server.isOpen() && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertInstanceOf(CorruptDataException.class, pair.server.failure());
+            assertTrue(pair.server.failure().getMessage().contains("wrong session token"));
+            assertEquals(1, serverErrors.size(), "reported once");
+        }
+    }
+
+    @Test
+    void shouldFailPendingRequestsWhenThePeerDies() {
+        final ResourceName name = ResourceName.of("structest", "queue", "d" + IDS.incrementAndGet());
+        try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
+                 ShmBlobChannel.create(name, ShmQueueOptions.defaults()), new BytesCodec(), StructuredChannelOptions.defaults());
+             ChildJvm server = ChildJvm.start(SilentServerMain.class, name.toString())) {
+            server.awaitReady();
+            final CompletableFuture<Received<byte[]>> pending = client.requestAsync(message(client, LATE, "never answered"));
+            server.awaitLine("GOT", LONG);
+            server.kill9();
+            final long killed = System.nanoTime();
+            final ExecutionException e = assertThrows(ExecutionException.class, () -> pending.get(10, TimeUnit.SECONDS));
+            final long detectedMs = (System.nanoTime() - killed) / 1_000_000;
+            assertInstanceOf(PeerDeadException.class, e.getCause());
+            assertTrue(detectedMs < 1000, "noticed after " + detectedMs + " ms");
+            assertThrows(PeerDeadException.class, () -> client.send(message(client, ECHO, "after")));
+        }
+    }
+
+    @Test
+    void shouldFailPendingRequestsOnClose() {
+        final Pair pair = pair();
+        final CompletableFuture<Received<byte[]>> pending = pair.client.requestAsync(message(pair.client, LATE, "x"));
+        pair.close();
+        assertThrows(ExecutionException.class, () -> pending.get(10, TimeUnit.SECONDS));
+        assertThrows(ChannelClosedException.class, () -> pair.client.send(message(pair.client, ECHO, "closed")));
+    }
+
+    /** Opens the channel, prints GOT for each request, never answers. */
+    public static final class SilentServerMain {
+        public static void main(final String[] args) throws Exception {
+            final ShmBlobChannel blobs = ShmBlobChannel.open(ResourceName.parse(args[0]).orElseThrow(), ShmQueueOptions.defaults());
+            final StructuredChannel<byte[], BytesCodec.Message> server =
+                StructuredChannel.open(blobs, new BytesCodec(), StructuredChannelOptions.defaults());
+            server.onMessage(LATE, (request, replier) -> System.out.println("GOT"));
+            System.out.println("READY");
+            Thread.sleep(600_000);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.tools.bench;
+
+import java.util.Arrays;
+
+/**
+ * Order statistics of repeated measurements.
+ */
+public final class Stats {
+    private Stats() {
+    }
+
+    /**
+     * {@return the median of the values (the mean of the middle two for an even count)}
+     *
+     * @param values at least one value
+     */
+    public static double median(final double... values) {
+        final double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        final int middle = sorted.length / 2;
+        return sorted.length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+    }
+
+    /**
+     * {@return the smallest value}
+     *
+     * @param values at least one value
+     */
+    public static double min(final double... values) {
+        return Arrays.stream(values).min().orElseThrow();
+    }
+
+    /**
+     * {@return the largest value}
+     *
+     * @param values at least one value
+     */
+    public static double max(final double... values) {
+        return Arrays.stream(values).max().orElseThrow();
+    }
+}

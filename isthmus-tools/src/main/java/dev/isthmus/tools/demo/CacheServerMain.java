@@ -1,0 +1,127 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.tools.demo;
+
+import dev.isthmus.capnp.Backing;
+import dev.isthmus.capnp.CapnpChannels;
+import dev.isthmus.capnp.CapnpCodec;
+import dev.isthmus.capnp.CapnpOutgoing;
+import dev.isthmus.capnp.demo.CacheDemo;
+import dev.isthmus.session.Session;
+import dev.isthmus.session.SessionOptions;
+import dev.isthmus.session.SessionServer;
+import dev.isthmus.struc.Outgoing;
+import dev.isthmus.struc.StructuredChannel;
+import dev.isthmus.struc.StructuredChannelOptions;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * The cache server of the demo, in its own process: preloads the files, accepts the client's two
+ * sessions (classic and zero-copy), pre-builds every response in each session's way, and answers
+ * {@code GetCacheReq}s with them until the client goes.
+ *
+ * <p>Arguments: the file sizes in bytes. Prints {@code LISTENING}, then {@code READY} once the responses
+ * are built.
+ */
+public final class CacheServerMain {
+    private CacheServerMain() {
+    }
+
+    /**
+     * Runs the server.
+     *
+     * @param args the file sizes in bytes
+     * @throws Exception on failure
+     */
+    public static void main(final String[] args) throws Exception {
+        final List<Long> sizes = new ArrayList<>();
+        for (final String arg : args) {
+            sizes.add(Long.parseLong(arg));
+        }
+        try (SessionServer server = SessionServer.start(CacheApps.server(), CacheApps.sessionOptions(true))) {
+            System.out.println("LISTENING " + ProcessHandle.current().pid());
+            System.out.flush();
+            Session classic = null;
+            Session zeroCopy = null;
+            while (classic == null || zeroCopy == null) {
+                final Session session = server.accept(Duration.ofSeconds(60));
+                final String kind = new String(session.peerMetadata(), StandardCharsets.US_ASCII);
+                if (kind.equals(CacheApps.ZERO_COPY)) {
+                    zeroCopy = session;
+                } else {
+                    classic = session;
+                }
+            }
+            final StructuredChannel<CacheDemo.Body.Reader, CacheDemo.Body.Builder> heapChannel = CapnpChannels.open(
+                classic.initChannels().getFirst().blobs(), CacheDemo.Body.factory,
+                StructuredChannelOptions.builder().name("cache-server-classic").token(classic.token()).build());
+            final StructuredChannel<CacheDemo.Body.Reader, CacheDemo.Body.Builder> shmChannel = CapnpChannels.open(
+                zeroCopy.initChannels().getFirst().blobs(), CacheDemo.Body.factory, Backing.SESSION_SHM, zeroCopy.arena(),
+                zeroCopy.peerArena(),
+                // Its own CPU, apart from the client's requesting thread: two spinning threads on one CPU wait
+                // for the scheduler's tick, milliseconds, to hand over.
+                StructuredChannelOptions.builder().name("cache-server-zero-copy").token(zeroCopy.token()).driverCpu(1)
+                    .build());
+
+            final long start = System.nanoTime();
+            final Map<String, Outgoing<CacheDemo.Body.Builder>> heapResponses = new HashMap<>();
+            final Map<String, Outgoing<CacheDemo.Body.Builder>> shmResponses = new HashMap<>();
+            for (final long size : sizes) {
+                final byte[] data = CacheFiles.content(size);
+                final long[][] hashes = CacheFiles.partHashes(data);
+                heapResponses.put(CacheFiles.name(size), build(heapChannel, data, hashes));
+                shmResponses.put(CacheFiles.name(size), build(shmChannel, data, hashes));
+            }
+            System.out.printf("READY built %d responses in %.1f s%n", sizes.size() * 2, (System.nanoTime() - start) / 1e9);
+            System.out.flush();
+
+            final CountDownLatch done = new CountDownLatch(2);
+            serve(heapChannel, heapResponses);
+            serve(shmChannel, shmResponses);
+            classic.onError(error -> done.countDown());
+            zeroCopy.onError(error -> done.countDown());
+            done.await();
+            heapChannel.close();
+            shmChannel.close();
+            heapResponses.values().forEach(Outgoing::close);
+            shmResponses.values().forEach(Outgoing::close);
+            classic.close();
+            zeroCopy.close();
+        }
+        System.out.println("DONE");
+        System.out.flush();
+        System.exit(0);
+    }
+
+    private static Outgoing<CacheDemo.Body.Builder> build(
+        final StructuredChannel<CacheDemo.Body.Reader, CacheDemo.Body.Builder> channel, final byte[] data,
+        final long[][] hashes) {
+        // The size is known: one large first segment instead of dozens of doubling ones.
+        final Outgoing<CacheDemo.Body.Builder> response =
+            ((CapnpCodec<CacheDemo.Body.Reader, CacheDemo.Body.Builder>) channel.codec()).newMessage(data.length);
+        CacheFiles.fill(response.root().initGetCacheRsp(), data, hashes);
+        return CapnpOutgoing.of(response).seal();
+    }
+
+    private static void serve(final StructuredChannel<CacheDemo.Body.Reader, CacheDemo.Body.Builder> channel,
+                              final Map<String, Outgoing<CacheDemo.Body.Builder>> responses) {
+        channel.onMessage(CacheDemo.Body.Which.GET_CACHE_REQ, (request, replier) -> {
+            final String name = request.root().getGetCacheReq().getFileName().toString();
+            final Outgoing<CacheDemo.Body.Builder> response = responses.get(name);
+            if (response == null) {
+                replier.fail("no file named " + name + " in the cache");
+            } else {
+                replier.reply(response);
+            }
+        });
+    }
+}

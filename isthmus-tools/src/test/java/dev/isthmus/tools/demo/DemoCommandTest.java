@@ -1,0 +1,42 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.tools.demo;
+
+import dev.isthmus.test.ChildJvm;
+import dev.isthmus.tools.Main;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The demo end to end, small: the cache client in a child JVM starts the cache server in another, both
+ * modes answer and verify, and nothing is left in shared memory. No timing is asserted: figures come
+ * from running the demo itself.
+ */
+class DemoCommandTest {
+    @Test
+    void shouldServeAndVerifyEverySizeInBothModesAndLeaveNothingBehind(@TempDir final Path dir) throws Exception {
+        final Path chart = dir.resolve("chart.png");
+        try (ChildJvm demo = ChildJvm.start(Main.class, "demo", "--sizes", "100K,1M,3M", "--requests", "3",
+            "--zero-copy-requests", "5", "--warmup", "1", "--jit-warmup", "200", "--chart", chart.toString(), "--json")) {
+            demo.assertExit(0, Duration.ofMinutes(5));
+            final String output = demo.output();
+            for (final String size : new String[] {"102400", "1048576", "3145728"}) {
+                assertTrue(output.contains("\"size_bytes\": " + size), output);
+            }
+            assertEquals(3, output.split("\"verified\": true", -1).length - 1, output);
+            assertTrue(output.contains("\"shared_memory_left_behind\": []"), output);
+            assertTrue(output.contains("\"classic_p50_ns\"") && output.contains("\"zero_copy_p50_ns\"")
+                && output.contains("\"ratio\""), output);
+        }
+        assertTrue(Files.size(chart) > 1000, "a PNG chart was written");
+    }
+}
