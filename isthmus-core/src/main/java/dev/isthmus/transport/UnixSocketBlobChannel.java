@@ -229,7 +229,8 @@ public final class UnixSocketBlobChannel implements BlobChannel {
      * @throws IsthmusException          if a socket file exists but nobody listens on it
      *                                   ({@code ECONNREFUSED}: its server is gone)
      * @throws IsthmusTimeoutException   if the server's backlog stayed full
-     * @throws IllegalArgumentException  if the path is longer than 107 bytes (the size of {@code sockaddr_un.sun_path}, less its NUL)
+     * @throws IllegalArgumentException  if the socket's file name alone is too long for {@code sockaddr_un}
+     *                                   (a long path is reached through its directory)
      * @throws dev.isthmus.NativeException for any other failure, e.g. {@code EACCES} when the socket's
      *                                   permission level excludes this user
      */

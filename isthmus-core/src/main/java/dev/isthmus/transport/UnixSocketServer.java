@@ -93,8 +93,8 @@ public final class UnixSocketServer implements AutoCloseable {
      * @param options where and with which permissions the socket file is created, and the options of
      *                every accepted channel
      * @return the listening server
-     * @throws IllegalArgumentException if a name part is invalid, or the path is longer than a Unix socket
-     *                                  path can be (107 bytes)
+     * @throws IllegalArgumentException if a name part is invalid, or the socket's file name alone is too long
+     *                                  for {@code sockaddr_un} (a long path is reached through its directory)
      * @throws IsthmusException         if the socket file exists and a server listens on it, or the directory
      *                                  cannot be used
      */
@@ -110,8 +110,9 @@ public final class UnixSocketServer implements AutoCloseable {
      * @param options where and with which permissions the socket file is created, and the options of
      *                every accepted channel
      * @return the listening server
-     * @throws IllegalArgumentException if the kind is not {@value #KIND}, or the path is longer than a Unix
-     *                                  socket path can be (107 bytes)
+     * @throws IllegalArgumentException if the kind is not {@value #KIND}, or the socket's file name alone is
+     *                                  too long for {@code sockaddr_un} (a long path is reached through its
+     *                                  directory)
      * @throws IsthmusException         if the socket file exists and a server listens on it, or the directory
      *                                  cannot be used
      */

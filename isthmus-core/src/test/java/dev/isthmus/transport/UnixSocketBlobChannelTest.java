@@ -459,12 +459,44 @@ class UnixSocketBlobChannelTest {
     }
 
     @Test
-    void shouldRejectASocketPathLongerThanSunPath() {
+    void shouldListenAndConnectOnASocketPathLongerThanSunPath() throws IOException {
+        final Path top = Files.createTempDirectory("isthmus-deep");
+        final Path deep = Files.createDirectories(top.resolve("d".repeat(60)).resolve("e".repeat(60)));
+        try {
+            final UnixSocketOptions options = UnixSocketOptions.builder().directory(deep).build();
+            final Path address;
+            try (UnixSocketServer server = UnixSocketServer.bind("udstest", uniqueId(), options)) {
+                address = server.address();
+                assertTrue(address.toString().getBytes(StandardCharsets.UTF_8).length > Sockets.MAX_PATH_BYTES,
+                    address + " must be too long for sun_path");
+                try (UnixSocketBlobChannel client = UnixSocketBlobChannel.connect(address, SECONDS_10, options);
+                     UnixSocketBlobChannel accepted = server.accept(SECONDS_10)) {
+                    assertEquals(ProcessHandle.current().pid(), accepted.peerCredentials().pid());
+                    assertTrue(client.offer(new byte[] {7, 8, 9}, 0, 3, SECONDS_10));
+                    final byte[] got = new byte[3];
+                    assertEquals(1, accepted.poll((segment, offset, length) ->
+                        MemorySegment.copy(segment, ValueLayout.JAVA_BYTE, offset, got, 0, (int) length), 1, SECONDS_10));
+                    assertArrayEquals(new byte[] {7, 8, 9}, got);
+                }
+            }
+            assertFalse(Files.exists(address), "close removes the socket file");
+            final NoSuchResourceException gone = assertThrows(NoSuchResourceException.class,
+                () -> UnixSocketBlobChannel.connect(address, 0, options));
+            assertTrue(gone.getMessage().contains(address.toString()), gone.getMessage());
+        } finally {
+            Files.delete(deep);
+            Files.delete(deep.getParent());
+            Files.delete(top);
+        }
+    }
+
+    @Test
+    void shouldRejectASocketFileNameTooLongForSunPath() {
         final Path tooLong = Path.of("/tmp/" + "x".repeat(103));
         final IllegalArgumentException rejected = assertThrows(IllegalArgumentException.class,
             () -> UnixSocketBlobChannel.connect(tooLong, 0, UnixSocketOptions.defaults()));
-        assertTrue(rejected.getMessage().contains(tooLong.toString()) && rejected.getMessage().contains("at most 107 bytes"),
-            rejected.getMessage());
+        assertTrue(rejected.getMessage().contains(tooLong.toString()) && rejected.getMessage().contains("at most 107 bytes")
+            && rejected.getMessage().contains("file name is too long"), rejected.getMessage());
     }
 
     @Test

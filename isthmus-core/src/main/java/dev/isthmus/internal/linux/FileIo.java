@@ -33,6 +33,8 @@ public final class FileIo {
     public static final int O_EXCL = 0200;
     /** Close the descriptor on {@code exec}. */
     public static final int O_CLOEXEC = 02000000;
+    /** A descriptor that only names a file (no reading or writing); the same on every architecture. */
+    private static final int O_PATH = 010000000;
 
     private static final int SEEK_END = 2;
     private static final int AT_EMPTY_PATH = 0x1000;
@@ -98,6 +100,36 @@ public final class FileIo {
                 return -errno;
             }
             throw Errno.exception("open(" + path + ")", errno);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /**
+     * Opens a directory only to name it ({@code O_PATH | O_DIRECTORY}), following symbolic links, e.g. to
+     * reach a file in it through {@code /proc/self/fd/<fd>/<name>}.
+     *
+     * @param path the directory
+     * @return the descriptor, or {@code -ENOENT} if the directory does not exist
+     * @throws dev.isthmus.NativeException for any other failure, e.g. {@code ENOTDIR} or {@code EACCES}
+     */
+    public static int openDirectoryPath(final String path) {
+        final Native.CallState state = Native.callState();
+        try (Arena arena = Arena.ofConfined()) {
+            final MemorySegment cPath = arena.allocateFrom(path);
+            final int allFlags = O_PATH | Platform.arch().oDirectory | O_CLOEXEC;
+            int fd;
+            do {
+                fd = (int) OPEN.invokeExact(state.errnoSegment(), cPath, allFlags, 0);
+            } while (fd == -1 && state.errno() == Errno.EINTR);
+            if (fd >= 0) {
+                return fd;
+            }
+            final int errno = state.errno();
+            if (errno == Errno.ENOENT) {
+                return -errno;
+            }
+            throw Errno.exception("open(" + path + ", O_PATH | O_DIRECTORY)", errno);
         } catch (final Throwable t) {
             throw Native.rethrow(t);
         }

@@ -16,9 +16,9 @@ public final class Platform {
     /** The supported architectures, with the numbers of the system calls Isthmus makes directly. */
     public enum Arch {
         /** x86-64 (amd64): {@code arch/x86/entry/syscalls/syscall_64.tbl}. */
-        X86_64(202, 319, 434, 449, 324, 0400000),
+        X86_64(202, 319, 434, 449, 324, 0400000, 0200000),
         /** aarch64 (arm64): the generic table, {@code include/uapi/asm-generic/unistd.h}. */
-        AARCH64(98, 279, 434, 449, 283, 0100000);
+        AARCH64(98, 279, 434, 449, 283, 0100000, 040000);
 
         /** {@code futex(2)}. */
         public final long sysFutex;
@@ -32,15 +32,18 @@ public final class Platform {
         public final long sysMembarrier;
         /** The {@code O_NOFOLLOW} flag of {@code open(2)}, which differs between architectures. */
         public final int oNoFollow;
+        /** The {@code O_DIRECTORY} flag of {@code open(2)}, which differs between architectures. */
+        public final int oDirectory;
 
         Arch(final long sysFutex, final long sysMemfdCreate, final long sysPidfdOpen, final long sysFutexWaitv,
-             final long sysMembarrier, final int oNoFollow) {
+             final long sysMembarrier, final int oNoFollow, final int oDirectory) {
             this.sysFutex = sysFutex;
             this.sysMemfdCreate = sysMemfdCreate;
             this.sysPidfdOpen = sysPidfdOpen;
             this.sysFutexWaitv = sysFutexWaitv;
             this.sysMembarrier = sysMembarrier;
             this.oNoFollow = oNoFollow;
+            this.oDirectory = oDirectory;
         }
     }
 

@@ -87,6 +87,8 @@ public final class Sockets {
     private static final int SUN_PATH_LENGTH = 108;
     /** The longest socket path in bytes, without the terminating NUL. */
     public static final int MAX_PATH_BYTES = SUN_PATH_LENGTH - 1;
+    /** How a longer path is reached: through a descriptor of its directory. */
+    private static final String PROC_FD_PREFIX = "/proc/self/fd/";
 
     /** {@code struct sockaddr_un}. */
     private static final StructLayout SOCKADDR_UN = MemoryLayout.structLayout(
@@ -235,15 +237,21 @@ public final class Sockets {
      * Binds a socket to a path, creating the socket file (with the mode the umask allows).
      *
      * @param fd   the socket
-     * @param path the socket file's path, at most {@value #MAX_PATH_BYTES} bytes in UTF-8
+     * @param path the socket file's path; one longer than {@value #MAX_PATH_BYTES} bytes is reached through
+     *             a descriptor of its directory, so only its file name must be short
      * @return 0, or {@code -EADDRINUSE} if the path exists, or {@code -ENOENT} if its directory does not
-     * @throws IllegalArgumentException   if the path is too long for {@code sockaddr_un} or holds a NUL
+     * @throws IllegalArgumentException   if the path is empty or holds a NUL, or its file name is too long
+     *                                    for {@code sockaddr_un}
      * @throws dev.isthmus.NativeException on any other failure
      */
     public static int bind(final int fd, final String path) {
         final Native.CallState state = Native.callState();
+        final int directory = openDirectoryOfLongPath(path);
+        if (directory == -Errno.ENOENT) {
+            return directory;
+        }
         try (Arena arena = Arena.ofConfined()) {
-            final MemorySegment address = sockaddr(arena, path);
+            final MemorySegment address = sockaddr(arena, path, directory);
             final int rc = (int) BIND.invokeExact(state.errnoSegment(), fd, address, (int) address.byteSize());
             if (rc == 0) {
                 return 0;
@@ -255,6 +263,10 @@ public final class Sockets {
             throw Errno.exception("bind(" + path + ")", errno);
         } catch (final Throwable t) {
             throw Native.rethrow(t);
+        } finally {
+            if (directory >= 0) {
+                FileIo.close(directory);
+            }
         }
     }
 
@@ -355,16 +367,22 @@ public final class Sockets {
      * there is no {@code EINPROGRESS}.
      *
      * @param fd   a fresh socket
-     * @param path the socket file
-     * @return 0, or {@code -ENOENT} (no such file), {@code -ECONNREFUSED} (nobody listens),
+     * @param path the socket file; one longer than {@value #MAX_PATH_BYTES} bytes is reached through a
+     *             descriptor of its directory
+     * @return 0, or {@code -ENOENT} (no such file or directory), {@code -ECONNREFUSED} (nobody listens),
      *     {@code -EAGAIN} (the listener's backlog is full)
-     * @throws IllegalArgumentException   if the path is too long for {@code sockaddr_un} or holds a NUL
+     * @throws IllegalArgumentException   if the path is empty or holds a NUL, or its file name is too long
+     *                                    for {@code sockaddr_un}
      * @throws dev.isthmus.NativeException on any other failure, e.g. {@code EACCES}
      */
     public static int connect(final int fd, final String path) {
         final Native.CallState state = Native.callState();
+        final int directory = openDirectoryOfLongPath(path);
+        if (directory == -Errno.ENOENT) {
+            return directory;
+        }
         try (Arena arena = Arena.ofConfined()) {
-            final MemorySegment address = sockaddr(arena, path);
+            final MemorySegment address = sockaddr(arena, path, directory);
             final int rc = (int) CONNECT.invokeExact(state.errnoSegment(), fd, address, (int) address.byteSize());
             if (rc == 0) {
                 return 0;
@@ -376,6 +394,10 @@ public final class Sockets {
             throw Errno.exception("connect(" + path + ")", errno);
         } catch (final Throwable t) {
             throw Native.rethrow(t);
+        } finally {
+            if (directory >= 0) {
+                FileIo.close(directory);
+            }
         }
     }
 
@@ -602,13 +624,35 @@ public final class Sockets {
         throw Errno.exception("ppoll(fd " + fd + ")", state.errno());
     }
 
-    private static MemorySegment sockaddr(final Arena arena, final String path) {
+    /**
+     * Opens the directory of a socket path too long for {@code sun_path}, so that the socket can be named
+     * {@code /proc/self/fd/<fd>/<file name>} instead: the kernel resolves that to the same file, and a run
+     * directory deep in the file system still works. Validates the path on the way.
+     *
+     * @return -1 if the path fits as it is, {@code -ENOENT} if its directory does not exist, or the
+     *     directory's descriptor, which the caller closes
+     */
+    private static int openDirectoryOfLongPath(final String path) {
+        final byte[] bytes = checkedPathBytes(path);
+        if (bytes.length <= MAX_PATH_BYTES) {
+            return -1;
+        }
+        final int slash = path.lastIndexOf('/');
+        final String fileName = path.substring(slash + 1);
+        // The descriptor's digits are not known yet: leave room for the largest.
+        final int shortened = PROC_FD_PREFIX.length() + String.valueOf(Integer.MAX_VALUE).length() + 1
+            + fileName.getBytes(StandardCharsets.UTF_8).length;
+        if (slash <= 0 || fileName.isEmpty() || shortened > MAX_PATH_BYTES) {
+            throw new IllegalArgumentException("path=" + path + " is " + bytes.length
+                + " bytes long; a Unix socket path holds at most " + MAX_PATH_BYTES
+                + " bytes (sockaddr_un.sun_path), and its file name is too long to reach it through its directory");
+        }
+        return FileIo.openDirectoryPath(path.substring(0, slash));
+    }
+
+    private static byte[] checkedPathBytes(final String path) {
         Objects.requireNonNull(path, "path");
         final byte[] bytes = path.getBytes(StandardCharsets.UTF_8);
-        if (bytes.length > MAX_PATH_BYTES) {
-            throw new IllegalArgumentException("path=" + path + " is " + bytes.length
-                + " bytes long; a Unix socket path holds at most " + MAX_PATH_BYTES + " bytes (sockaddr_un.sun_path)");
-        }
         if (bytes.length == 0) {
             throw new IllegalArgumentException("path=\"\" is empty");
         }
@@ -617,6 +661,16 @@ public final class Sockets {
                 throw new IllegalArgumentException("path=" + path + " contains a NUL character");
             }
         }
+        return bytes;
+    }
+
+    /**
+     * The {@code sockaddr_un} of a path, or, with a directory descriptor from
+     * {@link #openDirectoryOfLongPath}, of the path's file name reached through that descriptor.
+     */
+    private static MemorySegment sockaddr(final Arena arena, final String path, final int directory) {
+        final byte[] bytes = directory < 0 ? checkedPathBytes(path)
+            : (PROC_FD_PREFIX + directory + path.substring(path.lastIndexOf('/'))).getBytes(StandardCharsets.UTF_8);
         final MemorySegment address = arena.allocate(SOCKADDR_UN);
         address.set(JAVA_SHORT, 0, (short) AF_UNIX);
         MemorySegment.copy(bytes, 0, address, JAVA_BYTE, SUN_PATH_OFFSET, bytes.length);
