@@ -55,6 +55,8 @@ public final class BenchPeer {
         final List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("--enable-native-access=ALL-UNNAMED");
+        // For the Aeron baseline only: Agrona's buffers use jdk.internal.misc.Unsafe. Isthmus needs none of it.
+        command.add("--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED");
         command.add("-XX:+UseSerialGC");
         final String capacity = System.getProperty(BenchTransport.CAPACITY_PROPERTY);
         if (capacity != null) {
@@ -90,10 +92,11 @@ public final class BenchPeer {
      * @param args the mode and its arguments
      */
     public static void main(final String[] args) {
-        // The peer's hot thread on its own CPU, apart from the benchmark's.
-        ThreadAffinity.pinToAllowed(1);
         final BenchTransport transport = BenchTransport.byAlias(args[1]);
         try (BlobChannel channel = transport.connect(args[2], args[3]); Arena arena = Arena.ofConfined()) {
+            // The peer's hot thread on its own CPU, apart from the benchmark's; pinned after connecting, so
+            // that threads the transport starts (Aeron's client conductor) are not.
+            ThreadAffinity.pinToAllowed(1);
             switch (args[0]) {
                 case "queue" -> queue(channel, transport.coalesced(), Integer.parseInt(args[4]), arena);
                 case "echo" -> echo(channel, arena);

@@ -6,6 +6,7 @@ package dev.isthmus.tools.bench;
 
 import dev.isthmus.shm.ResourceName;
 import dev.isthmus.sync.IdleStrategies;
+import dev.isthmus.sync.ThreadAffinity;
 import dev.isthmus.transport.BlobChannel;
 import dev.isthmus.transport.ShmBlobChannel;
 import dev.isthmus.transport.ShmQueueOptions;
@@ -22,29 +23,47 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The transports the benchmarks compare, each with a listening side (in the benchmark process) and a
- * connecting side (in the peer process).
+ * connecting side (in the peer process): Isthmus's shared-memory queue, and the baselines it is measured
+ * against in the same run, Unix sockets and Aeron IPC.
  */
 public enum BenchTransport {
     /** {@link ShmBlobChannel}: a shared-memory queue per direction, each message published as it is offered. */
-    SHM_QUEUE("shm-queue", false, 0),
+    SHM_QUEUE("shm-queue", Kind.ISTHMUS, false, 0),
     /**
      * {@link ShmBlobChannel}, still one message per offer, but published in batches of 16 KiB
      * ({@link ShmQueueOptions#publishBatchBytes()}), the sender flushing at the end of each burst.
      */
-    SHM_QUEUE_BATCHED("shm-queue-batched", false, 16384),
+    SHM_QUEUE_BATCHED("shm-queue-batched", Kind.ISTHMUS, false, 16384),
     /** {@link UnixSocketBlobChannel}: one write per message. */
-    UDS("uds", false, 0),
+    UDS("uds", Kind.KERNEL, false, 0),
     /** {@link UnixSocketBlobChannel}, the client coalescing messages into 64 KiB writes. */
-    UDS_BATCHED("uds-batched", true, 0);
+    UDS_BATCHED("uds-batched", Kind.KERNEL, true, 0),
+    /**
+     * Aeron IPC ({@code aeron:ipc}, Aeron 1.51) through {@link AeronIpcChannel}: one {@code offer} per message,
+     * busy-spin waiting.
+     */
+    AERON_IPC("aeron-ipc", Kind.AERON, false, 0);
+
+    /** Who provides the transport, which decides how it waits and whether it is a baseline. */
+    private enum Kind {
+        /** Isthmus's shared-memory queue: waits with an Isthmus idle strategy. */
+        ISTHMUS,
+        /** The kernel's Unix sockets: wait in the kernel. */
+        KERNEL,
+        /** Aeron: waits by spinning. */
+        AERON
+    }
 
     private static final AtomicInteger IDS = new AtomicInteger();
 
     private final String alias;
+    private final Kind kind;
     private final boolean coalesced;
     private final int publishBatchBytes;
 
-    BenchTransport(final String alias, final boolean coalesced, final int publishBatchBytes) {
+    BenchTransport(final String alias, final Kind kind, final boolean coalesced, final int publishBatchBytes) {
         this.alias = alias;
+        this.kind = kind;
         this.coalesced = coalesced;
         this.publishBatchBytes = publishBatchBytes;
     }
@@ -75,7 +94,27 @@ public enum BenchTransport {
      * {@return whether the transport waits with an idle strategy (shared memory) or in the kernel}
      */
     public boolean usesIdleStrategy() {
-        return this == SHM_QUEUE || this == SHM_QUEUE_BATCHED;
+        return kind == Kind.ISTHMUS;
+    }
+
+    /**
+     * {@return whether Isthmus is measured against this transport (it is not Isthmus's own)}
+     */
+    public boolean baseline() {
+        return kind != Kind.ISTHMUS;
+    }
+
+    /**
+     * {@return how this transport waits, for reports: the idle strategy, {@code kernel} or {@code busy-spin}}
+     *
+     * @param idle the idle strategy name given to Isthmus's transports
+     */
+    public String idleLabel(final String idle) {
+        return switch (kind) {
+            case ISTHMUS -> idle;
+            case KERNEL -> "kernel";
+            case AERON -> "busy-spin";
+        };
     }
 
     /**
@@ -113,6 +152,12 @@ public enum BenchTransport {
                     UnixSocketOptions.defaults());
                 yield new Listener(server.address().toString(), server::accept, server::close);
             }
+            case AERON_IPC -> {
+                // The driver's thread must not inherit the benchmark thread's CPU.
+                ThreadAffinity.unpin();
+                final AeronIpcChannel.Driver driver = AeronIpcChannel.Driver.start();
+                yield new Listener(driver.directory(), driver::accept, driver::close);
+            }
         };
     }
 
@@ -128,6 +173,7 @@ public enum BenchTransport {
             case SHM_QUEUE, SHM_QUEUE_BATCHED -> ShmBlobChannel.open(ResourceName.parse(address).orElseThrow(), shmOptions(idle));
             case UDS, UDS_BATCHED -> UnixSocketBlobChannel.connect(Path.of(address), TimeUnit.SECONDS.toNanos(30),
                 UnixSocketOptions.defaults());
+            case AERON_IPC -> AeronIpcChannel.connect(address, TimeUnit.SECONDS.toNanos(30));
         };
     }
 

@@ -28,17 +28,16 @@ import java.util.concurrent.TimeUnit;
 /**
  * {@code isthmus bench latency}: ping-pong round trips between two JVMs, per transport, idle strategy and
  * message size, with HdrHistogram percentiles. Each configuration warms up, then measures for a fixed time.
+ * Each Isthmus configuration is compared with each baseline of the same size in the same run.
  */
 @Command(name = "latency", mixinStandardHelpOptions = true,
     description = "Round-trip latency (ping-pong) between two JVMs, per transport, idle strategy and size.")
 public final class LatencyBench implements Callable<Integer> {
-    private static final String KERNEL = "kernel";
-
     @Option(names = "--sizes", split = ",", paramLabel = "BYTES", description = "Message sizes (default: 64,1024).")
     List<Integer> sizes = List.of(64, 1024);
 
     @Option(names = "--transport", split = ",", paramLabel = "NAME",
-        description = "Transports, of shm-queue, shm-queue-batched, uds, uds-batched (default: shm-queue, uds).")
+        description = "Transports, of shm-queue, shm-queue-batched, uds, uds-batched, aeron-ipc (default: shm-queue, uds, aeron-ipc).")
     List<String> transports;
 
     @Option(names = "--idle", split = ",", paramLabel = "NAME",
@@ -66,7 +65,7 @@ public final class LatencyBench implements Callable<Integer> {
         for (final int size : sizes) {
             for (final String alias : selected) {
                 final BenchTransport transport = BenchTransport.byAlias(alias);
-                for (final String idle : transport.usesIdleStrategy() ? idles : List.of(KERNEL)) {
+                for (final String idle : transport.usesIdleStrategy() ? idles : List.of(transport.idleLabel(""))) {
                     if (!json) {
                         out.printf("running %s / %s / %d bytes ...%n", alias, idle, size);
                         out.flush();
@@ -125,7 +124,7 @@ public final class LatencyBench implements Callable<Integer> {
         }
         final Map<String, Object> result = new LinkedHashMap<>();
         result.put("transport", transport.alias());
-        result.put("idle", transport.usesIdleStrategy() ? idle : KERNEL);
+        result.put("idle", transport.idleLabel(idle));
         result.put("size_bytes", size);
         result.put("count", histogram.getTotalCount());
         result.put("mean_ns", histogram.getMean());
@@ -148,20 +147,25 @@ public final class LatencyBench implements Callable<Integer> {
         }
     }
 
-    /** For each size, how many times lower each configuration's median is than the Unix socket's. */
+    /**
+     * For each size, how many times lower each Isthmus configuration's median is than each baseline's
+     * (the Unix socket, Aeron IPC).
+     */
     private static List<Map<String, Object>> ratios(final List<Map<String, Object>> results) {
         final List<Map<String, Object>> ratios = new ArrayList<>();
         for (final Map<String, Object> baseline : results) {
-            if (!"uds".equals(baseline.get("transport"))) {
+            if (!BenchTransport.byAlias((String) baseline.get("transport")).baseline()) {
                 continue;
             }
             for (final Map<String, Object> r : results) {
-                if (r != baseline && r.get("size_bytes").equals(baseline.get("size_bytes"))) {
+                if (!BenchTransport.byAlias((String) r.get("transport")).baseline()
+                    && r.get("size_bytes").equals(baseline.get("size_bytes"))) {
                     final Map<String, Object> ratio = new LinkedHashMap<>();
                     ratio.put("size_bytes", r.get("size_bytes"));
                     ratio.put("transport", r.get("transport"));
                     ratio.put("idle", r.get("idle"));
-                    ratio.put("p50_vs_uds", ((Number) baseline.get("p50_ns")).doubleValue()
+                    ratio.put("baseline", baseline.get("transport"));
+                    ratio.put("baseline_p50_over_p50", ((Number) baseline.get("p50_ns")).doubleValue()
                         / ((Number) r.get("p50_ns")).doubleValue());
                     ratios.add(ratio);
                 }
@@ -183,8 +187,9 @@ public final class LatencyBench implements Callable<Integer> {
         if (!ratios.isEmpty()) {
             out.println();
             for (final Map<String, Object> ratio : ratios) {
-                out.printf(Locale.ROOT, "%d bytes: uds p50 / %s %s p50 = %.0fx%n", (Integer) ratio.get("size_bytes"),
-                    ratio.get("transport"), ratio.get("idle"), (Double) ratio.get("p50_vs_uds"));
+                out.printf(Locale.ROOT, "%d bytes: %s p50 / %s %s p50 = %.1fx%n", (Integer) ratio.get("size_bytes"),
+                    ratio.get("baseline"), ratio.get("transport"), ratio.get("idle"),
+                    (Double) ratio.get("baseline_p50_over_p50"));
             }
         }
     }

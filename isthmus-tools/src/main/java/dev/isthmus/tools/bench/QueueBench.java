@@ -32,7 +32,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
     description = "Throughput of the ipc_vector workload (messages of 1..155 bytes) between two JVMs, per transport.")
 public final class QueueBench implements Callable<Integer> {
     @Option(names = "--transport", split = ",", paramLabel = "NAME",
-        description = "Transports to compare, of shm-queue, shm-queue-batched, uds, uds-batched (default: all).")
+        description = "Transports to compare, of shm-queue, shm-queue-batched, uds, uds-batched, aeron-ipc (default: all).")
     List<String> transports;
 
     @Option(names = "--rounds", paramLabel = "N", description = "Rounds of 155 messages per run (default: ${DEFAULT-VALUE}).")
@@ -74,7 +74,7 @@ public final class QueueBench implements Callable<Integer> {
             final double median = Stats.median(msgsPerSec);
             final Map<String, Object> result = new LinkedHashMap<>();
             result.put("transport", alias);
-            result.put("idle", transport.usesIdleStrategy() ? idle : "kernel");
+            result.put("idle", transport.idleLabel(idle));
             result.put("msgs_per_sec", median);
             result.put("mb_per_sec", median * bytesPerRun / messagesPerRun / 1e6);
             result.put("min_msgs_per_sec", Stats.min(msgsPerSec));
@@ -148,15 +148,15 @@ public final class QueueBench implements Callable<Integer> {
         return seconds;
     }
 
-    /** Each shared-memory transport's throughput over each kernel baseline's, from the same run. */
+    /** Each Isthmus transport's throughput over each baseline's (Unix sockets, Aeron), from the same run. */
     private static Map<String, Object> ratios(final List<Map<String, Object>> results) {
         final Map<String, Object> ratios = new LinkedHashMap<>();
         for (final Map<String, Object> shm : results) {
-            if (!BenchTransport.byAlias((String) shm.get("transport")).usesIdleStrategy()) {
+            if (BenchTransport.byAlias((String) shm.get("transport")).baseline()) {
                 continue;
             }
             for (final Map<String, Object> baseline : results) {
-                if (!BenchTransport.byAlias((String) baseline.get("transport")).usesIdleStrategy()) {
+                if (BenchTransport.byAlias((String) baseline.get("transport")).baseline()) {
                     ratios.put(shm.get("transport") + "/" + baseline.get("transport"),
                         (Double) shm.get("msgs_per_sec") / (Double) baseline.get("msgs_per_sec"));
                 }
