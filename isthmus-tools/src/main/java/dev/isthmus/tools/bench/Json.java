@@ -4,6 +4,9 @@
  */
 package dev.isthmus.tools.bench;
 
+import java.math.BigDecimal;
+import java.math.MathContext;
+import java.math.RoundingMode;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
@@ -13,6 +16,7 @@ import java.util.Map;
  * Writes maps, lists, strings, numbers and booleans as JSON; enough for benchmark reports.
  */
 public final class Json {
+    private static final MathContext SIGNIFICANT = new MathContext(6, RoundingMode.HALF_EVEN);
     private Json() {
     }
 
@@ -63,13 +67,17 @@ public final class Json {
                 }
                 out.append(']');
             }
-            case Double d -> out.append(Double.isFinite(d) ? String.format(Locale.ROOT, "%.6g", d).replaceAll("\\.?0+(e|$)", "$1")
-                : "null");
+            case Double d -> out.append(Double.isFinite(d) ? number(d) : "null");
             case Float f -> write(out, f.doubleValue(), indent);
             case Number n -> out.append(n);
             case Boolean b -> out.append(b);
             default -> string(out, value.toString());
         }
+    }
+
+    /** Six significant digits in plain notation, without trailing zeros after the point: 547290, 25370000, 0.25. */
+    static String number(final double value) {
+        return new BigDecimal(value).round(SIGNIFICANT).stripTrailingZeros().toPlainString();
     }
 
     private static void newline(final StringBuilder out, final int indent) {
