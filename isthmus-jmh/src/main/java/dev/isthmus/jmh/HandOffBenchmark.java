@@ -9,6 +9,7 @@ import dev.isthmus.shm.SharedMemory;
 import dev.isthmus.sync.Doorbell;
 import dev.isthmus.sync.IdleStrategies;
 import dev.isthmus.sync.IdleStrategy;
+import dev.isthmus.sync.ThreadAffinity;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -89,6 +90,8 @@ public class HandOffBenchmark {
         if (!"READY".equals(line)) {
             throw new IllegalStateException("peer did not start: " + line);
         }
+        // The benchmark thread on the first CPU, the peer's on the second (pinned before it said READY).
+        ThreadAffinity.pinToAllowed(0);
     }
 
     /**
@@ -98,6 +101,7 @@ public class HandOffBenchmark {
      */
     @TearDown
     public void tearDown() throws InterruptedException {
+        ThreadAffinity.unpin();
         putLongRelease(segment, PING, -1);
         pingBell.ring();
         if (!peer.waitFor(10, TimeUnit.SECONDS)) {
@@ -135,6 +139,7 @@ public class HandOffBenchmark {
          */
         public static void main(final String[] args) {
             try (SharedMemory memory = SharedMemory.open(ResourceName.parse(args[0]).orElseThrow())) {
+                ThreadAffinity.pinToAllowed(1);
                 final MemorySegment segment = memory.segment();
                 final Doorbell pingBell = new Doorbell(segment, PING_BELL);
                 final Doorbell pongBell = new Doorbell(segment, PONG_BELL);

@@ -5,6 +5,7 @@
 package dev.isthmus.jmh;
 
 import dev.isthmus.shm.ResourceName;
+import dev.isthmus.sync.ThreadAffinity;
 import dev.isthmus.transport.BlobHandler;
 import dev.isthmus.transport.OneToOneShmQueue;
 import dev.isthmus.transport.ShmQueueOptions;
@@ -26,6 +27,7 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 import org.openjdk.jmh.infra.Control;
+import org.openjdk.jmh.infra.ThreadParams;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -100,6 +102,24 @@ public class ShmQueueBenchmark {
     public static class PrivateQueue extends Queue {
     }
 
+    /**
+     * Pins each thread of a producer/consumer pair to a CPU of its own (the producer to the first allowed
+     * CPU, the consumer to the second), as the two-process benchmarks do: left to the scheduler, the pair
+     * measures wherever the threads happen to land.
+     */
+    @State(Scope.Thread)
+    public static class Pinned {
+        /**
+         * Pins the calling benchmark thread.
+         *
+         * @param params which thread of its group this is
+         */
+        @Setup(Level.Trial)
+        public void pin(final ThreadParams params) {
+            ThreadAffinity.pinToAllowed(params.getGroupThreadIndex());
+        }
+    }
+
     /** Counts received bytes so that the consumer's work is not eliminated. */
     @State(Scope.Thread)
     public static class Sink {
@@ -134,11 +154,12 @@ public class ShmQueueBenchmark {
      *
      * @param queue   the queue
      * @param control tells when the iteration ends, so that a full queue cannot hold this thread
+     * @param pinned  this thread on the first CPU
      */
     @Benchmark
     @Group("pair")
     @GroupThreads(1)
-    public void offer(final SharedQueue queue, final Control control) {
+    public void offer(final SharedQueue queue, final Control control, final Pinned pinned) {
         while (!queue.producer.offer(queue.source, 0, length) && !control.stopMeasurement) {
             Thread.onSpinWait();
         }
@@ -147,14 +168,15 @@ public class ShmQueueBenchmark {
     /**
      * The consumer thread of a producer/consumer pair.
      *
-     * @param queue the queue
-     * @param sink  the consumer's counter
-     * @param hole  consumes the count
+     * @param queue  the queue
+     * @param sink   the consumer's counter
+     * @param hole   consumes the count
+     * @param pinned this thread on the second CPU
      */
     @Benchmark
     @Group("pair")
     @GroupThreads(1)
-    public void poll(final SharedQueue queue, final Sink sink, final Blackhole hole) {
+    public void poll(final SharedQueue queue, final Sink sink, final Blackhole hole, final Pinned pinned) {
         hole.consume(queue.consumer.poll(sink.handler, 4096));
     }
 }

@@ -63,9 +63,9 @@ final class AeronIpcChannel implements BlobChannel {
     private final MemorySegment staging;
     private final BufferClaim bufferClaim = new BufferClaim();
     private final FragmentHandler fragmentHandler = this::onFragment;
-    /** Segments over the term buffers seen so far, by address: a log has three terms. */
-    private final long[] termAddresses = new long[4];
-    private final MemorySegment[] termSegments = new MemorySegment[4];
+    /** Segments over the term buffers seen so far, by address: three terms for each of the two logs. */
+    private final long[] termAddresses = new long[8];
+    private final MemorySegment[] termSegments = new MemorySegment[8];
     private BlobHandler pollHandler;
     private MemorySegment claimSegment;
     private long pendingClaim = -1;
