@@ -24,6 +24,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -43,10 +44,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Aeron does not tell a closed peer from a dead one: both are seen when the driver removes the peer's
  * image (for a dead process, after Aeron's client liveness timeout, 10 s by default), and reported as
- * {@link ChannelClosedException}. Aeron needs {@code --add-exports java.base/jdk.internal.misc=ALL-UNNAMED}
- * (its Agrona buffers use {@code jdk.internal.misc.Unsafe}); Isthmus itself does not.
+ * {@link ChannelClosedException}. Aeron's Agrona buffers need the JDK-internal export in
+ * {@link #JVM_OPTIONS}; Isthmus needs none, and only the processes that run Aeron get it.
  */
 final class AeronIpcChannel implements BlobChannel {
+    /** What a JVM running Aeron needs (Agrona reaches the JDK's internal Unsafe); the one place it is written. */
+    static final List<String> JVM_OPTIONS = List.of("--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED");
     /** The spin loops read the clock once per this many spins. */
     private static final int SPINS_PER_CLOCK_READ = 64;
     private static final int LISTENER_STREAM = 1001;

@@ -55,8 +55,8 @@ public final class BenchPeer {
         final List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("--enable-native-access=ALL-UNNAMED");
-        // For the Aeron baseline only: Agrona's buffers use jdk.internal.misc.Unsafe. Isthmus needs none of it.
-        command.add("--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED");
+        // Every mode names its transport second; only the Aeron baseline needs more than native access.
+        command.addAll(BenchTransport.byAlias(args[1]).peerJvmOptions());
         command.add("-XX:+UseSerialGC");
         final String capacity = System.getProperty(BenchTransport.CAPACITY_PROPERTY);
         if (capacity != null) {

@@ -118,6 +118,13 @@ public enum BenchTransport {
     }
 
     /**
+     * {@return the JVM options a peer process needs for this transport: none, except Aeron's}
+     */
+    public List<String> peerJvmOptions() {
+        return kind == Kind.AERON ? AeronIpcChannel.JVM_OPTIONS : List.of();
+    }
+
+    /**
      * {@return the transport with this alias}
      *
      * @param alias e.g. {@code shm-queue}

@@ -25,8 +25,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the benchmarks themselves.
  */
 class BenchCommandTest {
-    /** What the tools JAR's manifest gives the CLI: Aeron's Agrona needs it; Isthmus does not. */
-    private static final List<String> AERON_JVM_OPTIONS = List.of("--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED");
+    /** What the tools JAR's manifest gives the CLI, for Aeron; Isthmus does not need it. */
+    private static final List<String> AERON_JVM_OPTIONS = AeronIpcChannel.JVM_OPTIONS;
 
     @Test
     void shouldRunTheQueueBenchmarkOverEveryKindOfTransportAndCompareWithEachBaseline() throws Exception {
