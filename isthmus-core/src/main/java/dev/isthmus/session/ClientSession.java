@@ -45,16 +45,28 @@ public final class ClientSession {
      * @param options the init channels, transport, zero copy, metadata for the server, timeouts
      * @return the session, with its init channels open on both sides
      * @throws dev.isthmus.shm.NoSuchResourceException if the server app is not running
-     * @throws AuthenticationException                  if the server rejected this process; the message says why
+     * @throws AuthenticationException                  if the server rejected this process, or the server's
+     *                                                  permission level keeps this user from its socket; the
+     *                                                  message says why
      * @throws IsthmusTimeoutException                  if the server did not answer within the connect timeout
      */
     public static Session connect(final ClientApp client, final ServerApp server, final SessionOptions options) {
         final Path runDirectory = server.runDirectory().orElseGet(RunDirectory::path);
-        final ProcessIdentity serverProcess = PidFile.read(runDirectory, server.name());
-        final Path socket = runDirectory.resolve(
-            new ResourceName(ResourceName.configuredPrefix(), server.name(), serverProcess.pid(), "sock", "srv").toString());
-        final UnixSocketBlobChannel control = UnixSocketBlobChannel.connect(socket, options.connectTimeout().toNanos(),
-            controlOptions());
+        final ProcessIdentity serverProcess;
+        final UnixSocketBlobChannel control;
+        try {
+            serverProcess = PidFile.read(runDirectory, server.name());
+            final Path socket = runDirectory.resolve(new ResourceName(ResourceName.configuredPrefix(), server.name(),
+                serverProcess.pid(), "sock", "srv").toString());
+            control = UnixSocketBlobChannel.connect(socket, options.connectTimeout().toNanos(), controlOptions());
+        } catch (final AuthenticationException e) {
+            // The kernel refused a file or socket by its mode: say which level made it so.
+            throw new AuthenticationException("client app \"" + client.name() + "\" may not reach server app \""
+                + server.name() + "\", whose permission level is " + server.permissions()
+                + (server.permissions() == PermissionLevel.NO_ACCESS
+                    ? " (mode 0000: only a process that overrides file modes, i.e. holds CAP_DAC_OVERRIDE, may connect)"
+                    : "") + ": " + e.getMessage());
+        }
         Session session = null;
         try {
             final ProcessIdentity me = ProcessIdentity.current();

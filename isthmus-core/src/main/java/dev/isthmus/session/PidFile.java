@@ -99,6 +99,10 @@ final class PidFile implements AutoCloseable {
             text = Files.readString(path, StandardCharsets.US_ASCII);
         } catch (final java.nio.file.NoSuchFileException e) {
             throw new NoSuchResourceException("server app \"" + app + "\" is not running: no " + path);
+        } catch (final java.nio.file.AccessDeniedException e) {
+            throw new dev.isthmus.AuthenticationException("this process (uid "
+                + dev.isthmus.internal.linux.Credentials.effectiveUid() + ") may not read " + path
+                + " (EACCES): its mode excludes it");
         } catch (final IOException e) {
             throw new IsthmusException("cannot read " + path + ": " + e, e);
         }

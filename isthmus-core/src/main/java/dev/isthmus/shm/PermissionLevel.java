@@ -8,10 +8,19 @@ package dev.isthmus.shm;
  * Who, besides the owner, may use a resource Isthmus creates: shared-memory segments, sockets,
  * message queues, lock and pid files. One level applies to every resource of an application.
  *
- * <p>The modes are set exactly, whatever the process's umask.
+ * <p>The modes are set exactly, whatever the process's umask. The kernel checks them when a resource is
+ * opened or connected to by name; a process holding {@code CAP_DAC_OVERRIDE} (root, normally) is not
+ * checked at all, so for root every level behaves like {@link #UNRESTRICTED}.
  */
 public enum PermissionLevel {
-    /** Mode {@code 0000}: nobody may open the resource again, not even its owner (root excepted). For tests. */
+    /**
+     * Mode {@code 0000}: nobody may open the resource again, not even its owner, unless it holds
+     * {@code CAP_DAC_OVERRIDE}. For tests of the permission machinery only, as in Flow-IPC: a session at
+     * this level works only between processes that hold that capability (root); any other client is
+     * refused at once by the kernel, and {@code ClientSession.connect} reports that as an
+     * {@link dev.isthmus.AuthenticationException} naming this level (the pid file, unreadable too, is where
+     * it usually stops).
+     */
     NO_ACCESS(0),
     /** Mode {@code 0600}: the owner's user only. The default. */
     USER_ACCESS(0600),

@@ -715,13 +715,16 @@ public final class PosixMqBlobChannel implements BlobChannel {
             // No peer has attached yet: nothing to check; the queue holds what was offered.
             return;
         }
-        if (!watch.isAlive()) {
-            peerDead = true;
-            throw peerDeadException("noticed while waiting for room in " + txName);
-        }
+        // Liveness first, then the mark: a peer that marked the queues closed and then exited is seen as
+        // closed, never as dead (once it has exited, the mark can no longer change).
+        final boolean alive = watch.isAlive();
         if (isMarkedClosed(txMqd, txStatx, txName)) {
             throw new ChannelClosedException("POSIX MQ channel " + channelName + " was closed by its peer (pid "
                 + watch.identity().pid() + "), which reads no more: " + txName + " stays full");
+        }
+        if (!alive) {
+            peerDead = true;
+            throw peerDeadException("noticed while waiting for room in " + txName);
         }
     }
 
@@ -889,10 +892,13 @@ public final class PosixMqBlobChannel implements BlobChannel {
         if (watch == null) {
             return 0;
         }
-        if (!watch.isAlive()) {
-            peerDead = true;
-        } else if (isMarkedClosed(rxMqd, rxStatx, rxName)) {
+        // Liveness first, then the mark: a peer that sent everything, marked the queues closed (its CLOSE
+        // found no room) and exited is closed, not dead; once it has exited, the mark can no longer change.
+        final boolean alive = watch.isAlive();
+        if (isMarkedClosed(rxMqd, rxStatx, rxName)) {
             peerMarkedClosed = true;
+        } else if (!alive) {
+            peerDead = true;
         } else {
             return 0;
         }

@@ -6,6 +6,7 @@ package dev.isthmus.transport;
 
 import dev.isthmus.IsthmusException;
 import dev.isthmus.NativeException;
+import dev.isthmus.internal.linux.Credentials;
 import dev.isthmus.internal.linux.Errno;
 
 import java.io.IOException;
@@ -52,8 +53,6 @@ public record PosixMqLimits(long msgMax, long msgsizeMax, long queuesMax, long r
     /** {@link #rlimitMsgqueueBytes()} when there is no limit. */
     public static final long UNLIMITED = Long.MAX_VALUE;
 
-    /** Bit of {@code CAP_SYS_RESOURCE} in the capability sets of {@code /proc/self/status}. */
-    private static final int CAP_SYS_RESOURCE_BIT = 24;
     /** {@code sizeof(struct msg_msg)}, counted once per message slot. */
     private static final long MSG_MSG_BYTES = 48;
     /** {@code sizeof(struct posix_msg_tree_node)}, counted once per possible priority in use. */
@@ -69,7 +68,7 @@ public record PosixMqLimits(long msgMax, long msgsizeMax, long queuesMax, long r
      */
     public static PosixMqLimits current() {
         return new PosixMqLimits(readSysctl("msg_max"), readSysctl("msgsize_max"), readSysctl("queues_max"),
-            readRlimitMsgqueue(), readCapSysResource());
+            readRlimitMsgqueue(), Credentials.hasEffectiveCapability(Credentials.CAP_SYS_RESOURCE));
     }
 
     /**
@@ -220,21 +219,6 @@ public record PosixMqLimits(long msgMax, long msgsizeMax, long queuesMax, long r
             return UNLIMITED;
         } catch (final IOException | NumberFormatException e) {
             throw new IsthmusException("cannot read RLIMIT_MSGQUEUE from " + file + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static boolean readCapSysResource() {
-        final Path file = Path.of("/proc/self/status");
-        try {
-            for (final String line : Files.readAllLines(file, StandardCharsets.US_ASCII)) {
-                if (line.startsWith("CapEff:")) {
-                    final long effective = Long.parseUnsignedLong(line.substring("CapEff:".length()).trim(), 16);
-                    return (effective >>> CAP_SYS_RESOURCE_BIT & 1) != 0;
-                }
-            }
-            return false;
-        } catch (final IOException | NumberFormatException e) {
-            throw new IsthmusException("cannot read the capabilities from " + file + ": " + e.getMessage(), e);
         }
     }
 }

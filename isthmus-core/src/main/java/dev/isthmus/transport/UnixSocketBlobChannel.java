@@ -4,22 +4,29 @@
  */
 package dev.isthmus.transport;
 
+import dev.isthmus.AuthenticationException;
 import dev.isthmus.ChannelClosedException;
 import dev.isthmus.CorruptDataException;
 import dev.isthmus.IsthmusException;
 import dev.isthmus.IsthmusTimeoutException;
 import dev.isthmus.PeerDeadException;
+import dev.isthmus.internal.linux.Credentials;
 import dev.isthmus.internal.linux.Errno;
 import dev.isthmus.internal.linux.Processes;
 import dev.isthmus.internal.linux.Sockets;
 import dev.isthmus.shm.NoSuchResourceException;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Objects;
@@ -231,8 +238,9 @@ public final class UnixSocketBlobChannel implements BlobChannel {
      * @throws IsthmusTimeoutException   if the server's backlog stayed full
      * @throws IllegalArgumentException  if the socket's file name alone is too long for {@code sockaddr_un}
      *                                   (a long path is reached through its directory)
-     * @throws dev.isthmus.NativeException for any other failure, e.g. {@code EACCES} when the socket's
-     *                                   permission level excludes this user
+     * @throws AuthenticationException   at once, without waiting, if the socket's mode (or a directory's on
+     *                                   its path) excludes this process ({@code EACCES})
+     * @throws dev.isthmus.NativeException for any other failure
      */
     public static UnixSocketBlobChannel connect(final Path socketPath, final long timeoutNs,
                                                 final UnixSocketOptions options) {
@@ -255,6 +263,12 @@ public final class UnixSocketBlobChannel implements BlobChannel {
                 return configure(fd, "Unix socket " + path, options);
             }
             Sockets.close(fd);
+            if (rc == -Errno.EACCES) {
+                // Modes do not change while we wait: refuse at once rather than at the deadline.
+                throw new AuthenticationException("this process (uid " + Credentials.effectiveUid() + ") may not connect to Unix"
+                    + " socket " + path + " (EACCES): the socket's mode, or a directory's on its path, excludes it"
+                    + modeHint(path));
+            }
             final long remaining = deadline - System.nanoTime();
             if (remaining <= 0) {
                 final long waitedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
@@ -274,6 +288,18 @@ public final class UnixSocketBlobChannel implements BlobChannel {
                 throw new IsthmusException("interrupted while connecting to Unix socket " + path, e);
             }
             backoffNs = Math.min(backoffNs * 2, TimeUnit.MILLISECONDS.toNanos(50));
+        }
+    }
+
+    /** {@return the socket file's mode and owner, if it can be seen, for a message} */
+    private static String modeHint(final String path) {
+        try {
+            final PosixFileAttributes attributes = Files.readAttributes(Path.of(path), PosixFileAttributes.class,
+                LinkOption.NOFOLLOW_LINKS);
+            return " (mode " + PosixFilePermissions.toString(attributes.permissions()) + ", owner "
+                + attributes.owner().getName() + ")";
+        } catch (final IOException | UnsupportedOperationException e) {
+            return "";
         }
     }
 

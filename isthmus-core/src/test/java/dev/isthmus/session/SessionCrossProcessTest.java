@@ -16,6 +16,7 @@ import dev.isthmus.transport.TestMessages;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
+import dev.isthmus.test.RootOnly;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -126,9 +127,8 @@ class SessionCrossProcessTest {
     }
 
     @Test
+    @RootOnly("runs a client as another user (setpriv)")
     void shouldRejectAClientRunningAsAnotherUser() throws Exception {
-        Assumptions.assumeTrue(Credentials.effectiveUid() == 0,
-            "running a client as another user needs root (setpriv); this test runs as uid " + Credentials.effectiveUid());
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "setpriv is not installed");
         final TestUniverse universe = universe(PEER, PermissionLevel.UNRESTRICTED, 0, 0);
         final Path classes = Files.createTempDirectory(Path.of("/tmp"), "isthmus-cp-",

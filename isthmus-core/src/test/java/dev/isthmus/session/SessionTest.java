@@ -5,10 +5,14 @@
 package dev.isthmus.session;
 
 import dev.isthmus.AuthenticationException;
+import dev.isthmus.IsthmusTimeoutException;
 import dev.isthmus.arena.ShmBlock;
 import dev.isthmus.arena.ShmHandle;
 import dev.isthmus.shm.PermissionLevel;
+import dev.isthmus.test.Privileges;
+import dev.isthmus.test.RootOnly;
 import dev.isthmus.transport.BlobChannel;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,6 +27,7 @@ import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -56,12 +61,34 @@ class SessionTest {
         return universe(PermissionLevel.USER_ACCESS, ClientApp.builder("tcli" + NAMES.incrementAndGet()));
     }
 
-    /** Connects in the background while the server accepts in this thread. */
+    /**
+     * Connects in the background while the server accepts in this thread; a client that fails makes this
+     * fail at once with the client's exception, not after the accept timeout.
+     */
     private static Session[] connect(final Universe universe, final SessionServer server, final SessionOptions options) {
         final CompletableFuture<Session> client = CompletableFuture.supplyAsync(
             () -> ClientSession.connect(universe.client(), universe.server(), options));
-        final Session accepted = server.accept(TIMEOUT);
-        return new Session[] {client.join(), accepted};
+        final long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (true) {
+            try {
+                final Session accepted = server.accept(Duration.ofMillis(100));
+                return new Session[] {client.join(), accepted};
+            } catch (final IsthmusTimeoutException e) {
+                if (client.isCompletedExceptionally()) {
+                    try {
+                        client.join();
+                    } catch (final CompletionException failed) {
+                        if (failed.getCause() instanceof RuntimeException cause) {
+                            throw cause;
+                        }
+                        throw failed;
+                    }
+                }
+                if (System.nanoTime() - deadline > 0) {
+                    throw e;
+                }
+            }
+        }
     }
 
     static String roundTrip(final BlobChannel from, final BlobChannel to, final String text) {
@@ -237,8 +264,48 @@ class SessionTest {
     }
 
     @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.EnumSource(PermissionLevel.class)
+    @org.junit.jupiter.params.provider.EnumSource(value = PermissionLevel.class, names = "NO_ACCESS",
+        mode = org.junit.jupiter.params.provider.EnumSource.Mode.EXCLUDE)
     void shouldGiveEveryResourceTheModeOfThePermissionLevel(final PermissionLevel level) throws Exception {
+        assertSessionResourcesHaveTheModeOf(level);
+    }
+
+    /** Root is not kept out by mode 0000: a whole session runs, and every resource has that mode. */
+    @Test
+    @RootOnly("mode 0000 keeps out every process without CAP_DAC_OVERRIDE, the session's own too")
+    void shouldGiveEveryResourceModeZeroAtNoAccess() throws Exception {
+        Assumptions.assumeTrue(Privileges.overridesFileModes(), "this root process lacks CAP_DAC_OVERRIDE");
+        assertSessionResourcesHaveTheModeOf(PermissionLevel.NO_ACCESS);
+    }
+
+    /**
+     * What {@link PermissionLevel#NO_ACCESS} means for an ordinary user: the kernel keeps even the owner out
+     * of mode-0000 files, so a client is refused at once, saying why, and the server sees nothing.
+     */
+    @Test
+    void shouldRefuseAClientAtNoAccessAtOnceWithTheReason() throws Exception {
+        Assumptions.assumeFalse(Privileges.overridesFileModes(),
+            "this process holds CAP_DAC_OVERRIDE, for which mode 0000 does not apply (see the root-only test)");
+        final PermissionLevel level = PermissionLevel.NO_ACCESS;
+        final Universe universe = universe(level, ClientApp.builder("tcli" + NAMES.incrementAndGet()));
+        try (SessionServer server = SessionServer.start(universe.server(), SessionOptions.zeroCopy())) {
+            final SessionOptions patient = SessionOptions.zeroCopy().connectTimeout(Duration.ofSeconds(60));
+            final long start = System.nanoTime();
+            final AuthenticationException refused = assertThrows(AuthenticationException.class,
+                () -> ClientSession.connect(universe.client(), universe.server(), patient));
+            assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(30),
+                "refused at once, not at the 60 s connect timeout");
+            assertTrue(refused.getMessage().contains("NO_ACCESS") && refused.getMessage().contains("EACCES")
+                && refused.getMessage().contains("CAP_DAC_OVERRIDE"), refused.getMessage());
+            assertThrows(IsthmusTimeoutException.class, () -> server.accept(Duration.ofMillis(200)));
+            for (final Path entry : list(runDirectory)) {
+                assertEquals("---------", mode(entry), entry.getFileName().toString());
+            }
+            assertEquals("rwx------", mode(runDirectory));
+        }
+    }
+
+    private void assertSessionResourcesHaveTheModeOf(final PermissionLevel level) throws Exception {
         final Universe universe = universe(level, ClientApp.builder("tcli" + NAMES.incrementAndGet()));
         try (SessionServer server = SessionServer.start(universe.server(), SessionOptions.zeroCopy())) {
             final Session[] sessions = connect(universe, server, SessionOptions.zeroCopy().initChannels(1));

@@ -9,6 +9,7 @@ import dev.isthmus.internal.linux.Credentials;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
+import dev.isthmus.test.RootOnly;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -76,9 +77,8 @@ class RunDirectoryTest {
     }
 
     @Test
+    @RootOnly("chowns a directory to another user to play the squatter")
     void shouldRefuseADirectoryOwnedByAnotherUser() throws IOException {
-        Assumptions.assumeTrue(Credentials.effectiveUid() == 0,
-            "only root can create a directory owned by another user to play the squatter");
         final Path squatted = Files.createDirectory(scratch.resolve("isthmus-squatted"));
         Files.setAttribute(squatted, "unix:uid", OTHER_UID);
         final IsthmusException refused = assertThrows(IsthmusException.class,

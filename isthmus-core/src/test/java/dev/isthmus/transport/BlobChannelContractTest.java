@@ -6,12 +6,12 @@ package dev.isthmus.transport;
 
 import dev.isthmus.ChannelClosedException;
 import dev.isthmus.PeerDeadException;
+import dev.isthmus.test.AllocationProbe;
 import dev.isthmus.test.ChildJvm;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -286,17 +286,7 @@ public abstract class BlobChannelContractTest {
                     Thread.onSpinWait();
                 }
             };
-            for (int i = 0; i < 20_000; i++) {
-                round.run();
-            }
-            final com.sun.management.ThreadMXBean threads =
-                (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-            final long before = threads.getCurrentThreadAllocatedBytes();
-            for (int i = 0; i < 5_000; i++) {
-                round.run();
-            }
-            final long allocated = threads.getCurrentThreadAllocatedBytes() - before;
-            assertTrue(allocated < 4096, allocated + " bytes allocated for 960,000 messages");
+            AllocationProbe.assertNoAllocationPerOperation(round, 192, "messages");
             assertTrue(sum[0] > 0);
         }
     }

@@ -111,6 +111,29 @@ class PosixMqBlobChannelCrossProcessTest {
         }
     }
 
+    /**
+     * The race behind an occasional "dead" verdict for a peer that closed: it filled the queue, so its CLOSE
+     * found no room and it marked the queues closed instead, then exited before this end looked. Here this
+     * end looks only after the exit, every time.
+     */
+    @Test
+    void shouldSeeACloseAsACloseWhenThePeerExitedAfterClosingAFullQueue() {
+        final ResourceName base = PosixMqBlobChannelTest.newBase("fullclose");
+        try (PosixMqBlobChannel channel = PosixMqBlobChannel.create(base, PosixMqOptions.defaults());
+             ChildJvm child = ChildJvm.start(PosixMqPeerMain.class, "open", base.toString(), "fill", "close")) {
+            final int sent = Integer.parseInt(child.awaitLine("FULL", STEP).substring("FULL ".length()));
+            child.assertExit(0, STEP);
+            final AtomicLong received = new AtomicLong();
+            final ChannelClosedException closed = assertThrows(ChannelClosedException.class, () -> {
+                while (true) {
+                    channel.poll((buffer, offset, length) -> received.incrementAndGet(), 32, WAIT_NS);
+                }
+            });
+            assertFalse(closed instanceof PeerDeadException, closed.getMessage());
+            assertEquals(sent, received.get(), child.output());
+        }
+    }
+
     @Test
     void shouldDeliverWhatAKilledSenderQueuedThenThrowPeerDeadWithinASecond() {
         final ResourceName base = PosixMqBlobChannelTest.newBase("killsender");

@@ -11,6 +11,7 @@ import dev.isthmus.shm.PermissionLevel;
 import dev.isthmus.shm.ProcessIdentity;
 import dev.isthmus.shm.ResourceName;
 import dev.isthmus.shm.Resources;
+import dev.isthmus.test.AllocationProbe;
 import dev.isthmus.test.NoMessageQueueLeftovers;
 import org.junit.jupiter.api.Test;
 
@@ -421,24 +422,10 @@ class PosixMqBlobChannelTest {
             final ByteBuffer direct = ByteBuffer.allocateDirect(256);
             final long[] sum = {0};
             final BlobHandler handler = (buffer, offset, length) -> sum[0] += length + buffer.get(JAVA_BYTE, offset);
-            final com.sun.management.ThreadMXBean threads =
-                (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-            final int warmUp = 30_000;
-            final int measured = 30_000;
-            for (int i = 0; i < warmUp; i++) {
-                exchange(creator, opener, source, array, direct, handler, i);
-            }
-            // A per-blob allocation shows in every round; a one-off (a deoptimisation, say) in one at most.
-            final List<Long> rounds = new ArrayList<>();
-            for (int round = 0; round < 5 && (rounds.isEmpty() || rounds.getLast() != 0); round++) {
-                final long before = threads.getCurrentThreadAllocatedBytes();
-                for (int i = 0; i < measured; i++) {
-                    exchange(creator, opener, source, array, direct, handler, i);
-                }
-                rounds.add(threads.getCurrentThreadAllocatedBytes() - before);
-            }
-            assertEquals(0, rounds.getLast(), "bytes allocated per round of " + measured + " round trips: " + rounds
-                + " (" + sum[0] + ")");
+            final int[] next = {0};
+            AllocationProbe.assertNoAllocationPerOperation(
+                () -> exchange(creator, opener, source, array, direct, handler, next[0]++), 1, 20_000, "round trips");
+            assertTrue(sum[0] > 0);
         }
     }
 

@@ -13,6 +13,7 @@ import dev.isthmus.internal.linux.Sockets;
 import dev.isthmus.shm.NoSuchResourceException;
 import dev.isthmus.shm.PermissionLevel;
 import dev.isthmus.shm.ResourceName;
+import dev.isthmus.test.AllocationProbe;
 import dev.isthmus.test.SocketPeerMain;
 import org.junit.jupiter.api.Test;
 
@@ -20,7 +21,6 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.management.ManagementFactory;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -371,17 +371,7 @@ class UnixSocketBlobChannelTest {
                     // drain
                 }
             };
-            for (int i = 0; i < 20_000; i++) {
-                round.run();
-            }
-            final com.sun.management.ThreadMXBean threads =
-                (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-            final long before = threads.getCurrentThreadAllocatedBytes();
-            for (int i = 0; i < 2_000; i++) {
-                round.run();
-            }
-            final long allocated = threads.getCurrentThreadAllocatedBytes() - before;
-            assertEquals(0, allocated, "bytes allocated by 130000 messages sent and received");
+            AllocationProbe.assertNoAllocationPerOperation(round, 65, "messages");
             assertTrue(sum.get() > 0);
         }
     }

@@ -8,6 +8,7 @@ import dev.isthmus.internal.linux.PosixMq;
 import dev.isthmus.shm.ResourceName;
 import dev.isthmus.test.ChildJvm;
 import dev.isthmus.test.NoMessageQueueLeftovers;
+import dev.isthmus.test.RootOnly;
 import dev.isthmus.transport.PosixMqBlobChannel;
 import dev.isthmus.transport.PosixMqOptions;
 import dev.isthmus.transport.PosixMqPeerMain;
@@ -48,6 +49,7 @@ class ListAndCleanMessageQueuesTest {
     }
 
     @Test
+    @RootOnly("mounts a private mqueue file system in a mount namespace (unshare -m)")
     void shouldListAKilledCreatorsQueuesAsStaleAndCleanOnlyThose() throws Exception {
         assumeTrue(canMountPrivately(), "unshare -m with a private mqueue mount is not allowed here");
         final Path mountPoint = Files.createTempDirectory("mqueue");

@@ -388,7 +388,7 @@ public final class Sockets {
                 return 0;
             }
             final int errno = state.errno();
-            if (errno == Errno.ENOENT || errno == Errno.ECONNREFUSED || errno == Errno.EAGAIN) {
+            if (errno == Errno.ENOENT || errno == Errno.ECONNREFUSED || errno == Errno.EAGAIN || errno == Errno.EACCES) {
                 return -errno;
             }
             throw Errno.exception("connect(" + path + ")", errno);
