@@ -7,18 +7,22 @@ package dev.isthmus.transport;
 import dev.isthmus.shm.ResourceName;
 import dev.isthmus.shm.SharedMemory;
 
-import static dev.isthmus.internal.MemoryAccess.getAndAddInt;
 import static dev.isthmus.transport.ShmQueueDescriptor.PRODUCER_COUNT_OFFSET;
 
 /**
  * A shared-memory queue with many producers, in any number of processes, and one consumer: many
  * applications sending to one local daemon.
  *
- * <p>Producers serialise on a lock word in the segment, held only while a record is claimed and
- * committed (a compare-and-set and a release store around the copy). The lock records its holder's
- * process identity: if a producer dies holding it, the next producer that waits for it notices, takes it
- * over, and recovers the records the dead one committed; what it had not committed is lost with it.
- * Messages of one producer arrive in the order it sent them; messages of different producers interleave.
+ * <p>Producers take no lock: each claims room by a compare-and-set of the shared tail, marks its record
+ * claimed and commits it by a compare-and-set of its header (see {@link ShmQueueDescriptor}, "Many
+ * producers"). A producer that dies between claim and commit stops nobody: the consumer skips its claim as
+ * soon as it sees that the claimant's process is gone, and the claim of a producer that stalls there is
+ * skipped after {@link ShmQueueOptions#unblockTimeoutNs()}. Messages of one producer arrive in the order it
+ * sent them; messages of different producers interleave.
+ *
+ * <p>The queue does not grow: its one ring has {@link ShmQueueOptions#maxCapacityBytes()} (its pages are
+ * faulted in as they are first used, unless pre-faulting is on). The consumer zeroes the room it
+ * consumed before handing it back.
  *
  * <p>Producers come and go without ending the queue for the consumer; a closed or dead consumer ends it
  * for every producer. The creator (normally the consumer) removes the name when it closes the queue.
@@ -60,7 +64,7 @@ public final class ManyToOneShmQueue extends ShmQueue {
     }
 
     @Override
-    void attachProducer() {
-        getAndAddInt(control, PRODUCER_COUNT_OFFSET, 1);
+    Producer newProducer() {
+        return new ManyToOneProducer(this);
     }
 }

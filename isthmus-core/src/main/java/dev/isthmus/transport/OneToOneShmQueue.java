@@ -60,7 +60,8 @@ public final class OneToOneShmQueue extends ShmQueue {
     }
 
     @Override
-    void attachProducer() {
+    Producer newProducer() {
         claimRole("producer", PRODUCER_PID_OFFSET, PRODUCER_START_TIME_OFFSET, PRODUCER_STATE_OFFSET);
+        return new OneToOneProducer(this);
     }
 }

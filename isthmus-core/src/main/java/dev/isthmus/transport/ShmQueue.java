@@ -6,7 +6,6 @@ package dev.isthmus.transport;
 
 import dev.isthmus.ChannelClosedException;
 import dev.isthmus.CorruptDataException;
-import dev.isthmus.IsthmusException;
 import dev.isthmus.PeerDeadException;
 import dev.isthmus.shm.ProcessIdentity;
 import dev.isthmus.shm.ProcessWatch;
@@ -20,7 +19,6 @@ import java.util.Objects;
 import java.util.function.BooleanSupplier;
 
 import static dev.isthmus.internal.MemoryAccess.compareAndSetLong;
-import static dev.isthmus.internal.MemoryAccess.getAndAddInt;
 import static dev.isthmus.internal.MemoryAccess.getIntAcquire;
 import static dev.isthmus.internal.MemoryAccess.getIntVolatile;
 import static dev.isthmus.internal.MemoryAccess.getLongAcquire;
@@ -45,23 +43,25 @@ import static dev.isthmus.transport.ShmQueueDescriptor.MAGIC_OFFSET;
 import static dev.isthmus.transport.ShmQueueDescriptor.MAX_CAPACITY_OFFSET;
 import static dev.isthmus.transport.ShmQueueDescriptor.MAX_MESSAGE_LENGTH_OFFSET;
 import static dev.isthmus.transport.ShmQueueDescriptor.MIN_CAPACITY;
-import static dev.isthmus.transport.ShmQueueDescriptor.PRODUCER_COUNT_OFFSET;
 import static dev.isthmus.transport.ShmQueueDescriptor.PRODUCER_HEARTBEAT_OFFSET;
-import static dev.isthmus.transport.ShmQueueDescriptor.PRODUCER_LOCK_OFFSET;
 import static dev.isthmus.transport.ShmQueueDescriptor.PRODUCER_PID_OFFSET;
+import static dev.isthmus.transport.ShmQueueDescriptor.PRODUCER_SLOTS;
+import static dev.isthmus.transport.ShmQueueDescriptor.PRODUCER_SLOTS_OFFSET;
+import static dev.isthmus.transport.ShmQueueDescriptor.PRODUCER_SLOT_LENGTH;
 import static dev.isthmus.transport.ShmQueueDescriptor.PRODUCER_START_TIME_OFFSET;
 import static dev.isthmus.transport.ShmQueueDescriptor.PRODUCER_STATE_OFFSET;
-import static dev.isthmus.transport.ShmQueueDescriptor.REGION_BASE_OFFSET;
-import static dev.isthmus.transport.ShmQueueDescriptor.REGION_CAPACITY_OFFSET;
-import static dev.isthmus.transport.ShmQueueDescriptor.REGION_OFFSET_OFFSET;
+import static dev.isthmus.transport.ShmQueueDescriptor.SLOT_CLAIM_POSITION_OFFSET;
+import static dev.isthmus.transport.ShmQueueDescriptor.SLOT_OWNER_OFFSET;
 import static dev.isthmus.transport.ShmQueueDescriptor.SPACE_DOORBELL_OFFSET;
 import static dev.isthmus.transport.ShmQueueDescriptor.STATE_CLOSED;
 import static dev.isthmus.transport.ShmQueueDescriptor.STATE_NONE;
 import static dev.isthmus.transport.ShmQueueDescriptor.STATE_OPEN;
 import static dev.isthmus.transport.ShmQueueDescriptor.TAIL_OFFSET;
+import static dev.isthmus.transport.ShmQueueDescriptor.TYPE_CLAIMED;
 import static dev.isthmus.transport.ShmQueueDescriptor.TYPE_DATA;
 import static dev.isthmus.transport.ShmQueueDescriptor.TYPE_JUMP;
 import static dev.isthmus.transport.ShmQueueDescriptor.TYPE_PADDING;
+import static dev.isthmus.transport.ShmQueueDescriptor.TYPE_SKIP;
 import static dev.isthmus.transport.ShmQueueDescriptor.VERSION;
 import static dev.isthmus.transport.ShmQueueDescriptor.VERSION_OFFSET;
 import static dev.isthmus.transport.ShmQueueDescriptor.header;
@@ -91,16 +91,19 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneShmQueue, ManyToOneShmQueue {
     /** Room always kept free for a jump record, its padding and the zeroed slot after it. */
-    private static final long JUMP_RESERVE = 64;
+    static final long JUMP_RESERVE = 64;
     /** A producer that never runs out of room still checks that the consumer lives this often. */
-    private static final int OFFERS_PER_LIVENESS_CHECK = 4096;
+    static final int OFFERS_PER_LIVENESS_CHECK = 4096;
     /**
      * A wait loop whose idle strategy only spins reads the clock (for its deadline and the peer's liveness)
      * once per this many spins: a clock read costs as much as the spin itself.
      */
-    private static final int SPINS_PER_CLOCK_READ = 16;
-    /** The longest a producer waits for the lock before checking whether its holder died. */
-    private static final long LOCK_CHECK_INTERVAL_NS = 10_000_000L;
+    static final int SPINS_PER_CLOCK_READ = 16;
+    /**
+     * The most records other than data one drain walks: a ring of hostile padding, skip or jump records
+     * costs a bounded amount of work per call, never a loop.
+     */
+    static final int MAX_NON_DATA_RECORDS_PER_DRAIN = 64;
 
     final SharedMemory memory;
     final ShmQueueOptions options;
@@ -132,8 +135,11 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
 
     static SharedMemory createSegment(final ResourceName name, final ShmQueueOptions options,
                                       final boolean manyProducers) {
+        // A many-to-one queue does not grow: its one region has the max capacity (its pages are faulted in
+        // as they are first used, unless pre-faulting is on).
+        final long capacity = manyProducers ? options.maxCapacityBytes() : options.initialCapacityBytes();
         final SharedMemory memory = SharedMemory.builder(name)
-            .lengthBytes(FIRST_REGION_OFFSET + options.initialCapacityBytes())
+            .lengthBytes(FIRST_REGION_OFFSET + capacity)
             .permissions(options.permissions())
             .directory(options.directory())
             .prefault(options.prefault())
@@ -142,10 +148,8 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         control.set(JAVA_INT, VERSION_OFFSET, VERSION);
         control.set(JAVA_INT, FLAGS_OFFSET, manyProducers ? FLAG_MANY_PRODUCERS : 0);
         control.set(JAVA_INT, MAX_MESSAGE_LENGTH_OFFSET, options.maxMessageLengthBytes());
-        control.set(JAVA_LONG, INITIAL_CAPACITY_OFFSET, options.initialCapacityBytes());
+        control.set(JAVA_LONG, INITIAL_CAPACITY_OFFSET, capacity);
         control.set(JAVA_LONG, MAX_CAPACITY_OFFSET, options.maxCapacityBytes());
-        control.set(JAVA_LONG, REGION_OFFSET_OFFSET, FIRST_REGION_OFFSET);
-        control.set(JAVA_LONG, REGION_CAPACITY_OFFSET, options.initialCapacityBytes());
         // release: publishes the descriptor; pairs with openSegment()'s getLongAcquire(MAGIC).
         putLongRelease(control, MAGIC_OFFSET, MAGIC);
         return memory;
@@ -190,7 +194,7 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         }
         final long initial = segment.get(JAVA_LONG, INITIAL_CAPACITY_OFFSET);
         final long max = segment.get(JAVA_LONG, MAX_CAPACITY_OFFSET);
-        if (!isCapacity(initial) || !isCapacity(max) || max < initial
+        if (!isCapacity(initial) || !isCapacity(max) || max < initial || manyProducers && initial != max
             || FIRST_REGION_OFFSET + initial > segment.byteSize()) {
             throw new CorruptDataException(what + " declares impossible capacities: initial " + initial + ", max " + max
                 + ", segment " + segment.byteSize() + " bytes");
@@ -236,8 +240,7 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
     public synchronized Producer producer() {
         checkNotClosed();
         if (producer == null) {
-            attachProducer();
-            producer = new Producer();
+            producer = newProducer();
         }
         return producer;
     }
@@ -257,7 +260,8 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         return consumer;
     }
 
-    abstract void attachProducer();
+    /** Attaches this process as a producer and makes the object that produces. */
+    abstract Producer newProducer();
 
     /** Marks a role taken by this process; fails if another process took it. */
     final void claimRole(final String role, final int pidOffset, final int startTimeOffset, final int stateOffset) {
@@ -334,13 +338,15 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
     }
 
     /** The region a side reads or writes: a ring inside the file. */
-    private record Region(MemorySegment ring, long fileOffset, long capacity, long base) {
+    record Region(MemorySegment ring, long fileOffset, long capacity, long base) {
     }
 
     /** Maps a region, refreshing the mapping if another process grew the file. */
     final Region region(final long fileOffset, final long capacity, final long base) {
+        // Regions double in size up to the max: all of them together stay below twice the max, so a file grown
+        // beyond that by a peer is never mapped on its word.
         if (fileOffset < FIRST_REGION_OFFSET || (fileOffset & MIN_CAPACITY - 1) != 0 || !isCapacity(capacity)
-            || capacity > maxCapacity) {
+            || capacity > maxCapacity || fileOffset + capacity > FIRST_REGION_OFFSET + 2 * maxCapacity) {
             throw new CorruptDataException(what + " names an impossible region: offset " + fileOffset + ", capacity "
                 + capacity + " (max capacity " + maxCapacity + ")");
         }
@@ -360,51 +366,40 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
     }
 
     /**
-     * The producing side of a queue: offers messages, or claims room and commits in place.
+     * The producing side of a queue: offers messages, or claims room and commits in place. A one-to-one
+     * queue's producer ({@link OneToOneShmQueue}) and a many-to-one queue's ({@link ManyToOneShmQueue})
+     * share this API; how they claim room differs.
+     *
+     * <p>Every source's bounds are checked before room is claimed, and anything that fails between a claim
+     * and its commit (a source that turns out to be unreadable, say) aborts the claim: a failed offer leaves
+     * the producer usable.
      *
      * <p>Must be used by one thread at a time.
      */
-    public final class Producer implements AutoCloseable {
-        private final IdleStrategy idle = options.newIdleStrategy();
-        private final BooleanSupplier roomOrClosed = this::hasRoomOrClosed;
-        private int offersUntilLivenessCheck = OFFERS_PER_LIVENESS_CHECK;
+    public abstract static sealed class Producer implements AutoCloseable permits OneToOneProducer, ManyToOneProducer {
+        final ShmQueue queue;
+        final MemorySegment control;
+        final String what;
+        final int maxMessageLength;
+        final IdleStrategy idle;
+        final ProcessIdentity me = ProcessIdentity.current();
+        int offersUntilLivenessCheck = OFFERS_PER_LIVENESS_CHECK;
+        boolean closed;
         private ProcessWatch consumerWatch;
-        private final ProcessIdentity me = ProcessIdentity.current();
-        private final long lockValue = manyProducers ? lockValue(me) : 0;
-        private Region region;
-        private long tail;
-        private long cachedHead;
-        private long pendingNeed;
-        private long claimRecord = -1;
-        private long claimPadding = -1;
-        private int claimLength;
         private long lastLivenessCheckNs;
-        private boolean closed;
-        /** 0, or how many bytes of offered records are withheld before they are published together. */
-        private final long publishBatchBytes = manyProducers ? 0 : options.publishBatchBytes();
-        /** The ring holding the withheld header of the first unpublished record, or null if none. */
-        private MemorySegment withheldRing;
-        private long withheldOffset;
-        private long withheldHeader;
-        private long withheldBytes;
 
-        Producer() {
-            if (manyProducers) {
-                lock();
-                try {
-                    loadSharedState();
-                } finally {
-                    unlock();
-                }
-            } else {
-                region = region(FIRST_REGION_OFFSET, control.get(JAVA_LONG, INITIAL_CAPACITY_OFFSET), 0);
-            }
+        Producer(final ShmQueue queue) {
+            this.queue = queue;
+            this.control = queue.control;
+            this.what = queue.what;
+            this.maxMessageLength = queue.maxMessageLength;
+            this.idle = queue.options.newIdleStrategy();
         }
 
         /**
          * {@return the largest message}
          */
-        public int maxMessageLength() {
+        public final int maxMessageLength() {
             return maxMessageLength;
         }
 
@@ -415,96 +410,19 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
          * @param offset where the message starts
          * @param length its length, 0 to {@link #maxMessageLength()}
          * @return {@code true} if committed, {@code false} if the queue is full at its max capacity
-         * @throws IllegalArgumentException if {@code length} exceeds the max message length
-         * @throws ChannelClosedException   if the consumer closed, or this producer is closed
-         * @throws PeerDeadException        if the consumer's process died
+         * @throws IllegalArgumentException  if {@code length} exceeds the max message length
+         * @throws IndexOutOfBoundsException if {@code source} does not hold {@code length} bytes at {@code offset}
+         * @throws ChannelClosedException    if the consumer closed, or this producer is closed
+         * @throws PeerDeadException         if the consumer's process died
          */
         public boolean offer(final MemorySegment source, final long offset, final int length) {
-            final long record = fastClaim(length);
-            if (record >= 0) {
-                final MemorySegment ring = region.ring;
-                MemorySegment.copy(source, offset, ring, record + HEADER_LENGTH, length);
-                fastCommit(ring, record, length);
-                return true;
-            }
+            checkSource(source, offset, length);
             final long claim = tryClaim(length);
             if (claim < 0) {
                 return false;
             }
-            MemorySegment.copy(source, offset, region.ring, claim, length);
-            commit(claim);
+            copyAndCommit(source, offset, claim, length);
             return true;
-        }
-
-        /**
-         * The common case of one producer with room and no wrap: returns where the record goes (its next header
-         * slot already zeroed), or -1 for the general path ({@link #tryClaim}), which also reports errors.
-         */
-        private long fastClaim(final int length) {
-            if (manyProducers || closed || claimRecord >= 0 || length < 0 || length > maxMessageLength) {
-                return -1;
-            }
-            // The roles line is written only at attach and close: this read stays in the local cache.
-            if (--offersUntilLivenessCheck < 0 || getIntAcquire(control, CONSUMER_STATE_OFFSET) == STATE_CLOSED) {
-                // Undone: tryClaim counts this offer again, and checks.
-                offersUntilLivenessCheck++;
-                return -1;
-            }
-            final Region r = region;
-            final long capacity = r.capacity;
-            final long t = tail;
-            final long record = t - r.base & capacity - 1;
-            final long recordLength = recordLength(length);
-            final long end = t + recordLength + HEADER_LENGTH + JUMP_RESERVE;
-            if (record + recordLength + HEADER_LENGTH + JUMP_RESERVE > capacity
-                || end - Math.max(cachedHead, r.base) > capacity) {
-                return -1;
-            }
-            // The header slot after this record reads 0 until the next commit (see claim()).
-            r.ring.set(JAVA_LONG, record + recordLength, 0L);
-            return record;
-        }
-
-        private void fastCommit(final MemorySegment ring, final long record, final int length) {
-            final long header = header(TYPE_DATA, length);
-            final long recordLength = recordLength(length);
-            tail += recordLength;
-            if (publishBatchBytes == 0) {
-                // release: publishes the payload; pairs with the consumer's getLongAcquire(header).
-                putLongRelease(ring, record, header);
-                dataDoorbell.ring();
-                return;
-            }
-            if (withheldRing == null) {
-                // The consumer stops at this record's zeroed header slot until flush() writes it.
-                withheldRing = ring;
-                withheldOffset = record;
-                withheldHeader = header;
-                withheldBytes = recordLength;
-            } else {
-                // Plain store: the consumer reaches this header only after the withheld one, whose release
-                // store in flush() comes later in program order and publishes it along with the payload.
-                ring.set(JAVA_LONG, record, header);
-                withheldBytes += recordLength;
-            }
-            if (withheldBytes >= publishBatchBytes) {
-                flush();
-            }
-        }
-
-        /**
-         * Publishes the messages offered but not yet published, if the queue's options
-         * {@linkplain ShmQueueOptions#publishBatchBytes() batch publication}; otherwise there are none.
-         */
-        public void flush() {
-            final MemorySegment ring = withheldRing;
-            if (ring != null) {
-                withheldRing = null;
-                // release: publishes every record of the batch, payloads and headers, all written before;
-                // pairs with the consumer's getLongAcquire(header).
-                putLongRelease(ring, withheldOffset, withheldHeader);
-                dataDoorbell.ring();
-            }
         }
 
         /**
@@ -514,22 +432,15 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
          * @param offset where the message starts
          * @param length its length
          * @return {@code true} if committed, {@code false} if the queue is full at its max capacity
+         * @throws IndexOutOfBoundsException if the array does not hold {@code length} bytes at {@code offset}
          */
         public boolean offer(final byte[] source, final int offset, final int length) {
             Objects.checkFromIndexSize(offset, length, source.length);
-            final long record = fastClaim(length);
-            if (record >= 0) {
-                final MemorySegment ring = region.ring;
-                MemorySegment.copy(source, offset, ring, JAVA_BYTE, record + HEADER_LENGTH, length);
-                fastCommit(ring, record, length);
-                return true;
-            }
             final long claim = tryClaim(length);
             if (claim < 0) {
                 return false;
             }
-            MemorySegment.copy(source, offset, region.ring, JAVA_BYTE, claim, length);
-            commit(claim);
+            copyAndCommit(source, offset, claim, length);
             return true;
         }
 
@@ -541,8 +452,10 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
          * @param length    its length
          * @param timeoutNs how long to wait for room
          * @return {@code true} if committed, {@code false} if there was no room in time
+         * @throws IndexOutOfBoundsException if {@code source} does not hold {@code length} bytes at {@code offset}
          */
         public boolean offer(final MemorySegment source, final long offset, final int length, final long timeoutNs) {
+            checkSource(source, offset, length);
             final long deadline = System.nanoTime() + Math.max(0, timeoutNs);
             long claim;
             while ((claim = tryClaim(length)) < 0) {
@@ -550,9 +463,33 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
                     return false;
                 }
             }
-            MemorySegment.copy(source, offset, region.ring, claim, length);
-            commit(claim);
+            copyAndCommit(source, offset, claim, length);
             return true;
+        }
+
+        private void copyAndCommit(final MemorySegment source, final long offset, final long claim, final int length) {
+            try {
+                MemorySegment.copy(source, offset, buffer(), claim, length);
+            } catch (final RuntimeException | Error e) {
+                abort(claim);
+                throw e;
+            }
+            commit(claim);
+        }
+
+        private void copyAndCommit(final byte[] source, final int offset, final long claim, final int length) {
+            try {
+                MemorySegment.copy(source, offset, buffer(), JAVA_BYTE, claim, length);
+            } catch (final RuntimeException | Error e) {
+                abort(claim);
+                throw e;
+            }
+            commit(claim);
+        }
+
+        final void checkSource(final MemorySegment source, final long offset, final int length) {
+            checkLength(length);
+            Objects.checkFromIndexSize(offset, length, source.byteSize());
         }
 
         /**
@@ -561,12 +498,13 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
          * @param length    the message length
          * @param timeoutNs how long to wait
          * @return whether there is room now
+         * @throws ChannelClosedException if the consumer closed while waiting
+         * @throws PeerDeadException      if the consumer's process died while waiting
          */
-        boolean awaitClaim(final int length, final long timeoutNs) {
+        public final boolean awaitClaim(final int length, final long timeoutNs) {
             checkLength(length);
             long now = System.nanoTime();
             final long deadline = now + Math.max(0, timeoutNs);
-            pendingNeed = recordLength(length) + HEADER_LENGTH + JUMP_RESERVE;
             int spins = 0;
             while (!hasRoom(length)) {
                 checkConsumerState();
@@ -578,8 +516,8 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
                     idle.reset();
                     return false;
                 }
-                final boolean slept =
-                    idle.idle(spaceDoorbell, roomOrClosed, Math.min(remaining, options.livenessCheckIntervalNs()));
+                final boolean slept = idle.idle(queue.spaceDoorbell, roomOrClosed(),
+                    Math.min(remaining, queue.options.livenessCheckIntervalNs()));
                 if (slept || ++spins == SPINS_PER_CLOCK_READ) {
                     spins = 0;
                     now = System.nanoTime();
@@ -590,6 +528,15 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         }
 
         /**
+         * Whether a claim of {@code length} bytes would find room now (or could grow the queue), preparing
+         * {@link #roomOrClosed()} to wait for exactly that room.
+         */
+        abstract boolean hasRoom(int length);
+
+        /** The condition a producer waiting for room sleeps on: the room of the last {@link #hasRoom}, or a close. */
+        abstract BooleanSupplier roomOrClosed();
+
+        /**
          * Reserves room for a message of {@code length} bytes, to be written into {@link #buffer()} at the
          * returned offset and published by {@link #commit(long)}.
          *
@@ -597,12 +544,48 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
          * @return the offset of the message in {@link #buffer()}, or {@link BlobChannel#BACK_PRESSURED}
          * @throws IllegalStateException if a claim is pending
          */
-        public long tryClaim(final int length) {
-            checkLength(length);
-            flush();
-            if (claimRecord >= 0) {
-                throw new IllegalStateException(what + ": a claim is already pending; commit or abort it first");
+        public abstract long tryClaim(int length);
+
+        /**
+         * {@return the ring the pending claim points into}
+         */
+        public abstract MemorySegment buffer();
+
+        /**
+         * Publishes the claimed message and wakes the consumer if it sleeps.
+         *
+         * @param claim the value {@link #tryClaim} returned
+         */
+        public abstract void commit(long claim);
+
+        /**
+         * Gives up the pending claim; nothing is published.
+         *
+         * @param claim the value {@link #tryClaim} returned
+         */
+        public abstract void abort(long claim);
+
+        /**
+         * Publishes the messages offered but not yet published, if the queue's options
+         * {@linkplain ShmQueueOptions#publishBatchBytes() batch publication}; otherwise there are none.
+         */
+        public abstract void flush();
+
+        /**
+         * Closes this producer: a pending claim is aborted, what was offered is published. Idempotent.
+         */
+        @Override
+        public abstract void close();
+
+        final void checkLength(final int length) {
+            if (length < 0 || length > maxMessageLength) {
+                throw new IllegalArgumentException("length=" + length + " exceeds maxMessageLength=" + maxMessageLength
+                    + " of " + what);
             }
+        }
+
+        /** Throws if this producer is closed or the consumer closed; checks the consumer's life now and then. */
+        final void checkUsable() {
             if (closed) {
                 throw new ChannelClosedException(what + ": this producer is closed");
             }
@@ -611,210 +594,31 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
                 offersUntilLivenessCheck = OFFERS_PER_LIVENESS_CHECK;
                 checkConsumer();
             }
-            if (!manyProducers) {
-                return claim(length);
-            }
-            lock();
-            try {
-                loadSharedState();
-                final long claim = claim(length);
-                if (claim < 0) {
-                    unlock();
-                }
-                return claim;
-            } catch (final RuntimeException | Error e) {
-                unlock();
-                throw e;
-            }
-        }
-
-        private long claim(final int length) {
-            final long recordLength = recordLength(length);
-            while (true) {
-                final Region r = region;
-                final long capacity = r.capacity;
-                final long offset = tail - r.base & capacity - 1;
-                final long padding = offset + recordLength > capacity ? capacity - offset : 0;
-                final long need = padding + recordLength + HEADER_LENGTH + JUMP_RESERVE;
-                if (need <= capacity && fits(need)) {
-                    final long record = padding == 0 ? offset : 0;
-                    // The header slot after this record must read 0 until the next commit: the consumer stops
-                    // there. Plain store, ordered before the commit's release store.
-                    r.ring.set(JAVA_LONG, record + recordLength & capacity - 1, 0L);
-                    claimRecord = record;
-                    claimPadding = padding == 0 ? -1 : offset;
-                    claimLength = length;
-                    return record + HEADER_LENGTH;
-                }
-                if (capacity < maxCapacity) {
-                    grow(need);
-                    continue;
-                }
-                checkConsumer();
-                return BlobChannel.BACK_PRESSURED;
-            }
-        }
-
-        /**
-         * {@return the ring the pending claim points into}
-         */
-        public MemorySegment buffer() {
-            return region.ring;
-        }
-
-        /**
-         * Publishes the claimed message and wakes the consumer if it sleeps.
-         *
-         * @param claim the value {@link #tryClaim} returned
-         */
-        public void commit(final long claim) {
-            final long record = checkClaim(claim);
-            final MemorySegment ring = region.ring;
-            // release: publishes the payload; pairs with the consumer's getLongAcquire(header).
-            putLongRelease(ring, record, header(TYPE_DATA, claimLength));
-            final long padding = claimPadding;
-            if (padding >= 0) {
-                // release, after the record at 0: the consumer reaches it only through this padding.
-                putLongRelease(ring, padding, header(TYPE_PADDING, (int) (region.capacity - padding - HEADER_LENGTH)));
-                tail += region.capacity - padding;
-            }
-            tail += recordLength(claimLength);
-            claimRecord = -1;
-            if (manyProducers) {
-                storeSharedTail();
-                unlock();
-            }
-            dataDoorbell.ring();
-        }
-
-        /**
-         * Gives up the pending claim; nothing is published.
-         *
-         * @param claim the value {@link #tryClaim} returned
-         */
-        public void abort(final long claim) {
-            checkClaim(claim);
-            claimRecord = -1;
-            if (manyProducers) {
-                unlock();
-            }
-        }
-
-        private long checkClaim(final long claim) {
-            final long record = claimRecord;
-            if (record < 0 || claim != record + HEADER_LENGTH) {
-                throw new IllegalStateException(what + ": claim=" + claim + " is not the pending claim ("
-                    + (record < 0 ? "none" : Long.toString(record + HEADER_LENGTH)) + ")");
-            }
-            return record;
-        }
-
-        private void checkLength(final int length) {
-            if (length < 0 || length > maxMessageLength) {
-                throw new IllegalArgumentException("length=" + length + " exceeds maxMessageLength=" + maxMessageLength
-                    + " of " + what);
-            }
-        }
-
-        /** Whether {@code bytes} from the tail are free, reading the consumer's head only if the cache says no. */
-        private boolean fits(final long bytes) {
-            final Region r = region;
-            if (tail + bytes - Math.max(cachedHead, r.base) <= r.capacity) {
-                return true;
-            }
-            // acquire: pairs with the consumer's putLongRelease(HEAD) after it finished reading.
-            cachedHead = getLongAcquire(control, HEAD_OFFSET);
-            return tail + bytes - Math.max(cachedHead, r.base) <= r.capacity;
-        }
-
-        private boolean hasRoom(final int length) {
-            if (manyProducers) {
-                lock();
-                try {
-                    loadSharedState();
-                    return hasRoomNow(length);
-                } finally {
-                    unlock();
-                }
-            }
-            return hasRoomNow(length);
-        }
-
-        private boolean hasRoomNow(final int length) {
-            final long recordLength = recordLength(length);
-            final Region r = region;
-            final long offset = tail - r.base & r.capacity - 1;
-            final long padding = offset + recordLength > r.capacity ? r.capacity - offset : 0;
-            final long need = padding + recordLength + HEADER_LENGTH + JUMP_RESERVE;
-            if (need <= r.capacity && fits(need)) {
-                return true;
-            }
-            return r.capacity < maxCapacity;
-        }
-
-        private boolean hasRoomOrClosed() {
-            final Region r = region;
-            // acquire: pairs with the consumer's putLongRelease(HEAD).
-            final long head = getLongAcquire(control, HEAD_OFFSET);
-            return tail + pendingNeed - Math.max(head, r.base) <= r.capacity
-                || getIntVolatile(control, CONSUMER_STATE_OFFSET) == STATE_CLOSED;
-        }
-
-        /** Appends a larger region to the file and leaves a jump record to it in the current one. */
-        private void grow(final long minimum) {
-            long capacity = region.capacity * 2;
-            while (capacity < minimum && capacity < maxCapacity) {
-                capacity *= 2;
-            }
-            capacity = Math.min(capacity, maxCapacity);
-            memory.refresh();
-            final long fileOffset = memory.lengthBytes();
-            memory.grow(fileOffset + capacity, options.prefault());
-            final Region next = region(fileOffset, capacity, 0);
-
-            // The jump record goes where the next record would; JUMP_RESERVE guarantees the room.
-            final Region r = region;
-            final long offset = tail - r.base & r.capacity - 1;
-            final long padding = offset + JUMP_RECORD_LENGTH > r.capacity ? r.capacity - offset : 0;
-            final long record = padding == 0 ? offset : 0;
-            r.ring.set(JAVA_LONG, record + HEADER_LENGTH, fileOffset);
-            r.ring.set(JAVA_LONG, record + HEADER_LENGTH + 8, capacity);
-            // release: publishes the new region's coordinates; pairs with the consumer's acquire of the header.
-            putLongRelease(r.ring, record, header(TYPE_JUMP, 16));
-            if (padding != 0) {
-                putLongRelease(r.ring, offset, header(TYPE_PADDING, (int) (padding - HEADER_LENGTH)));
-            }
-            tail += padding + JUMP_RECORD_LENGTH;
-            region = new Region(next.ring, fileOffset, capacity, tail);
-            if (manyProducers) {
-                storeSharedTail();
-            }
-            dataDoorbell.ring();
         }
 
         /** Throws if the consumer closed. */
-        private void checkConsumerState() {
+        final void checkConsumerState() {
             if (getIntVolatile(control, CONSUMER_STATE_OFFSET) == STATE_CLOSED) {
                 throw new ChannelClosedException(what + ": the consumer closed");
             }
         }
 
         /** Throws if the consumer closed or died; rate-limited by the liveness interval. */
-        private void checkConsumer() {
+        final void checkConsumer() {
             checkConsumerState();
             checkConsumer(System.nanoTime());
         }
 
         /** Throws if the consumer died; {@code now} is the clock's time, the check rate-limited by it. */
-        private void checkConsumer(final long now) {
-            if (now - lastLivenessCheckNs < options.livenessCheckIntervalNs()) {
+        final void checkConsumer(final long now) {
+            if (now - lastLivenessCheckNs < queue.options.livenessCheckIntervalNs()) {
                 return;
             }
             lastLivenessCheckNs = now;
             putLongOpaque(control, PRODUCER_HEARTBEAT_OFFSET, now);
             ProcessWatch watch = consumerWatch;
             if (watch == null) {
-                final ProcessIdentity consumerIdentity = identity(CONSUMER_PID_OFFSET, CONSUMER_START_TIME_OFFSET);
+                final ProcessIdentity consumerIdentity = queue.identity(CONSUMER_PID_OFFSET, CONSUMER_START_TIME_OFFSET);
                 if (consumerIdentity == null) {
                     return;
                 }
@@ -825,139 +629,39 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             }
         }
 
-        // ---- many producers: the lock and the shared tail and region ----
-
-        private void lock() {
-            if (compareAndSetLong(control, PRODUCER_LOCK_OFFSET, 0, lockValue)) {
-                return;
-            }
-            long waitStart = System.nanoTime();
-            int spins = 0;
-            while (true) {
-                final long holder = getLongVolatile(control, PRODUCER_LOCK_OFFSET);
-                if (holder == 0) {
-                    if (compareAndSetLong(control, PRODUCER_LOCK_OFFSET, 0, lockValue)) {
-                        return;
-                    }
-                    continue;
-                }
-                if ((++spins & 0xff) == 0) {
-                    Thread.yield();
-                    if (System.nanoTime() - waitStart > LOCK_CHECK_INTERVAL_NS) {
-                        waitStart = System.nanoTime();
-                        if (!isLockHolderAlive(holder)
-                            && compareAndSetLong(control, PRODUCER_LOCK_OFFSET, holder, lockValue)) {
-                            recoverAfterDeadHolder();
-                            return;
-                        }
-                    }
-                } else {
-                    Thread.onSpinWait();
-                }
-            }
-        }
-
-        private void unlock() {
-            // release: the tail, region and record writes made under the lock are visible to the next holder,
-            // whose compareAndSetLong acquires them.
-            putLongRelease(control, PRODUCER_LOCK_OFFSET, 0);
-        }
-
-        private void loadSharedState() {
-            final long fileOffset = control.get(JAVA_LONG, REGION_OFFSET_OFFSET);
-            final Region r = region;
-            if (r == null || r.fileOffset != fileOffset) {
-                region = region(fileOffset, control.get(JAVA_LONG, REGION_CAPACITY_OFFSET),
-                    control.get(JAVA_LONG, REGION_BASE_OFFSET));
-            }
-            tail = control.get(JAVA_LONG, TAIL_OFFSET);
-        }
-
-        private void storeSharedTail() {
-            final Region r = region;
-            if (control.get(JAVA_LONG, REGION_OFFSET_OFFSET) != r.fileOffset) {
-                control.set(JAVA_LONG, REGION_CAPACITY_OFFSET, r.capacity);
-                control.set(JAVA_LONG, REGION_BASE_OFFSET, r.base);
-                control.set(JAVA_LONG, REGION_OFFSET_OFFSET, r.fileOffset);
-            }
-            control.set(JAVA_LONG, TAIL_OFFSET, tail);
-        }
-
-        /**
-         * The previous lock holder died holding the lock: it may have committed records (or a jump) after the
-         * shared tail without publishing the tail. Walk committed records from the shared tail to the first
-         * unwritten header; anything it wrote but did not commit is overwritten by the next record.
-         */
-        private void recoverAfterDeadHolder() {
-            loadSharedState();
-            while (true) {
-                final Region r = region;
-                final long offset = tail - r.base & r.capacity - 1;
-                // acquire: pairs with the dead holder's release of the header, if it got that far.
-                final long header = getLongAcquire(r.ring, offset);
-                if (header == 0) {
-                    break;
-                }
-                final int type = (int) (header >>> 32);
-                final int length = (int) header;
-                if (type == TYPE_DATA && length >= 0 && length <= maxMessageLength
-                    && offset + recordLength(length) <= r.capacity) {
-                    tail += recordLength(length);
-                } else if (type == TYPE_PADDING && length == r.capacity - offset - HEADER_LENGTH) {
-                    tail += r.capacity - offset;
-                } else if (type == TYPE_JUMP && length == 16 && offset + JUMP_RECORD_LENGTH <= r.capacity) {
-                    tail += JUMP_RECORD_LENGTH;
-                    final Region next = region(r.ring.get(JAVA_LONG, offset + HEADER_LENGTH),
-                        r.ring.get(JAVA_LONG, offset + HEADER_LENGTH + 8), tail);
-                    region = next;
-                } else {
-                    throw new CorruptDataException(what + ": impossible record header 0x" + Long.toHexString(header)
-                        + " at position " + tail + " left by a dead producer");
-                }
-            }
-            storeSharedTail();
-        }
-
-        /**
-         * Marks this producer closed; a one-to-one queue's consumer sees the close after reading everything
-         * committed. Idempotent.
-         */
-        @Override
-        public void close() {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            if (claimRecord >= 0) {
-                abort(claimRecord + HEADER_LENGTH);
-            }
-            flush();
-            if (manyProducers) {
-                getAndAddInt(control, PRODUCER_COUNT_OFFSET, -1);
-            } else {
-                // release: everything committed is visible before the close; pairs with the consumer's acquire.
-                putIntRelease(control, PRODUCER_STATE_OFFSET, STATE_CLOSED);
-            }
-            dataDoorbell.ring();
+        /** Releases what the liveness checks hold; for {@link #close()}. */
+        final void closeWatch() {
             if (consumerWatch != null) {
                 consumerWatch.close();
             }
         }
     }
 
-    static long lockValue(final ProcessIdentity identity) {
+    /** {@return the value a process writes into a producer slot's owner word: its pid and the low bits of its start time} */
+    static long ownerValue(final ProcessIdentity identity) {
         return identity.pid() | (identity.startTimeTicks() & 0xffff_ffffL) << 32;
     }
 
-    static boolean isLockHolderAlive(final long lockValue) {
-        final long pid = lockValue & 0xffff_ffffL;
-        final long startLow = lockValue >>> 32;
+    /** {@return whether the process an owner word names still runs} */
+    static boolean isOwnerAlive(final long ownerValue) {
+        final long pid = ownerValue & 0xffff_ffffL;
+        final long startLow = ownerValue >>> 32;
         final ProcessIdentity holder = ProcessIdentity.of(pid);
         return holder != null && (holder.startTimeTicks() & 0xffff_ffffL) == startLow && holder.isAlive();
     }
 
+    /** {@return the offset in the control page of producer slot {@code slot}} */
+    static long slotOffset(final int slot) {
+        return PRODUCER_SLOTS_OFFSET + (long) slot * PRODUCER_SLOT_LENGTH;
+    }
+
     /**
      * The consuming side of a queue: reads messages in place, in batches.
+     *
+     * <p>Everything it reads from the ring is checked before use: an impossible record (a length beyond
+     * the max message or the region, padding where none can be, a jump that does not move forward to a
+     * larger region, a record beyond a many-to-one queue's tail) fails this consumer with
+     * {@link CorruptDataException}, and one call walks a bounded number of records whatever the ring holds.
      *
      * <p>Must be used by one thread at a time.
      */
@@ -970,6 +674,9 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         private long head;
         private long lastLivenessCheckNs;
         private boolean closed;
+        /** Many producers: the position the consumer has found blocked by an uncommitted claim, or -1. */
+        private long blockedPosition = -1;
+        private long blockedSinceNs;
 
         Consumer() {
             region = region(FIRST_REGION_OFFSET, control.get(JAVA_LONG, INITIAL_CAPACITY_OFFSET), 0);
@@ -1009,13 +716,17 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             final long start = head;
             long position = start;
             int count = 0;
+            int nonData = 0;
+            // Many producers: no record lies beyond the tail. Read again before refusing one: a producer may
+            // have claimed and committed since.
+            long tailLimit = manyProducers ? getLongVolatile(control, TAIL_OFFSET) : Long.MAX_VALUE;
             try {
                 Region r = region;
                 MemorySegment ring = r.ring;
                 long mask = r.capacity - 1;
                 while (count < limit) {
                     final long offset = position - r.base & mask;
-                    // acquire: pairs with the producer's putLongRelease(header) in commit().
+                    // acquire: pairs with the producer's release of the header in its commit.
                     final long header = getLongAcquire(ring, offset);
                     if (header == 0) {
                         break;
@@ -1023,23 +734,46 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
                     final int type = (int) (header >>> 32);
                     final int length = (int) header;
                     if (type == TYPE_DATA) {
-                        if (length < 0 || length > maxMessageLength || offset + HEADER_LENGTH + length > r.capacity) {
+                        if (length < 0 || length > maxMessageLength || offset + HEADER_LENGTH + length > r.capacity
+                            || position + recordLength(length) - tailLimit > 0
+                            && position + recordLength(length) - (tailLimit = getLongVolatile(control, TAIL_OFFSET)) > 0) {
                             throw corrupt(header, position);
                         }
                         position += recordLength(length);
                         count++;
                         handler.onBlob(ring, offset + HEADER_LENGTH, length);
-                    } else if (type == TYPE_PADDING) {
-                        if (length != r.capacity - offset - HEADER_LENGTH) {
+                        continue;
+                    }
+                    if (manyProducers && (type & 0xff) == TYPE_CLAIMED) {
+                        break;
+                    }
+                    if (++nonData > MAX_NON_DATA_RECORDS_PER_DRAIN) {
+                        break;
+                    }
+                    if (type == TYPE_PADDING) {
+                        // Padding fills the end of a region after a record that did not fit: never at its start.
+                        if (offset == 0 || length != r.capacity - offset - HEADER_LENGTH
+                            || position + r.capacity - offset - tailLimit > 0
+                            && position + r.capacity - offset - (tailLimit = getLongVolatile(control, TAIL_OFFSET)) > 0) {
                             throw corrupt(header, position);
                         }
                         position += r.capacity - offset;
-                    } else if (type == TYPE_JUMP) {
-                        if (length != 16 || offset + JUMP_RECORD_LENGTH > r.capacity) {
+                    } else if (type == TYPE_SKIP && manyProducers) {
+                        if (length < 0 || offset + recordLength(length) > r.capacity
+                            || position + recordLength(length) - tailLimit > 0
+                            && position + recordLength(length) - (tailLimit = getLongVolatile(control, TAIL_OFFSET)) > 0) {
                             throw corrupt(header, position);
                         }
-                        r = region(ring.get(JAVA_LONG, offset + HEADER_LENGTH), ring.get(JAVA_LONG, offset + HEADER_LENGTH + 8),
-                            position + JUMP_RECORD_LENGTH);
+                        position += recordLength(length);
+                    } else if (type == TYPE_JUMP && !manyProducers) {
+                        final long fileOffset = ring.get(JAVA_LONG, offset + HEADER_LENGTH);
+                        final long nextCapacity = ring.get(JAVA_LONG, offset + HEADER_LENGTH + 8);
+                        // A jump moves forward in the file, to a larger region.
+                        if (length != 16 || offset + JUMP_RECORD_LENGTH > r.capacity || fileOffset <= r.fileOffset
+                            || nextCapacity <= r.capacity) {
+                            throw corrupt(header, position);
+                        }
+                        r = region(fileOffset, nextCapacity, position + JUMP_RECORD_LENGTH);
                         position += JUMP_RECORD_LENGTH;
                         region = r;
                         ring = r.ring;
@@ -1050,14 +784,38 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
                 }
             } finally {
                 if (position != start) {
+                    if (manyProducers) {
+                        zero(start, position);
+                    }
                     head = position;
-                    // release: the records are read before their room is handed back; pairs with the producer's
-                    // getLongAcquire(HEAD).
+                    // release: the records are read (and, for many producers, zeroed) before their room is handed
+                    // back; pairs with the producers' getLongAcquire(HEAD).
                     putLongRelease(control, HEAD_OFFSET, position);
                     spaceDoorbell.ring();
                 }
             }
             return count;
+        }
+
+        /**
+         * Many producers: zeroes what was consumed, so that every header slot reads 0 until a producer claims
+         * it (producers mark claims by compare-and-set from 0).
+         */
+        private void zero(final long from, final long to) {
+            final Region r = region;
+            final long capacity = r.capacity;
+            if (to - from >= capacity) {
+                r.ring.fill((byte) 0);
+                return;
+            }
+            final long start = from & capacity - 1;
+            final long end = to & capacity - 1;
+            if (start < end) {
+                r.ring.asSlice(start, end - start).fill((byte) 0);
+            } else {
+                r.ring.asSlice(start, capacity - start).fill((byte) 0);
+                r.ring.asSlice(0, end).fill((byte) 0);
+            }
         }
 
         /**
@@ -1100,9 +858,13 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
 
         private boolean hasDataOrProducerClosed() {
             final Region r = region;
-            // acquire: pairs with the producer's putLongRelease(header).
-            return getLongAcquire(r.ring, head - r.base & r.capacity - 1) != 0
-                || !manyProducers && getIntVolatile(control, PRODUCER_STATE_OFFSET) == STATE_CLOSED;
+            // acquire: pairs with the producer's release of the header.
+            final long header = getLongAcquire(r.ring, head - r.base & r.capacity - 1);
+            if (manyProducers) {
+                // A claim not yet committed is no data; its commit rings the doorbell.
+                return header != 0 && ((int) (header >>> 32) & 0xff) != TYPE_CLAIMED;
+            }
+            return header != 0 || getIntVolatile(control, PRODUCER_STATE_OFFSET) == STATE_CLOSED;
         }
 
         private CorruptDataException corrupt(final long header, final long position) {
@@ -1112,12 +874,18 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         }
 
         /**
-         * Called when nothing was read: throws if the producer is gone for good.
+         * Called when nothing was read: throws if the producer is gone for good; for many producers, skips a
+         * claim that blocks the ring.
          *
          * @param now the clock's time; the liveness check is rate-limited by it
          */
         private void checkProducer(final long now) {
             if (manyProducers) {
+                if (now - lastLivenessCheckNs >= options.livenessCheckIntervalNs()) {
+                    lastLivenessCheckNs = now;
+                    putLongOpaque(control, CONSUMER_HEARTBEAT_OFFSET, now);
+                    unblockIfStuck(now);
+                }
                 return;
             }
             // acquire: pairs with the producer's putIntRelease(STATE_CLOSED) after its last commit.
@@ -1144,6 +912,87 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             if (!watch.isAlive() && !hasCommittedRecord()) {
                 throw new PeerDeadException(what + ": the producer (pid " + watch.identity().pid() + ") died");
             }
+        }
+
+        /**
+         * Many producers, nothing read: if a claim blocks the head, skips it at once when its producer died,
+         * or once it has blocked for {@link ShmQueueOptions#unblockTimeoutNs()}.
+         */
+        private void unblockIfStuck(final long now) {
+            // acquire (volatile): pairs with the producers' CAS of the tail, after they wrote their claim position.
+            final long tail = getLongVolatile(control, TAIL_OFFSET);
+            final Region r = region;
+            final long offset = head & r.capacity - 1;
+            final long header = getLongAcquire(r.ring, offset);
+            if (tail - head <= 0 || header != 0 && ((int) (header >>> 32) & 0xff) != TYPE_CLAIMED) {
+                blockedPosition = -1;
+                return;
+            }
+            if (blockedPosition != head) {
+                blockedPosition = head;
+                blockedSinceNs = now;
+            }
+            final boolean claimantDead;
+            if (header != 0) {
+                final int slot = ((int) (header >>> 32) >>> 8) - 1;
+                claimantDead = slot >= 0 && slot < PRODUCER_SLOTS && !isOwnerAlive(getLongVolatile(control,
+                    slotOffset(slot) + SLOT_OWNER_OFFSET));
+            } else {
+                claimantDead = claimantOfHeadDied();
+            }
+            if (!claimantDead && now - blockedSinceNs < options.unblockTimeoutNs()) {
+                return;
+            }
+            final long skip;
+            if (header != 0) {
+                final int length = (int) header;
+                if (length < 0 || length > maxMessageLength || offset + recordLength(length) > r.capacity) {
+                    throw corrupt(header, head);
+                }
+                skip = recordLength(length);
+            } else {
+                skip = unmarkedClaimLength(r, offset, tail);
+            }
+            // CAS from what was seen: a producer that commits (or marks its claim) meanwhile wins, and its record
+            // is read as usual. release: pairs with drain's getLongAcquire(header).
+            compareAndSetLong(r.ring, offset, header, header(TYPE_SKIP, (int) (skip - HEADER_LENGTH)));
+            blockedPosition = -1;
+        }
+
+        /** Whether a producer slot says its owner was claiming at the head, and every such owner died. */
+        private boolean claimantOfHeadDied() {
+            boolean dead = false;
+            for (int slot = 0; slot < PRODUCER_SLOTS; slot++) {
+                final long owner = getLongVolatile(control, slotOffset(slot) + SLOT_OWNER_OFFSET);
+                if (owner != 0 && getLongVolatile(control, slotOffset(slot) + SLOT_CLAIM_POSITION_OFFSET) == head) {
+                    if (isOwnerAlive(owner)) {
+                        return false;
+                    }
+                    dead = true;
+                }
+            }
+            return dead;
+        }
+
+        /**
+         * The length of a claim whose producer never marked it: up to the next non-zero header slot (the next
+         * claim's marker or record; the consumer zeroed everything in between), the next position a live
+         * producer is claiming at, the tail, or the region's end, whichever comes first.
+         */
+        private long unmarkedClaimLength(final Region r, final long offset, final long tail) {
+            long end = Math.min(r.capacity, offset + (tail - head));
+            for (int slot = 0; slot < PRODUCER_SLOTS; slot++) {
+                final long owner = getLongVolatile(control, slotOffset(slot) + SLOT_OWNER_OFFSET);
+                final long position = getLongVolatile(control, slotOffset(slot) + SLOT_CLAIM_POSITION_OFFSET);
+                if (owner != 0 && position - head > 0 && position - head < end - offset && isOwnerAlive(owner)) {
+                    end = offset + (position - head);
+                }
+            }
+            long next = offset + HEADER_LENGTH;
+            while (next < end && getLongVolatile(r.ring, next) == 0) {
+                next += HEADER_LENGTH;
+            }
+            return next - offset;
         }
 
         private boolean hasCommittedRecord() {

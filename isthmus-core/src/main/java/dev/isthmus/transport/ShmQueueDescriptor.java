@@ -33,15 +33,17 @@ package dev.isthmus.transport;
  * 384   | DATA DOORBELL: the consumer sleeps on it waiting for data (8)   |
  *       +-----------------------------------------------------------------+
  * 512   | PRODUCER LINE, written by producers                             |
- *       | producer lock (8): many producers only; holder's pid and the    |
- *       |   low 32 bits of its start time, 0 when free                    |
- * 520   | tail position (8): many producers only, under the lock          |
- * 528   | region offset (8)          \  the region producers write to;    |
- * 536   | region capacity (8)         } many producers only, under the    |
- * 544   | region base position (8)   /   lock                             |
+ *       | reserved (8)                                                    |
+ * 520   | tail position (8): many producers only, claimed by CAS          |
+ * 528   | reserved (24)                                                   |
  * 552   | producer heartbeat (8)                                          |
  *       +-----------------------------------------------------------------+
- * 4096  | first ring region (initial capacity bytes)                      |
+ * 1024  | PRODUCER SLOTS, many producers only: 64 x 16 bytes, each        |
+ *       | owner (8): pid, low 32 bits of its start time in the high half  |
+ *       | claim position (8): the tail the owner is about to claim at     |
+ *       +-----------------------------------------------------------------+
+ * 4096  | first ring region (initial capacity bytes; for many producers   |
+ *       | the max capacity, and the only region)                          |
  *       | later regions, each at least twice the last, appended as the    |
  *       | queue grows                                                     |
  *       +-----------------------------------------------------------------+
@@ -69,12 +71,23 @@ package dev.isthmus.transport;
  * next record does not fit before the end. A jump record (payload: the new region's offset and capacity,
  * 8 bytes each) moves both sides to a larger region appended to the file when the queue grows; positions
  * keep counting across regions.
+ *
+ * <h2>Many producers</h2>
+ * A many-to-one queue has one region, of its max capacity, and no jumps. A producer claims room by a
+ * compare-and-set of the tail (padding and record in one claim when the record does not fit before the
+ * end), after recording in its slot the position it is about to claim at; it then marks its record
+ * claimed (a header of type {@value #TYPE_CLAIMED} naming its slot, by compare-and-set from 0), writes the
+ * payload and commits by a compare-and-set of the marker to the data header. The consumer zeroes what it
+ * consumed before it hands the room back, so every header slot reads 0 until claimed. A claim whose
+ * producer died (its slot's process is gone) or stalled beyond {@link ShmQueueOptions#unblockTimeoutNs()}
+ * is overwritten by the consumer with a skip record ({@value #TYPE_SKIP}, by compare-and-set from what it
+ * saw), so one producer cannot stop the others; the late producer's commit then fails.
  */
 public final class ShmQueueDescriptor {
     /** "ISTHMQUE" read as a little-endian long. */
     public static final long MAGIC = 0x4555514d48545349L;
     /** The layout version this library writes and reads. */
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
     /** Flag bit: the queue admits many producers. */
     public static final int FLAG_MANY_PRODUCERS = 1;
 
@@ -116,18 +129,21 @@ public final class ShmQueueDescriptor {
     /** Offset of the doorbell the consumer sleeps on while waiting for data. */
     public static final int DATA_DOORBELL_OFFSET = 384;
 
-    /** Offset of the producer lock, a long. */
-    public static final int PRODUCER_LOCK_OFFSET = 512;
-    /** Offset of the shared tail position, a long. */
+    /** Offset of the shared tail position of a many-to-one queue, a long claimed by compare-and-set. */
     public static final int TAIL_OFFSET = 520;
-    /** Offset of the shared current region's file offset, a long. */
-    public static final int REGION_OFFSET_OFFSET = 528;
-    /** Offset of the shared current region's capacity, a long. */
-    public static final int REGION_CAPACITY_OFFSET = 536;
-    /** Offset of the shared current region's base position, a long. */
-    public static final int REGION_BASE_OFFSET = 544;
     /** Offset of the producer heartbeat, a long. */
     public static final int PRODUCER_HEARTBEAT_OFFSET = 552;
+
+    /** Offset of the first producer slot of a many-to-one queue. */
+    public static final int PRODUCER_SLOTS_OFFSET = 1024;
+    /** How many producer slots a many-to-one queue has; producers beyond go without one. */
+    public static final int PRODUCER_SLOTS = 64;
+    /** Length of a producer slot. */
+    public static final int PRODUCER_SLOT_LENGTH = 16;
+    /** Offset, in a slot, of its owner: pid, and the low 32 bits of its start time shifted left by 32; 0 if free. */
+    public static final int SLOT_OWNER_OFFSET = 0;
+    /** Offset, in a slot, of the tail position its owner is about to claim at. */
+    public static final int SLOT_CLAIM_POSITION_OFFSET = 8;
 
     /** Where the first region starts. */
     public static final int FIRST_REGION_OFFSET = 4096;
@@ -149,6 +165,13 @@ public final class ShmQueueDescriptor {
     public static final int TYPE_PADDING = 2;
     /** Record type: continue in a new region. */
     public static final int TYPE_JUMP = 3;
+    /** Record type: a claim a dead or stalled producer never committed, skipped by the consumer. */
+    public static final int TYPE_SKIP = 4;
+    /**
+     * Record type (low byte of the type word): claimed, not yet committed; the byte above names the
+     * claiming producer's slot plus one (0: none). Many-to-one queues only.
+     */
+    public static final int TYPE_CLAIMED = 5;
     /** Length of a jump record: header, region offset, region capacity. */
     public static final int JUMP_RECORD_LENGTH = HEADER_LENGTH + 16;
 
@@ -168,6 +191,19 @@ public final class ShmQueueDescriptor {
      */
     public static long header(final int type, final int length) {
         return (long) type << 32 | length & 0xffff_ffffL;
+    }
+
+    /**
+     * {@return the room a record of {@code recordLength} bytes takes at {@code offset} of a ring of
+     * {@code capacity} bytes: the record, plus the padding to the end of the ring first if it does not fit
+     * before the end} The one place this arithmetic is written.
+     *
+     * @param offset       where the tail is in the ring, a multiple of {@value #RECORD_ALIGNMENT}
+     * @param recordLength the record's length, from {@link #recordLength(long)}
+     * @param capacity     the ring's capacity, a power of two
+     */
+    public static long space(final long offset, final long recordLength, final long capacity) {
+        return offset + recordLength > capacity ? capacity - offset + recordLength : recordLength;
     }
 
     /**

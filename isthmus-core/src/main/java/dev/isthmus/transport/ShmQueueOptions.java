@@ -32,6 +32,7 @@ public final class ShmQueueOptions {
     private final Path directory;
     private final Supplier<IdleStrategy> idleStrategy;
     private final long livenessCheckIntervalNs;
+    private final long unblockTimeoutNs;
     private final int publishBatchBytes;
 
     private ShmQueueOptions(final Builder builder) {
@@ -43,6 +44,7 @@ public final class ShmQueueOptions {
         this.directory = builder.directory;
         this.idleStrategy = builder.idleStrategy;
         this.livenessCheckIntervalNs = builder.livenessCheckIntervalNs;
+        this.unblockTimeoutNs = builder.unblockTimeoutNs;
         this.publishBatchBytes = builder.publishBatchBytes;
     }
 
@@ -73,6 +75,7 @@ public final class ShmQueueOptions {
             .directory(directory)
             .idleStrategy(idleStrategy)
             .livenessCheckIntervalNs(livenessCheckIntervalNs)
+            .unblockTimeoutNs(unblockTimeoutNs)
             .publishBatchBytes(publishBatchBytes);
     }
 
@@ -133,6 +136,16 @@ public final class ShmQueueOptions {
     }
 
     /**
+     * {@return how long the consumer of a many-to-one queue waits for a live producer's claim to be
+     * committed before it skips it}
+     *
+     * @see Builder#unblockTimeoutNs(long)
+     */
+    public long unblockTimeoutNs() {
+        return unblockTimeoutNs;
+    }
+
+    /**
      * {@return how many bytes of offered messages a one-to-one queue's producer accumulates before it
      * publishes them together; 0 when every message is published as it is committed}
      *
@@ -152,6 +165,7 @@ public final class ShmQueueOptions {
         private Path directory = SharedMemory.DEFAULT_DIRECTORY;
         private Supplier<IdleStrategy> idleStrategy = IdleStrategies::defaultStrategy;
         private long livenessCheckIntervalNs = TimeUnit.MILLISECONDS.toNanos(100);
+        private long unblockTimeoutNs = TimeUnit.SECONDS.toNanos(10);
         private int publishBatchBytes;
 
         private Builder() {
@@ -246,6 +260,22 @@ public final class ShmQueueOptions {
         }
 
         /**
+         * Sets how long the consumer of a many-to-one queue waits for a claim of a producer that still runs
+         * before it skips the claim, so that one stalled producer cannot stop every other. A claim of a
+         * producer whose process died is skipped at the next liveness check, without waiting. The skipped
+         * producer's commit fails; if it was stalled inside the copy for longer than this and the ring
+         * wrapped meanwhile, it may have written into a later record, so choose a timeout longer than any
+         * pause a producer may take (a garbage collection, a descheduled container).
+         *
+         * @param timeoutNs at least 1 ms, at most 10 minutes; 10 s by default
+         * @return this builder
+         */
+        public Builder unblockTimeoutNs(final long timeoutNs) {
+            this.unblockTimeoutNs = timeoutNs;
+            return this;
+        }
+
+        /**
          * Lets the producer of a one-to-one queue publish the messages it offers in batches, like a
          * buffered stream: {@link ShmQueue.Producer#offer(java.lang.foreign.MemorySegment, long, int) offer} makes a message visible to the
          * consumer only once {@code bytes} have accumulated, or at the next {@link ShmQueue.Producer#flush()},
@@ -283,6 +313,9 @@ public final class ShmQueueOptions {
                 || livenessCheckIntervalNs > TimeUnit.SECONDS.toNanos(1)) {
                 throw new IllegalArgumentException("livenessCheckIntervalNs=" + livenessCheckIntervalNs
                     + " must be in [1 ms, 1 s]");
+            }
+            if (unblockTimeoutNs < TimeUnit.MILLISECONDS.toNanos(1) || unblockTimeoutNs > TimeUnit.MINUTES.toNanos(10)) {
+                throw new IllegalArgumentException("unblockTimeoutNs=" + unblockTimeoutNs + " must be in [1 ms, 10 min]");
             }
             if (publishBatchBytes != 0 && (publishBatchBytes < 64 || publishBatchBytes > 1024 * 1024)) {
                 throw new IllegalArgumentException("publishBatchBytes=" + publishBatchBytes
