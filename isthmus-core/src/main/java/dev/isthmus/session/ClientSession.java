@@ -68,6 +68,7 @@ public final class ClientSession {
                     : "") + ": " + e.getMessage());
         }
         Session session = null;
+        Reply reply = null;
         try {
             final ProcessIdentity me = ProcessIdentity.current();
             final byte[] hello = SessionProtocol.encodeHello(new SessionProtocol.Hello(client.name(),
@@ -78,7 +79,7 @@ public final class ClientSession {
                 throw new IsthmusTimeoutException("server app \"" + server.name() + "\" did not read its socket within "
                     + options.connectTimeout());
             }
-            final Reply reply = awaitReply(control, options);
+            reply = awaitReply(control, options);
             if (reply.message.type() == SessionProtocol.REJECT) {
                 throw new AuthenticationException("server app \"" + server.name() + "\" (pid " + serverProcess.pid()
                     + ") rejected client app \"" + client.name() + "\": " + SessionProtocol.getString(reply.message.body()));
@@ -89,24 +90,31 @@ public final class ClientSession {
             }
             final SessionProtocol.Welcome welcome = SessionProtocol.welcome(reply.message.body());
             if (welcome.serverPid() != control.peerCredentials().pid() || welcome.channels().size() != options.initChannels()
-                || reply.handles.size() != welcome.channels().size() || welcome.permissionLevel() < 0
+                || reply.handles.size() != welcome.channels().size() * Session.handlesPerChannel(options.transport())
+                || welcome.permissionLevel() < 0
                 || welcome.permissionLevel() >= PermissionLevel.values().length) {
                 throw new CorruptDataException("server app \"" + server.name() + "\" sent an inconsistent WELCOME: pid "
                     + welcome.serverPid() + " (socket peer " + control.peerCredentials().pid() + "), "
-                    + welcome.channels().size() + " channels with " + reply.handles.size() + " sockets, "
+                    + welcome.channels().size() + " channels with " + reply.handles.size() + " descriptors, "
                     + options.initChannels() + " asked for");
             }
             session = new Session(Session.Role.CLIENT, welcome.sessionId(), reply.message.token(), client.name(),
                 server.name(), new ProcessIdentity(welcome.serverPid(), welcome.serverStartTime()),
                 control.peerCredentials(), PermissionLevel.values()[welcome.permissionLevel()], options.transport(),
                 options.isZeroCopy(), options, control, welcome.metadata());
+            final int perChannel = Session.handlesPerChannel(options.transport());
             for (int i = 0; i < welcome.channels().size(); i++) {
-                session.addInitChannel(session.acceptChannel(welcome.channels().get(i), reply.handles.get(i)));
+                session.addInitChannel(session.acceptChannel(welcome.channels().get(i),
+                    reply.handles.subList(i * perChannel, (i + 1) * perChannel)));
             }
             session.sendControl(new SessionProtocol.Writer(SessionProtocol.READY, session.token(), 0).toArray());
             session.startDriver();
             return session;
         } catch (final RuntimeException | Error e) {
+            if (reply != null) {
+                // Those a channel took over are released already; the rest would leak.
+                reply.handles.forEach(NativeHandle::close);
+            }
             if (session != null) {
                 session.close();
             } else {

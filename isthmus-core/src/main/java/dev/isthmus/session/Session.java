@@ -306,8 +306,8 @@ public final class Session implements AutoCloseable {
         boolean opened = false;
         try {
             sendControl(new SessionProtocol.Writer(SessionProtocol.OPEN, token, correlation).putSpec(prepared.spec)
-                .toArray(), prepared.far);
-            prepared.far.close();
+                .toArray(), prepared.handles.toArray(NativeHandle[]::new));
+            prepared.closeHandles();
             final String refusal = await(answer, correlation, timeout);
             if (refusal != null) {
                 throw new ChannelRefusedException("session " + id + ": " + peerApp + " (pid " + peer.pid()
@@ -319,7 +319,7 @@ public final class Session implements AutoCloseable {
         } finally {
             pendingOpens.remove(correlation);
             if (!opened) {
-                prepared.far.close();
+                prepared.closeHandles();
                 prepared.channel.unlinkResources();
                 prepared.channel.close();
             }
@@ -367,21 +367,42 @@ public final class Session implements AutoCloseable {
         }
     }
 
-    /** What this side creates for a channel it opens: the channel, its description, the socket end to pass. */
-    record Prepared(Channel channel, SessionProtocol.ChannelSpec spec, NativeHandle far) {
+    /**
+     * What this side creates for a channel it opens: the channel, its description, and the descriptors to pass
+     * with it (the far end of its socket, then, for {@link ChannelTransport#SHM_QUEUE}, its two sealed queues).
+     */
+    record Prepared(Channel channel, SessionProtocol.ChannelSpec spec, List<NativeHandle> handles) {
+        void closeHandles() {
+            handles.forEach(NativeHandle::close);
+        }
+    }
+
+    /** {@return how many descriptors travel with a channel of this transport: its socket, and its queues} */
+    static int handlesPerChannel(final ChannelTransport transport) {
+        return transport == ChannelTransport.SHM_QUEUE ? 3 : 1;
     }
 
     Prepared prepareChannel() {
         final String channelId = id + (role == Role.SERVER ? "-c" : "-d") + channelNumbers.getAndIncrement();
         final UnixSocketBlobChannel.HandOver socket = UnixSocketBlobChannel.pairForHandOver(peerCredentials,
             "session " + id + " channel " + channelId, options.socketOptions());
+        final List<NativeHandle> handles = new ArrayList<>(3);
+        handles.add(socket.far());
         try {
             final BlobChannel blobs;
             final String resource;
             switch (transport) {
                 case SHM_QUEUE -> {
+                    // Sealed anonymous files: nothing in /dev/shm to squat, truncate or sweep.
                     final ResourceName name = ResourceName.of(localApp, "queue", channelId);
-                    blobs = ShmBlobChannel.create(name, queueOptions());
+                    final ShmBlobChannel queues = ShmBlobChannel.createSealed(name, queueOptions());
+                    blobs = queues;
+                    try {
+                        handles.addAll(List.of(queues.duplicateDescriptors()));
+                    } catch (final RuntimeException | Error e) {
+                        queues.close();
+                        throw e;
+                    }
                     resource = name.toString();
                 }
                 case UNIX_SOCKET -> {
@@ -396,10 +417,10 @@ public final class Session implements AutoCloseable {
                 default -> throw new IllegalStateException("channel transport " + transport);
             }
             return new Prepared(new Channel(this, channelId, blobs, socket.channel()),
-                new SessionProtocol.ChannelSpec(channelId, transport, resource), socket.far());
+                new SessionProtocol.ChannelSpec(channelId, transport, resource), List.copyOf(handles));
         } catch (final RuntimeException | Error e) {
             socket.channel().close();
-            socket.far().close();
+            handles.forEach(NativeHandle::close);
             throw e;
         }
     }
@@ -427,19 +448,40 @@ public final class Session implements AutoCloseable {
 
     /**
      * Opens the channel the peer described, checking that its resources are this session's and the peer's.
+     *
+     * @param spec     the peer's description of the channel
+     * @param received the descriptors that came with it, {@link #handlesPerChannel} of them, owned by this
+     *                 method (closed if it fails)
      */
-    Channel acceptChannel(final SessionProtocol.ChannelSpec spec, final NativeHandle socketEnd) {
+    Channel acceptChannel(final SessionProtocol.ChannelSpec spec, final List<NativeHandle> received) {
         final String expectedPrefix = id + (role == Role.SERVER ? "-d" : "-c");
-        if (!spec.id().startsWith(expectedPrefix) || spec.transport() != transport) {
-            socketEnd.close();
+        if (!spec.id().startsWith(expectedPrefix) || spec.transport() != transport
+            || received.size() != handlesPerChannel(transport)) {
+            received.forEach(NativeHandle::close);
             throw new CorruptDataException("session " + id + ": the peer described channel " + spec.id() + " over "
-                + spec.transport() + ", expected an id starting with " + expectedPrefix + " over " + transport);
+                + spec.transport() + " with " + received.size() + " descriptors, expected an id starting with "
+                + expectedPrefix + " over " + transport + " with " + handlesPerChannel(transport));
         }
-        final UnixSocketBlobChannel handles = UnixSocketBlobChannel.adopt(socketEnd, peerCredentials,
-            "session " + id + " channel " + spec.id(), options.socketOptions());
+        final UnixSocketBlobChannel handles;
+        try {
+            handles = UnixSocketBlobChannel.adopt(received.getFirst(), peerCredentials,
+                "session " + id + " channel " + spec.id(), options.socketOptions());
+        } catch (final RuntimeException | Error e) {
+            received.subList(1, received.size()).forEach(NativeHandle::close);
+            throw e;
+        }
         try {
             final BlobChannel blobs = switch (transport) {
-                case SHM_QUEUE -> ShmBlobChannel.open(peerResource(spec, "queue"), queueOptions());
+                case SHM_QUEUE -> {
+                    final ResourceName name;
+                    try {
+                        name = peerResource(spec, "queue");
+                    } catch (final RuntimeException e) {
+                        received.subList(1, 3).forEach(NativeHandle::close);
+                        throw e;
+                    }
+                    yield ShmBlobChannel.adopt(name, received.get(1), received.get(2), queueOptions());
+                }
                 case UNIX_SOCKET -> handles;
                 case POSIX_MQ -> PosixMqBlobChannel.open(peerResource(spec, "mq"), mqOptions());
             };
@@ -536,17 +578,17 @@ public final class Session implements AutoCloseable {
 
     private void onOpen(final SessionProtocol.Message message, final List<NativeHandle> handles) {
         final Consumer<Channel> handler = passiveOpenHandler;
-        if (handler == null || handles.size() != 1) {
+        if (handler == null || handles.size() != handlesPerChannel(transport)) {
             handles.forEach(NativeHandle::close);
             sendControl(new SessionProtocol.Writer(SessionProtocol.OPEN_REFUSED, token, message.correlation())
                 .putString(handler == null ? "no passive-open handler is registered on " + localApp + " (pid "
                     + ProcessHandle.current().pid() + ")" : "the request carries " + handles.size()
-                    + " sockets instead of 1").toArray());
+                    + " descriptors instead of " + handlesPerChannel(transport)).toArray());
             return;
         }
         final Channel channel;
         try {
-            channel = acceptChannel(SessionProtocol.getSpec(message.body()), handles.getFirst());
+            channel = acceptChannel(SessionProtocol.getSpec(message.body()), handles);
         } catch (final RuntimeException e) {
             sendControl(new SessionProtocol.Writer(SessionProtocol.OPEN_REFUSED, token, message.correlation())
                 .putString("cannot open the channel: " + e.getMessage()).toArray());

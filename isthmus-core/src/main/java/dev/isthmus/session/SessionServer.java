@@ -236,7 +236,7 @@ public final class SessionServer implements AutoCloseable {
                 final Session.Prepared prepared = session.prepareChannel();
                 initChannels.add(prepared.channel());
                 specs.add(prepared.spec());
-                fars.add(prepared.far());
+                fars.addAll(prepared.handles());
                 session.addInitChannel(prepared.channel());
             }
             final ProcessIdentity me = ProcessIdentity.current();

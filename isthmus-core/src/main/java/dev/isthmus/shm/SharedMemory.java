@@ -76,16 +76,26 @@ public final class SharedMemory implements AutoCloseable {
     private final int headerLength;
     private final MemorySegment header;
     private final List<Arena> arenas = new ArrayList<>();
+    /** Whether the segment is a sealed memfd, with no name in any directory. */
+    private final boolean sealed;
+    /** The most data bytes this process maps, whatever the file's header declares later. */
+    private final long maxDataLength;
     private volatile MemorySegment data;
     private boolean closed;
 
+    /** The most mappings one segment may accumulate by growing: honest growth doubles, so needs far fewer. */
+    static final int MAX_MAPPINGS = 48;
+
     private SharedMemory(final ResourceName name, final Path path, final int fd, final boolean writable,
-                         final int headerLength, final Arena arena, final MemorySegment mapping, final long dataLength) {
+                         final int headerLength, final Arena arena, final MemorySegment mapping, final long dataLength,
+                         final boolean sealed, final long maxDataLength) {
         this.name = name;
         this.path = path;
         this.what = path.toString();
         this.fd = fd;
         this.writable = writable;
+        this.sealed = sealed;
+        this.maxDataLength = maxDataLength;
         this.headerLength = headerLength;
         this.header = mapping.asSlice(0, headerLength);
         this.data = mapping.asSlice(headerLength, dataLength);
@@ -132,9 +142,59 @@ public final class SharedMemory implements AutoCloseable {
         if (fd == -Errno.ENOENT) {
             throw new NoSuchResourceException("no shared-memory segment " + what);
         }
+        try {
+            return mapExisting(name, path, fd, writable, Long.MAX_VALUE);
+        } catch (final RuntimeException | Error e) {
+            FileIo.close(fd);
+            throw e;
+        }
+    }
+
+    /**
+     * Maps a sealed segment another process created and handed over as a descriptor
+     * ({@link Builder#createSealed()}), taking ownership of the descriptor. Before anything is mapped, the
+     * file must carry the seals that keep it from shrinking ({@code F_SEAL_SHRINK} and
+     * {@code F_SEAL_SEAL}) and be no longer than {@code maxDataLength} beyond its header: a peer can then
+     * neither truncate what this process reads (no {@code SIGBUS}) nor make it map more than it expects.
+     * The header is checked as {@link #open(Path, ResourceName, boolean)} checks it.
+     *
+     * @param fd            the descriptor, owned by the segment from now on (closed if this fails)
+     * @param name          the name the creator gave the segment, for diagnostics
+     * @param writable      whether to map it for writing (a descriptor opened read-only cannot be)
+     * @param maxDataLength the most data bytes this process accepts to map, now and when the creator grows it
+     * @return the segment, mapped at its current length
+     * @throws CorruptDataException if the file is not sealed against shrinking, is longer than allowed, or
+     *                              its header is not a valid Isthmus header
+     */
+    public static SharedMemory adopt(final int fd, final ResourceName name, final boolean writable,
+                                     final long maxDataLength) {
+        Platform.requireSupported();
+        final Path path = Path.of("/memfd:" + name);
+        try {
+            final int seals = FileIo.seals(fd, path.toString());
+            final int required = FileIo.F_SEAL_SHRINK | FileIo.F_SEAL_SEAL;
+            if (seals == -1 || (seals & required) != required) {
+                throw new CorruptDataException("shared-memory segment " + path + " handed over by the peer is not sealed"
+                    + " against shrinking (seals " + seals + "): refused, it could be truncated under this process");
+            }
+            return mapExisting(name, path, fd, writable, maxDataLength);
+        } catch (final RuntimeException | Error e) {
+            FileIo.close(fd);
+            throw e;
+        }
+    }
+
+    /** Maps and checks an existing segment's file; the caller closes {@code fd} if this throws. */
+    private static SharedMemory mapExisting(final ResourceName name, final Path path, final int fd, final boolean writable,
+                                            final long maxDataLength) {
+        final String what = path.toString();
         Arena arena = null;
         try {
             final long fileLength = FileIo.length(fd, what);
+            if (fileLength - SegmentDescriptor.MAX_HEADER_LENGTH > maxDataLength) {
+                throw new CorruptDataException("shared-memory segment " + what + " is " + fileLength
+                    + " bytes long, more than the " + maxDataLength + " data bytes this process accepts to map");
+            }
             if (fileLength < SegmentDescriptor.MIN_HEADER_LENGTH) {
                 throw new CorruptDataException("shared-memory segment " + what + " is truncated: " + fileLength
                     + " bytes, less than the " + SegmentDescriptor.MIN_HEADER_LENGTH + "-byte header");
@@ -181,28 +241,30 @@ public final class SharedMemory implements AutoCloseable {
                     arena = grownArena;
                 }
             }
-            if (dataLength < 0 || dataLength > MAX_LENGTH_BYTES || headerLength + dataLength > current.byteSize()) {
+            if (dataLength < 0 || dataLength > MAX_LENGTH_BYTES || dataLength > maxDataLength
+                || headerLength + dataLength > current.byteSize()) {
                 throw new CorruptDataException("shared-memory segment " + what + " is truncated: its header declares "
                     + dataLength + " data bytes after a " + headerLength + "-byte header, the file has "
                     + FileIo.length(fd, what) + " bytes");
             }
-            return new SharedMemory(name, path, fd, writable, headerLength, arena, current, dataLength);
+            return new SharedMemory(name, path, fd, writable, headerLength, arena, current, dataLength,
+                maxDataLength != Long.MAX_VALUE, maxDataLength);
         } catch (final RuntimeException | Error e) {
             if (arena != null) {
                 arena.close();
             }
-            FileIo.close(fd);
             throw e;
         }
     }
 
-    private static SharedMemory create(final Builder builder) {
+    private static SharedMemory create(final Builder builder, final boolean sealed) {
         Platform.requireSupported();
         final long dataLength = builder.lengthBytes;
-        final Path path = builder.directory.resolve(builder.name.toString());
+        final Path path = sealed ? Path.of("/memfd:" + builder.name) : builder.directory.resolve(builder.name.toString());
         final String what = path.toString();
         final int mode = builder.permissions.fileMode();
-        final int fd = FileIo.open(what, FileIo.O_RDWR | FileIo.O_CREAT | FileIo.O_EXCL, mode);
+        final int fd = sealed ? FileIo.memfdCreate(builder.name.toString(), FileIo.MFD_CLOEXEC | FileIo.MFD_ALLOW_SEALING)
+            : FileIo.open(what, FileIo.O_RDWR | FileIo.O_CREAT | FileIo.O_EXCL, mode);
         if (fd == -Errno.EEXIST) {
             throw new IsthmusException("shared-memory segment " + what + " already exists");
         }
@@ -215,7 +277,12 @@ public final class SharedMemory implements AutoCloseable {
             // The umask may have cleared bits of the mode given to open: set it exactly.
             FileIo.fchmod(fd, mode, what);
             final int headerLength = SegmentDescriptor.headerLength(Mmap.pageSize());
-            FileIo.allocate(fd, headerLength + dataLength, what);
+            if (sealed) {
+                // Sparse: pages are allocated as they are first touched, and freed with the last mapping.
+                FileIo.truncate(fd, headerLength + dataLength, what);
+            } else {
+                FileIo.allocate(fd, headerLength + dataLength, what);
+            }
             arena = Arena.ofShared();
             final MemorySegment mapping = Mmap.map(fd, headerLength + dataLength, true, arena, what);
             final ProcessIdentity owner = ProcessIdentity.current();
@@ -232,15 +299,52 @@ public final class SharedMemory implements AutoCloseable {
             }
             // release: publishes the complete header; pairs with open()'s getLongAcquire(MAGIC).
             putLongRelease(mapping, MAGIC_OFFSET, MAGIC);
-            return new SharedMemory(builder.name, path, fd, true, headerLength, arena, mapping, dataLength);
+            if (sealed) {
+                // Nobody may shrink it from now on (a reader would fault), nor change the seals; a fixed-length
+                // segment may not grow either.
+                FileIo.addSeals(fd, FileIo.F_SEAL_SHRINK | FileIo.F_SEAL_SEAL | (builder.fixedLength ? FileIo.F_SEAL_GROW : 0),
+                    what);
+            }
+            return new SharedMemory(builder.name, path, fd, true, headerLength, arena, mapping, dataLength, sealed,
+                MAX_LENGTH_BYTES);
         } catch (final RuntimeException | Error e) {
             if (arena != null) {
                 arena.close();
             }
             FileIo.close(fd);
-            deleteQuietly(path);
+            if (!sealed) {
+                deleteQuietly(path);
+            }
             throw e;
         }
+    }
+
+    /**
+     * {@return a new descriptor of this segment's file, the caller's to close (typically after handing it to a
+     * peer with {@code SCM_RIGHTS})}
+     *
+     * @param readOnly whether the descriptor is opened read-only: the kernel then refuses whoever holds it a
+     *                 writable mapping, so a peer given it cannot write a byte of this segment
+     * @throws IllegalStateException if the segment is closed
+     */
+    public int duplicateDescriptor(final boolean readOnly) {
+        synchronized (this) {
+            if (closed) {
+                throw new IllegalStateException("shared-memory segment " + what + " is closed");
+            }
+            if (!readOnly) {
+                return FileIo.duplicate(fd, what);
+            }
+            return FileIo.reopen(fd, FileIo.O_RDONLY, what);
+        }
+    }
+
+    /**
+     * {@return whether this segment is a sealed anonymous file ({@link Builder#createSealed()} or
+     * {@link #adopt}), which has no name and is freed with its last descriptor and mapping}
+     */
+    public boolean isSealed() {
+        return sealed;
     }
 
     /**
@@ -362,6 +466,10 @@ public final class SharedMemory implements AutoCloseable {
         if (declared <= current.byteSize()) {
             return false;
         }
+        if (declared > maxDataLength) {
+            throw new CorruptDataException("shared-memory segment " + what + " declares " + declared + " data bytes,"
+                + " more than the " + maxDataLength + " this process accepts to map");
+        }
         final long fileLength = FileIo.length(fd, what);
         if (declared > MAX_LENGTH_BYTES || headerLength + declared > fileLength) {
             throw new CorruptDataException("shared-memory segment " + what + " is truncated: its header declares "
@@ -400,6 +508,10 @@ public final class SharedMemory implements AutoCloseable {
     }
 
     private void remap(final long dataLength) {
+        if (arenas.size() >= MAX_MAPPINGS) {
+            throw new CorruptDataException("shared-memory segment " + what + " has grown " + arenas.size()
+                + " times: refused to map it again (honest growth doubles, and needs far fewer mappings)");
+        }
         final Arena arena = Arena.ofShared();
         try {
             final MemorySegment mapping = Mmap.map(fd, headerLength + dataLength, writable, arena, what);
@@ -416,6 +528,9 @@ public final class SharedMemory implements AutoCloseable {
      * is freed when the last of them is closed. Idempotent.
      */
     public void unlink() {
+        if (sealed) {
+            return;
+        }
         deleteQuietly(path);
     }
 
@@ -493,6 +608,7 @@ public final class SharedMemory implements AutoCloseable {
         private Path directory = DEFAULT_DIRECTORY;
         private boolean prefault;
         private long tag;
+        private boolean fixedLength;
 
         private Builder(final ResourceName name) {
             this.name = Objects.requireNonNull(name, "name");
@@ -569,7 +685,37 @@ public final class SharedMemory implements AutoCloseable {
             if (lengthBytes < 0) {
                 throw new IllegalStateException("lengthBytes is not set for " + name);
             }
-            return SharedMemory.create(this);
+            return SharedMemory.create(this, false);
+        }
+
+        /**
+         * Makes {@link #createSealed()} seal the segment's length: it may then neither shrink nor grow.
+         *
+         * @return this builder
+         */
+        public Builder fixedLength() {
+            this.fixedLength = true;
+            return this;
+        }
+
+        /**
+         * Creates the segment as an anonymous file ({@code memfd_create}), sealed against shrinking
+         * ({@code F_SEAL_SHRINK}, then {@code F_SEAL_SEAL}): it has no name in any directory, so nobody can
+         * squat or open it; it reaches a peer only as a descriptor ({@link #duplicateDescriptor(boolean)},
+         * passed with {@code SCM_RIGHTS}, mapped there with {@link #adopt}); and the kernel frees it with the
+         * last descriptor and mapping, whoever dies. It may still grow, unless {@link #fixedLength()}. Its
+         * pages are allocated as they are first touched (or now, with {@link #prefault(boolean)}); its mode
+         * is the permission level's, which matters only to reopening it through {@code /proc}.
+         *
+         * @return the segment, mapped for reading and writing
+         * @throws IllegalStateException       if no length was set
+         * @throws dev.isthmus.NativeException if the file cannot be created or sealed
+         */
+        public SharedMemory createSealed() {
+            if (lengthBytes < 0) {
+                throw new IllegalStateException("lengthBytes is not set for " + name);
+            }
+            return SharedMemory.create(this, true);
         }
     }
 }

@@ -59,6 +59,33 @@ public final class OneToOneShmQueue extends ShmQueue {
         return new OneToOneShmQueue(openSegment(name, options, false), options, false);
     }
 
+    /**
+     * Creates the queue in a sealed anonymous file ({@link SharedMemory.Builder#createSealed()}): it has no
+     * name, reaches the peer only as a descriptor ({@link #duplicateDescriptor()}), and the kernel frees it
+     * with the last process that maps it.
+     *
+     * @param name    a name for diagnostics ({@code /proc/<pid>/fd} shows {@code /memfd:<name>})
+     * @param options capacities, permissions, idle strategy
+     * @return the queue, with no role attached yet
+     */
+    public static OneToOneShmQueue createSealed(final ResourceName name, final ShmQueueOptions options) {
+        return new OneToOneShmQueue(createSegment(name, options, false, true), options, false);
+    }
+
+    /**
+     * Maps a queue the peer created with {@link #createSealed} and handed over as a descriptor, after
+     * checking the file's seals and length (see {@link SharedMemory#adopt}).
+     *
+     * @param fd      the descriptor, owned by the queue from now on (closed if this fails)
+     * @param name    the name the peer gave it, for diagnostics
+     * @param options the idle strategy and liveness interval for this side; its max capacity bounds what is mapped
+     * @return the queue, with no role attached yet
+     * @throws dev.isthmus.CorruptDataException if the file is not sealed, too large, or not a one-to-one queue
+     */
+    public static OneToOneShmQueue adopt(final int fd, final ResourceName name, final ShmQueueOptions options) {
+        return new OneToOneShmQueue(adoptSegment(fd, name, options, false), options, false);
+    }
+
     @Override
     Producer newProducer() {
         claimRole("producer", PRODUCER_PID_OFFSET, PRODUCER_START_TIME_OFFSET, PRODUCER_STATE_OFFSET);

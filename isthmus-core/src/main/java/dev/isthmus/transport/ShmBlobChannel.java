@@ -87,6 +87,79 @@ public final class ShmBlobChannel implements BlobChannel {
         }
     }
 
+    /**
+     * Creates a channel whose two queues are sealed anonymous files ({@link OneToOneShmQueue#createSealed}):
+     * nothing appears in {@code /dev/shm}; the peer gets the queues as descriptors
+     * ({@link #duplicateDescriptors()}, passed with {@code SCM_RIGHTS}) and maps them with {@link #adopt}.
+     *
+     * @param name    the channel's name, for diagnostics
+     * @param options capacities, permissions, idle strategy
+     * @return this side of the channel
+     */
+    public static ShmBlobChannel createSealed(final ResourceName name, final ShmQueueOptions options) {
+        final OneToOneShmQueue ab = OneToOneShmQueue.createSealed(queueName(name, "ab"), options);
+        try {
+            final OneToOneShmQueue ba = OneToOneShmQueue.createSealed(queueName(name, "ba"), options);
+            try {
+                return new ShmBlobChannel(ab, ba);
+            } catch (final RuntimeException | Error e) {
+                ba.close();
+                throw e;
+            }
+        } catch (final RuntimeException | Error e) {
+            ab.close();
+            throw e;
+        }
+    }
+
+    /**
+     * {@return new descriptors of the two queues of a sealed channel, creator-to-opener first, the caller's to
+     * close once handed over}
+     */
+    public NativeHandle[] duplicateDescriptors() {
+        final NativeHandle ab = NativeHandle.adopt(outbound.duplicateDescriptor());
+        try {
+            return new NativeHandle[] {ab, NativeHandle.adopt(inbound.duplicateDescriptor())};
+        } catch (final RuntimeException | Error e) {
+            ab.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Maps the other side of a sealed channel from the two descriptors its creator handed over, after checking
+     * each file's seals and length.
+     *
+     * @param name    the name the creator used, for diagnostics
+     * @param ab      the creator-to-opener queue's descriptor, owned by the channel from now on
+     * @param ba      the opener-to-creator queue's descriptor, owned by the channel from now on
+     * @param options the idle strategy and liveness interval for this side; its max capacity bounds what is mapped
+     * @return this side of the channel
+     * @throws dev.isthmus.CorruptDataException if a file is not sealed, too large, or not a queue
+     */
+    public static ShmBlobChannel adopt(final ResourceName name, final NativeHandle ab, final NativeHandle ba,
+                                       final ShmQueueOptions options) {
+        final OneToOneShmQueue in;
+        try {
+            in = OneToOneShmQueue.adopt(ab.release(), queueName(name, "ab"), options);
+        } catch (final RuntimeException | Error e) {
+            ba.close();
+            throw e;
+        }
+        try {
+            final OneToOneShmQueue out = OneToOneShmQueue.adopt(ba.release(), queueName(name, "ba"), options);
+            try {
+                return new ShmBlobChannel(out, in);
+            } catch (final RuntimeException | Error e) {
+                out.close();
+                throw e;
+            }
+        } catch (final RuntimeException | Error e) {
+            in.close();
+            throw e;
+        }
+    }
+
     private static ResourceName queueName(final ResourceName name, final String direction) {
         Objects.requireNonNull(name, "name");
         return new ResourceName(name.prefix(), name.app(), name.pid(), name.kind(), name.id() + "-" + direction);

@@ -135,15 +135,20 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
 
     static SharedMemory createSegment(final ResourceName name, final ShmQueueOptions options,
                                       final boolean manyProducers) {
+        return createSegment(name, options, manyProducers, false);
+    }
+
+    static SharedMemory createSegment(final ResourceName name, final ShmQueueOptions options,
+                                      final boolean manyProducers, final boolean sealed) {
         // A many-to-one queue does not grow: its one region has the max capacity (its pages are faulted in
         // as they are first used, unless pre-faulting is on).
         final long capacity = manyProducers ? options.maxCapacityBytes() : options.initialCapacityBytes();
-        final SharedMemory memory = SharedMemory.builder(name)
+        final SharedMemory.Builder builder = SharedMemory.builder(name)
             .lengthBytes(FIRST_REGION_OFFSET + capacity)
             .permissions(options.permissions())
             .directory(options.directory())
-            .prefault(options.prefault())
-            .create();
+            .prefault(options.prefault());
+        final SharedMemory memory = sealed ? builder.createSealed() : builder.create();
         final MemorySegment control = memory.segment();
         control.set(JAVA_INT, VERSION_OFFSET, VERSION);
         control.set(JAVA_INT, FLAGS_OFFSET, manyProducers ? FLAG_MANY_PRODUCERS : 0);
@@ -168,6 +173,33 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             memory.close();
             throw e;
         }
+    }
+
+    /**
+     * Maps a queue segment a peer handed over as a sealed descriptor, refusing a file that is not sealed
+     * against shrinking or is larger than a queue with this side's max capacity can become.
+     */
+    static SharedMemory adoptSegment(final int fd, final ResourceName name, final ShmQueueOptions options,
+                                     final boolean manyProducers) {
+        final SharedMemory memory = SharedMemory.adopt(fd, name, true, FIRST_REGION_OFFSET + 2 * options.maxCapacityBytes());
+        try {
+            validate(memory, manyProducers);
+            if (options.prefault()) {
+                memory.prefault();
+            }
+            return memory;
+        } catch (final RuntimeException | Error e) {
+            memory.close();
+            throw e;
+        }
+    }
+
+    /**
+     * {@return a new descriptor of this queue's file, the caller's to close: for handing a sealed queue to
+     * its peer}
+     */
+    public int duplicateDescriptor() {
+        return memory.duplicateDescriptor(false);
     }
 
     private static void validate(final SharedMemory memory, final boolean manyProducers) {

@@ -69,6 +69,24 @@ public final class FileIo {
         Native.downcall("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle STATX =
         Native.downcall("statx", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle FCNTL = Native.downcall("fcntl",
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
+
+    /** {@code memfd_create} flag: close the descriptor on exec. */
+    public static final int MFD_CLOEXEC = 1;
+    /** {@code memfd_create} flag: the file accepts seals. */
+    public static final int MFD_ALLOW_SEALING = 2;
+    /** Seal: no more seals may be added. */
+    public static final int F_SEAL_SEAL = 1;
+    /** Seal: the file may not shrink. */
+    public static final int F_SEAL_SHRINK = 2;
+    /** Seal: the file may not grow. */
+    public static final int F_SEAL_GROW = 4;
+    /** Seal: the file may not be written. */
+    public static final int F_SEAL_WRITE = 8;
+    private static final int F_DUPFD_CLOEXEC = 1030;
+    private static final int F_ADD_SEALS = 1033;
+    private static final int F_GET_SEALS = 1034;
 
     private FileIo() {
     }
@@ -100,6 +118,34 @@ public final class FileIo {
                 return -errno;
             }
             throw Errno.exception("open(" + path + ")", errno);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /**
+     * Opens the file an open descriptor refers to once more, with its own access mode: {@code open} of
+     * {@code /proc/self/fd/<fd>} (which is a link the kernel resolves to the file itself, even a memfd), e.g. to
+     * get a read-only descriptor of a file this process holds read-write.
+     *
+     * @param fd    the open descriptor
+     * @param flags {@link #O_RDONLY} or {@link #O_RDWR}; {@link #O_CLOEXEC} is always added
+     * @param what  the file's name, for the error message
+     * @return the new descriptor, the caller's to close
+     * @throws dev.isthmus.NativeException on failure, e.g. {@code EACCES} when the file's mode excludes this user
+     */
+    public static int reopen(final int fd, final int flags, final String what) {
+        final Native.CallState state = Native.callState();
+        try (Arena arena = Arena.ofConfined()) {
+            final MemorySegment cPath = arena.allocateFrom("/proc/self/fd/" + fd);
+            int copy;
+            do {
+                copy = (int) OPEN.invokeExact(state.errnoSegment(), cPath, flags | O_CLOEXEC, 0);
+            } while (copy == -1 && state.errno() == Errno.EINTR);
+            if (copy == -1) {
+                throw Errno.exception("open(/proc/self/fd/" + fd + " of " + what + ")", state.errno());
+            }
+            return copy;
         } catch (final Throwable t) {
             throw Native.rethrow(t);
         }
@@ -339,14 +385,91 @@ public final class FileIo {
      * @throws dev.isthmus.NativeException on failure
      */
     public static int memfdCreate(final String name) {
+        return memfdCreate(name, MFD_CLOEXEC);
+    }
+
+    /**
+     * Creates an anonymous file in memory, as {@code memfd_create(name, flags)}.
+     *
+     * @param name  a name for diagnostics ({@code /proc/<pid>/fd} shows it as {@code /memfd:name})
+     * @param flags {@link #MFD_CLOEXEC}, {@link #MFD_ALLOW_SEALING}
+     * @return the descriptor
+     * @throws dev.isthmus.NativeException on failure
+     */
+    public static int memfdCreate(final String name, final int flags) {
         final Native.CallState state = Native.callState();
         try (Arena arena = Arena.ofConfined()) {
             final MemorySegment cName = arena.allocateFrom(name);
-            final int fd = (int) MEMFD_CREATE.invokeExact(state.errnoSegment(), cName, 1 /* MFD_CLOEXEC */);
+            final int fd = (int) MEMFD_CREATE.invokeExact(state.errnoSegment(), cName, flags);
             if (fd == -1) {
                 throw Errno.exception("memfd_create(" + name + ")", state.errno());
             }
             return fd;
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /**
+     * Adds seals to a file created with {@link #MFD_ALLOW_SEALING}: {@code fcntl(fd, F_ADD_SEALS, seals)}.
+     *
+     * @param fd    the descriptor
+     * @param seals {@code F_SEAL_*} bits
+     * @param what  the file's name, for the error message
+     * @throws dev.isthmus.NativeException on failure, e.g. {@code EPERM} once {@link #F_SEAL_SEAL} is set
+     */
+    public static void addSeals(final int fd, final int seals, final String what) {
+        if (fcntl(fd, F_ADD_SEALS, seals, what) == -1) {
+            throw Errno.exception("fcntl(" + what + ", F_ADD_SEALS, " + seals + ")", Native.callState().errno());
+        }
+    }
+
+    /**
+     * {@return the seals of a file, {@code fcntl(fd, F_GET_SEALS)}, or -1 if it cannot carry seals (not a
+     * memfd or another shmem file); a memfd created without {@link #MFD_ALLOW_SEALING} reports
+     * {@link #F_SEAL_SEAL}}
+     *
+     * @param fd   the descriptor
+     * @param what the file's name, for the error message
+     * @throws dev.isthmus.NativeException on any other failure
+     */
+    public static int seals(final int fd, final String what) {
+        final int seals = fcntl(fd, F_GET_SEALS, 0, what);
+        if (seals == -1) {
+            final int errno = Native.callState().errno();
+            if (errno == Errno.EINVAL) {
+                return -1;
+            }
+            throw Errno.exception("fcntl(" + what + ", F_GET_SEALS)", errno);
+        }
+        return seals;
+    }
+
+    /**
+     * {@return a new descriptor of the same open file, close-on-exec ({@code F_DUPFD_CLOEXEC}), the caller's
+     * to close}
+     *
+     * @param fd   the descriptor
+     * @param what the file's name, for the error message
+     * @throws dev.isthmus.NativeException on failure, e.g. {@code EMFILE}
+     */
+    public static int duplicate(final int fd, final String what) {
+        final int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0, what);
+        if (copy == -1) {
+            throw Errno.exception("fcntl(" + what + ", F_DUPFD_CLOEXEC)", Native.callState().errno());
+        }
+        return copy;
+    }
+
+    /** {@code fcntl} with an int argument; -1 with errno in this thread's call state on failure. */
+    private static int fcntl(final int fd, final int command, final int argument, final String what) {
+        final Native.CallState state = Native.callState();
+        try {
+            int rc;
+            do {
+                rc = (int) FCNTL.invokeExact(state.errnoSegment(), fd, command, argument);
+            } while (rc == -1 && state.errno() == Errno.EINTR);
+            return rc;
         } catch (final Throwable t) {
             throw Native.rethrow(t);
         }
