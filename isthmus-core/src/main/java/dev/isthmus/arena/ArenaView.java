@@ -6,6 +6,7 @@ package dev.isthmus.arena;
 
 import dev.isthmus.CorruptDataException;
 import dev.isthmus.IsthmusException;
+import dev.isthmus.internal.LongLongMap;
 import dev.isthmus.shm.NoSuchResourceException;
 import dev.isthmus.shm.ProcessIdentity;
 import dev.isthmus.shm.SharedMemory;
@@ -53,8 +54,13 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * <p>Thread safety: thread-safe.
  */
 public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
-    /** Pools beyond this index are refused before any name is derived from them. */
-    static final int MAX_POOLS = 1 << 16;
+    /**
+     * Pools beyond this index are refused before any name is derived from them: far below
+     * {@code vm.max_map_count}, so a peer cannot exhaust this process's mappings.
+     */
+    static final int MAX_POOLS = 1 << 10;
+    /** The most bytes of a peer's pools one view maps: a peer cannot make it map sparse terabytes. */
+    static final long MAX_MAPPED_BYTES = 1L << 40;
 
     private final String app;
     private final ProcessIdentity owner;
@@ -62,6 +68,10 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
     private final long groupTag;
     private final ArenaOptions options;
     private final List<SharedMemory> pools = new ArrayList<>();
+    /** The blocks this view holds borrowed now, by pool and offset: a second borrow of one is refused. */
+    private final LongLongMap borrowed = new LongLongMap(64);
+    /** The bytes of the peer's pools this view has mapped, bounded by {@link #MAX_MAPPED_BYTES}. */
+    private long mappedBytes;
     private boolean closed;
 
     private ArenaView(final String app, final ProcessIdentity owner, final String group, final long groupTag,
@@ -126,7 +136,18 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
         if (getIntVolatile(pool, offset + BLOCK_REFERENCES_OFFSET) <= 0) {
             throw reject(handle, "the block holds no reference for this process");
         }
+        // One borrow per block at a time: the same handle twice (or two handles of one block) would give the
+        // owner its block back while this process still reads it.
+        final long key = key(handle.pool(), offset);
+        if (borrowed.get(key) != LongLongMap.MISSING) {
+            throw reject(handle, "this process already holds that block borrowed");
+        }
+        borrowed.put(key, 1);
         return new ShmBlock(this, pool, handle.pool(), handle.generation(), offset, handle.length());
+    }
+
+    private static long key(final int pool, final long offset) {
+        return (long) pool << 48 | offset;
     }
 
     private CorruptDataException reject(final ShmHandle handle, final String why) {
@@ -144,7 +165,8 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
         }
         SharedMemory memory = pools.get(index);
         if (memory == null) {
-            memory = SharedMemory.open(options.directory(), ShmArena.poolName(app, owner.pid(), group, index), true);
+            memory = SharedMemory.open(options.directory(), ShmArena.poolName(app, owner.pid(), group, index), true,
+                MAX_MAPPED_BYTES - mappedBytes);
             try {
                 check(memory, index);
             } catch (final RuntimeException e) {
@@ -152,6 +174,7 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
                 throw e;
             }
             pools.set(index, memory);
+            mappedBytes += memory.lengthBytes();
         }
         return memory.segment();
     }
@@ -181,9 +204,23 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
         }
     }
 
-    /** The last reference to a borrowed block was dropped here: push it on its pool's return stack. */
     @Override
-    public void release(final ShmBlock block) {
+    public void closed(final ShmBlock block, final boolean lastReference) {
+        synchronized (this) {
+            borrowed.remove(key(block.poolIndex(), block.offset()));
+        }
+        if (lastReference) {
+            giveBack(block);
+        }
+    }
+
+    @Override
+    public void dropped(final ShmBlock block) {
+        giveBack(block);
+    }
+
+    /** The last reference to a borrowed block was dropped here: push it on its pool's return stack. */
+    private void giveBack(final ShmBlock block) {
         final MemorySegment pool = block.pool();
         final long offset = block.offset();
         long head;

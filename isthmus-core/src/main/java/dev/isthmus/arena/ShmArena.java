@@ -4,7 +4,7 @@
  */
 package dev.isthmus.arena;
 
-import dev.isthmus.CorruptDataException;
+import dev.isthmus.internal.LongLongMap;
 import dev.isthmus.internal.linux.Mmap;
 import dev.isthmus.shm.ProcessIdentity;
 import dev.isthmus.shm.ResourceName;
@@ -16,7 +16,6 @@ import java.util.Arrays;
 import java.util.List;
 
 import static dev.isthmus.arena.ArenaDescriptor.BLOCK_GENERATION_OFFSET;
-import static dev.isthmus.arena.ArenaDescriptor.BLOCK_HEADER_LENGTH;
 import static dev.isthmus.arena.ArenaDescriptor.BLOCK_MAGIC;
 import static dev.isthmus.arena.ArenaDescriptor.BLOCK_MAGIC_OFFSET;
 import static dev.isthmus.arena.ArenaDescriptor.BLOCK_NEXT_OFFSET;
@@ -38,8 +37,6 @@ import static dev.isthmus.arena.ArenaDescriptor.STATE_FREE;
 import static dev.isthmus.arena.ArenaDescriptor.VERSION;
 import static dev.isthmus.arena.ArenaDescriptor.VERSION_OFFSET;
 import static dev.isthmus.arena.ArenaDescriptor.blockSizeFor;
-import static dev.isthmus.internal.MemoryAccess.getAndAddInt;
-import static dev.isthmus.internal.MemoryAccess.getIntVolatile;
 import static dev.isthmus.internal.MemoryAccess.getLongAcquire;
 import static dev.isthmus.internal.MemoryAccess.putLongRelease;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -56,6 +53,13 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * owner drains on its next allocation. Closing the arena removes every pool, whatever peers still hold:
  * their mappings stay valid until they close them, and nothing remains in {@code /dev/shm}.
  *
+ * <p>The arena trusts its peers with nothing. Each block's size class, generation and state live in this
+ * process's memory; the block headers and reference counts in the pool are written for borrowers and never
+ * read back, except the count, as a hint of when a peer let go. A peer that forges a size, a count, a state
+ * or a return can at worst make the owner keep a block until the arena closes (counted in
+ * {@link #refusedReturns()}), or reuse a block that the same lying peer still reads; it can never make the
+ * arena hand out memory this process still holds, free a block twice, or fail.
+ *
  * {@snippet :
  * try (ShmArena arena = ShmArena.create("cacheSrv", "s1", 1L, ArenaOptions.defaults());
  *      ShmBlock block = arena.allocate(1 << 20)) {
@@ -68,6 +72,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
     private static final int CLASSES = 64;
+    /** {@link #meta} state bit: allocated, not free. */
+    private static final long ALLOCATED = 1;
+    /** {@link #meta} state bit: this process still holds its own reference (the {@link ShmBlock} is open). */
+    private static final long OWNER_HELD = 2;
+    /** {@link #meta} state bit: the peer returned the block while this process still held it. */
+    private static final long RETURNED = 4;
 
     private final String app;
     private final String group;
@@ -78,8 +88,15 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
     /** Per size class (log2 of the block size), a stack of free blocks encoded by {@link #encode}. */
     private final long[][] free = new long[CLASSES][];
     private final int[] freeCount = new int[CLASSES];
+    /**
+     * The truth about every block this arena ever carved, by {@link #encode}d position, in this process's
+     * memory where no peer can write: generation, size class and state ({@link #meta}). What the block header
+     * in shared memory says is written for borrowers to check and never read back.
+     */
+    private final LongLongMap blocks = new LongLongMap(256);
     private Pool bumpPool;
     private long allocatedBytes;
+    private long refusedReturns;
     private boolean unlinked;
     private boolean closed;
 
@@ -143,15 +160,17 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
         final int sizeClass = Long.numberOfTrailingZeros(size);
         final Pool pool;
         final long offset;
+        final int generation;
         if (freeCount[sizeClass] > 0) {
             final long encoded = free[sizeClass][--freeCount[sizeClass]];
             pool = pools.get((int) (encoded >>> 48));
             offset = encoded & (1L << 48) - 1;
+            generation = generation(blocks.get(encoded));
         } else {
             pool = poolWithRoom(size);
             offset = alignUp(pool.bump, Math.min(size, Mmap.pageSize()));
             pool.bump = offset + size;
-            pool.segment.set(JAVA_INT, offset + BLOCK_GENERATION_OFFSET, 1);
+            generation = 1;
             pool.segment.set(JAVA_LONG, offset + BLOCK_SIZE_OFFSET, size);
             pool.segment.set(JAVA_INT, offset + BLOCK_MAGIC_OFFSET, BLOCK_MAGIC);
             if (options.prefault()) {
@@ -162,13 +181,29 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
                 }
             }
         }
+        blocks.put(encode(pool.index, offset), meta(generation, sizeClass, ALLOCATED | OWNER_HELD));
+        // For borrowers to check; a peer may overwrite any of it, and this arena never reads it back.
         final MemorySegment segment = pool.segment;
+        segment.set(JAVA_INT, offset + BLOCK_GENERATION_OFFSET, generation);
+        segment.set(JAVA_LONG, offset + BLOCK_SIZE_OFFSET, size);
+        segment.set(JAVA_INT, offset + BLOCK_MAGIC_OFFSET, BLOCK_MAGIC);
         segment.set(JAVA_INT, offset + BLOCK_REFERENCES_OFFSET, 1);
         segment.set(JAVA_LONG, offset + BLOCK_NEXT_OFFSET, 0);
         segment.set(JAVA_INT, offset + BLOCK_STATE_OFFSET, STATE_ALLOCATED);
         allocatedBytes += size;
-        return new ShmBlock(this, segment, pool.index, segment.get(JAVA_INT, offset + BLOCK_GENERATION_OFFSET), offset,
-            length);
+        return new ShmBlock(this, segment, pool.index, generation, offset, length);
+    }
+
+    private static long meta(final int generation, final int sizeClass, final long state) {
+        return (long) generation << 32 | (long) sizeClass << 8 | state;
+    }
+
+    private static int generation(final long meta) {
+        return (int) (meta >>> 32);
+    }
+
+    private static int sizeClass(final long meta) {
+        return (int) (meta >>> 8 & 0xff);
     }
 
     private Pool poolWithRoom(final long size) {
@@ -205,29 +240,68 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
         return pool;
     }
 
-    /** A reference dropped in this process was the last: free the block now. */
+    /**
+     * This process closed its reference: the block is free once no peer holds it, as the shared count says
+     * (a hint: a peer that lies about it can only make the owner keep the block, or reuse what that same
+     * peer still reads), or as a return from the peer said already.
+     */
     @Override
-    public synchronized void release(final ShmBlock block) {
-        if (!closed) {
-            free(pools.get(block.poolIndex()), block.offset());
+    public synchronized void closed(final ShmBlock block, final boolean lastReference) {
+        if (closed) {
+            return;
+        }
+        final long key = encode(block.poolIndex(), block.offset());
+        final long meta = blocks.get(key);
+        if (meta == LongLongMap.MISSING || (meta & OWNER_HELD) == 0 || generation(meta) != block.generation()) {
+            return;
+        }
+        if (lastReference || (meta & RETURNED) != 0) {
+            free(key, meta);
+        } else {
+            blocks.put(key, meta & ~OWNER_HELD);
         }
     }
 
-    private void free(final Pool pool, final long offset) {
+    /** A reference lent but never delivered was dropped, and the shared count says it was the last. */
+    @Override
+    public synchronized void dropped(final ShmBlock block) {
+        if (closed) {
+            return;
+        }
+        final long key = encode(block.poolIndex(), block.offset());
+        final long meta = blocks.get(key);
+        if (meta != LongLongMap.MISSING && (meta & (ALLOCATED | OWNER_HELD)) == ALLOCATED
+            && generation(meta) == block.generation()) {
+            free(key, meta);
+        }
+    }
+
+    /** Frees an allocated block, by what this process knows of it: its size class and generation. */
+    private void free(final long key, final long meta) {
+        final Pool pool = pools.get((int) (key >>> 48));
+        final long offset = key & (1L << 48) - 1;
+        final int sizeClass = sizeClass(meta);
+        final long size = 1L << sizeClass;
+        final int generation = generation(meta) + 1;
+        blocks.put(key, meta(generation, sizeClass, 0));
         final MemorySegment segment = pool.segment;
-        final long size = segment.get(JAVA_LONG, offset + BLOCK_SIZE_OFFSET);
         segment.set(JAVA_INT, offset + BLOCK_STATE_OFFSET, STATE_FREE);
-        segment.set(JAVA_INT, offset + BLOCK_GENERATION_OFFSET, segment.get(JAVA_INT, offset + BLOCK_GENERATION_OFFSET) + 1);
-        final int sizeClass = Long.numberOfTrailingZeros(size);
+        segment.set(JAVA_INT, offset + BLOCK_GENERATION_OFFSET, generation);
         long[] stack = free[sizeClass];
         if (stack == null || freeCount[sizeClass] == stack.length) {
             stack = free[sizeClass] = stack == null ? new long[16] : Arrays.copyOf(stack, stack.length * 2);
         }
-        stack[freeCount[sizeClass]++] = encode(pool.index, offset);
+        stack[freeCount[sizeClass]++] = key;
         allocatedBytes -= size;
     }
 
-    /** Takes back the blocks borrowers returned, checking each before trusting it. */
+    /**
+     * Takes back the blocks borrowers returned. Every entry of a pool's return stack is checked against
+     * what this process knows: only a block it allocated and no longer holds itself is freed (one it still
+     * holds is freed when it closes it). An entry that names no allocated block ends the walk of that stack,
+     * whose link cannot be trusted: the blocks behind it stay allocated until the arena closes (a leak the
+     * lying peer caused, counted in {@link #refusedReturns()}), and nothing in use is ever handed out.
+     */
     private void drainReturns() {
         for (final Pool pool : pools) {
             final MemorySegment segment = pool.segment;
@@ -237,28 +311,33 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
                 continue;
             }
             long offset = dev.isthmus.internal.MemoryAccess.getAndSetLong(segment, RETURN_HEAD_OFFSET, 0L);
-            int guard = 0;
+            // At most one entry per block carved: a longer walk is a cycle.
+            int budget = blocks.size();
             while (offset != 0) {
-                if (!isBlock(pool, offset) || getIntVolatile(segment, offset + BLOCK_REFERENCES_OFFSET) != 0
-                    || segment.get(JAVA_INT, offset + BLOCK_STATE_OFFSET) != STATE_ALLOCATED || ++guard > 1 << 24) {
-                    throw new CorruptDataException("arena pool " + pool.memory.path() + ": the return stack holds "
-                        + "an impossible block at offset " + offset);
+                final long key = offset >= FIRST_BLOCK_OFFSET && offset < pool.bump
+                    && (offset & MIN_BLOCK_SIZE - 1) == 0 ? encode(pool.index, offset) : -1;
+                final long meta = key < 0 ? LongLongMap.MISSING : blocks.get(key);
+                if (meta == LongLongMap.MISSING || (meta & ALLOCATED) == 0 || --budget < 0) {
+                    refusedReturns++;
+                    break;
                 }
                 final long next = segment.get(JAVA_LONG, offset + BLOCK_NEXT_OFFSET);
-                free(pool, offset);
+                if ((meta & OWNER_HELD) != 0) {
+                    blocks.put(key, meta | RETURNED);
+                } else {
+                    free(key, meta);
+                }
                 offset = next;
             }
         }
     }
 
-    private static boolean isBlock(final Pool pool, final long offset) {
-        final MemorySegment segment = pool.segment;
-        if (offset < FIRST_BLOCK_OFFSET || (offset & MIN_BLOCK_SIZE - 1) != 0 || offset + BLOCK_HEADER_LENGTH > pool.bump) {
-            return false;
-        }
-        final long size = segment.get(JAVA_LONG, offset + BLOCK_SIZE_OFFSET);
-        return segment.get(JAVA_INT, offset + BLOCK_MAGIC_OFFSET) == BLOCK_MAGIC && Long.bitCount(size) == 1
-            && size >= MIN_BLOCK_SIZE && offset + size <= pool.bump;
+    /**
+     * {@return how many returns from peers this arena refused because they named no block it had lent: a
+     * sign of a buggy or hostile peer}
+     */
+    public synchronized long refusedReturns() {
+        return refusedReturns;
     }
 
     /**

@@ -33,9 +33,22 @@ public final class ShmBlock implements AutoCloseable {
         }
     }
 
-    /** Where a dropped last reference goes: the owner's free lists, or the pool's return stack. */
+    /**
+     * Where references end: the owner's arena, which decides from its own private state whether the block
+     * is free again, or a peer's view, which returns the block to its owner when the last reference goes.
+     * The reference count in shared memory is only a hint that a peer can forge.
+     */
     interface Releaser {
-        void release(ShmBlock block);
+        /**
+         * This holder closed its reference.
+         *
+         * @param block         the block
+         * @param lastReference whether the shared count says no reference is left
+         */
+        void closed(ShmBlock block, boolean lastReference);
+
+        /** A reference added by {@link #lend()} was dropped undelivered, and it was the last. */
+        void dropped(ShmBlock block);
     }
 
     private final Releaser releaser;
@@ -109,7 +122,7 @@ public final class ShmBlock implements AutoCloseable {
      */
     public void unlend() {
         if (pool.scope().isAlive() && getAndAddInt(pool, offset + BLOCK_REFERENCES_OFFSET, -1) == 1) {
-            releaser.release(this);
+            releaser.dropped(this);
         }
     }
 
@@ -122,6 +135,10 @@ public final class ShmBlock implements AutoCloseable {
 
     int poolIndex() {
         return poolIndex;
+    }
+
+    int generation() {
+        return generation;
     }
 
     long offset() {
@@ -151,9 +168,8 @@ public final class ShmBlock implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (CLOSED.compareAndSet(this, false, true) && pool.scope().isAlive()
-            && getAndAddInt(pool, offset + BLOCK_REFERENCES_OFFSET, -1) == 1) {
-            releaser.release(this);
+        if (CLOSED.compareAndSet(this, false, true) && pool.scope().isAlive()) {
+            releaser.closed(this, getAndAddInt(pool, offset + BLOCK_REFERENCES_OFFSET, -1) == 1);
         }
     }
 

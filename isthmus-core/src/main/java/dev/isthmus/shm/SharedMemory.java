@@ -135,6 +135,24 @@ public final class SharedMemory implements AutoCloseable {
      *                                 version, file shorter than the header declares), names the problem
      */
     public static SharedMemory open(final Path directory, final ResourceName name, final boolean writable) {
+        return open(directory, name, writable, Long.MAX_VALUE);
+    }
+
+    /**
+     * Opens an existing segment that another process may have made larger than it should be, mapping it
+     * only if its data part is at most {@code maxDataLength} bytes (checked before anything is mapped, and
+     * again by {@link #refresh()}).
+     *
+     * @param directory     where the segment lives
+     * @param name          the segment's name
+     * @param writable      whether to map it for writing
+     * @param maxDataLength the most data bytes this process accepts to map
+     * @return the segment, mapped at its current length
+     * @throws NoSuchResourceException if there is no such segment
+     * @throws CorruptDataException    if its header is not valid, or it is larger than allowed
+     */
+    public static SharedMemory open(final Path directory, final ResourceName name, final boolean writable,
+                                    final long maxDataLength) {
         Platform.requireSupported();
         final Path path = directory.resolve(name.toString());
         final String what = path.toString();
@@ -143,7 +161,7 @@ public final class SharedMemory implements AutoCloseable {
             throw new NoSuchResourceException("no shared-memory segment " + what);
         }
         try {
-            return mapExisting(name, path, fd, writable, Long.MAX_VALUE);
+            return mapExisting(name, path, fd, writable, maxDataLength, false);
         } catch (final RuntimeException | Error e) {
             FileIo.close(fd);
             throw e;
@@ -177,7 +195,7 @@ public final class SharedMemory implements AutoCloseable {
                 throw new CorruptDataException("shared-memory segment " + path + " handed over by the peer is not sealed"
                     + " against shrinking (seals " + seals + "): refused, it could be truncated under this process");
             }
-            return mapExisting(name, path, fd, writable, maxDataLength);
+            return mapExisting(name, path, fd, writable, maxDataLength, true);
         } catch (final RuntimeException | Error e) {
             FileIo.close(fd);
             throw e;
@@ -186,7 +204,7 @@ public final class SharedMemory implements AutoCloseable {
 
     /** Maps and checks an existing segment's file; the caller closes {@code fd} if this throws. */
     private static SharedMemory mapExisting(final ResourceName name, final Path path, final int fd, final boolean writable,
-                                            final long maxDataLength) {
+                                            final long maxDataLength, final boolean sealed) {
         final String what = path.toString();
         Arena arena = null;
         try {
@@ -247,8 +265,8 @@ public final class SharedMemory implements AutoCloseable {
                     + dataLength + " data bytes after a " + headerLength + "-byte header, the file has "
                     + FileIo.length(fd, what) + " bytes");
             }
-            return new SharedMemory(name, path, fd, writable, headerLength, arena, current, dataLength,
-                maxDataLength != Long.MAX_VALUE, maxDataLength);
+            return new SharedMemory(name, path, fd, writable, headerLength, arena, current, dataLength, sealed,
+                maxDataLength);
         } catch (final RuntimeException | Error e) {
             if (arena != null) {
                 arena.close();
