@@ -17,21 +17,23 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * <p>The loop is warmed up first, then measured in several rounds; the verdict is taken on the quietest
  * round. A per-operation allocation, however small (one 16-byte object in every thousandth operation),
  * shows in every round and fails; a one-off shows in one round only and does not. The threshold is zero in
- * substance: less than one byte per thousand operations.
+ * substance: less than one byte per hundred operations. What stays below it is allocation by time, not by
+ * operation: a liveness check made every 100 ms that the JIT has not compiled yet allocates a few dozen
+ * bytes in the interpreter (seen on a loaded machine: 320 to 480 bytes per 200,000 POSIX MQ messages).
  */
 public final class AllocationProbe {
     private static final int WARM_UP_ROUNDS = 20;
     private static final long DEFAULT_OPERATIONS_PER_ROUND = 200_000;
     private static final int MEASURED_ROUNDS = 7;
     /** Bytes per operation that count as none: well below any allocation made once per operation. */
-    private static final double NONE_PER_OPERATION = 0.001;
+    private static final double NONE_PER_OPERATION = 0.01;
 
     private AllocationProbe() {
     }
 
     /**
      * Fails unless the quietest of several measured rounds of {@code batch} allocates less than a byte per
-     * thousand operations.
+     * hundred operations.
      *
      * @param batch               one batch of operations; run many times
      * @param operationsPerBatch  how many operations one run of {@code batch} performs
