@@ -18,8 +18,11 @@ package dev.isthmus.arena;
  *  32   | group (8): the session the pool belongs to                      |
  *  40   | pool length (8): header page and blocks                         |
  *       +-----------------------------------------------------------------+
- * 128   | RETURN STACK, written by borrowers                              |
+ * 128   | RETURN STACK, written by borrowers (pools opened by name)       |
  *       | head (8): offset of the last block returned by a borrower, or 0 |
+ *       +-----------------------------------------------------------------+
+ * 192   | RETURNS CONSUMED (8), sealed pools: how many entries of the     |
+ *       | borrower's return ring the owner has taken back                 |
  *       +-----------------------------------------------------------------+
  * 4096  | blocks ...                                                      |
  *       +-----------------------------------------------------------------+
@@ -41,6 +44,20 @@ package dev.isthmus.arena;
  * sets the header when it allocates, the generation changes each time a block is freed, and the reference
  * count is changed atomically by the owner and by borrowers; a borrower that drops the last reference
  * pushes the block on the return stack (a compare-and-set on the head) for the owner to take back.
+ *
+ * <h2>Sealed pools and return rings</h2>
+ * A session's arena is one sealed anonymous pool of fixed length, handed to the peer read-only: the peer
+ * cannot write a byte of it, so it counts nothing there. Each borrower returns blocks through a ring in
+ * memory it owns (a sealed file handed to the owner read-only), one entry per borrow, and the owner
+ * records in its pool header how far it has read:
+ * <pre>
+ *   0   +-----------------------------------------------------------------+
+ *       | magic "ISTHMRET" (8)                                            |
+ *   8   | layout version (4)           | capacity in entries (4)          |
+ *  64   | published (8): entries written so far, written by the borrower  |
+ * 128   | entries (8 each): pool index &lt;&lt; 48 | block offset             |
+ *       +-----------------------------------------------------------------+
+ * </pre>
  */
 public final class ArenaDescriptor {
     /** "ISTHPOOL" read as a little-endian long. */
@@ -64,8 +81,23 @@ public final class ArenaDescriptor {
     public static final int POOL_LENGTH_OFFSET = 40;
     /** Offset of the return stack's head, a long. */
     public static final int RETURN_HEAD_OFFSET = 128;
+    /** Offset of the count of return-ring entries the owner has taken back (sealed pools), a long. */
+    public static final int RETURNS_CONSUMED_OFFSET = 192;
     /** Where blocks start. */
     public static final int FIRST_BLOCK_OFFSET = 4096;
+
+    /** "ISTHMRET" read as a little-endian long. */
+    public static final long RING_MAGIC = 0x5445524d48545349L;
+    /** Offset of a return ring's layout version, an int. */
+    public static final int RING_VERSION_OFFSET = 8;
+    /** Offset of a return ring's capacity in entries, an int. */
+    public static final int RING_CAPACITY_OFFSET = 12;
+    /** Offset of the count of entries the borrower has published, a long. */
+    public static final int RING_PUBLISHED_OFFSET = 64;
+    /** Offset of the first return-ring entry. */
+    public static final int RING_ENTRIES_OFFSET = 128;
+    /** Entries in a return ring: far more blocks than one peer holds borrowed at once. */
+    public static final int RING_CAPACITY = 8192;
 
     /** "BLK1" read as a little-endian int. */
     public static final int BLOCK_MAGIC = 0x314b4c42;

@@ -18,10 +18,18 @@ import java.util.Objects;
  * @param directory   where the pools live
  * @param prefault    whether fresh blocks are faulted in when first allocated (recommended: first touches
  *                    cost microseconds per page, and blocks are reused)
+ * @param sealedPoolBytes the length of a sealed (session) arena's one pool: the most its blocks hold at
+ *                    once, and the most of a peer's pool this side maps; address space, not memory
  */
-public record ArenaOptions(long poolBytes, PermissionLevel permissions, Path directory, boolean prefault) {
+public record ArenaOptions(long poolBytes, PermissionLevel permissions, Path directory, boolean prefault,
+                           long sealedPoolBytes) {
     /** The default pool size: 64 MiB. */
     public static final long DEFAULT_POOL_BYTES = 64L << 20;
+    /**
+     * The default length of a sealed (session) arena's one pool: 64 GiB of address space, of which only
+     * the pages of blocks actually used take memory.
+     */
+    public static final long DEFAULT_SEALED_POOL_BYTES = 64L << 30;
 
     /**
      * Validates the options.
@@ -34,6 +42,23 @@ public record ArenaOptions(long poolBytes, PermissionLevel permissions, Path dir
         }
         Objects.requireNonNull(permissions, "permissions");
         Objects.requireNonNull(directory, "directory");
+        if (sealedPoolBytes < 1 << 20 || sealedPoolBytes > SharedMemory.MAX_LENGTH_BYTES / 2) {
+            throw new IllegalArgumentException("sealedPoolBytes=" + sealedPoolBytes + " must be in [1 MiB, "
+                + SharedMemory.MAX_LENGTH_BYTES / 2 + "]");
+        }
+    }
+
+    /**
+     * Options with the default sealed pool length.
+     *
+     * @param poolBytes   the length of each pool opened by name
+     * @param permissions the permission level of the pools
+     * @param directory   where named pools live
+     * @param prefault    whether blocks' pages are faulted in when first carved
+     */
+    public ArenaOptions(final long poolBytes, final PermissionLevel permissions, final Path directory,
+                        final boolean prefault) {
+        this(poolBytes, permissions, directory, prefault, DEFAULT_SEALED_POOL_BYTES);
     }
 
     /**
@@ -49,7 +74,17 @@ public record ArenaOptions(long poolBytes, PermissionLevel permissions, Path dir
      * @param level the level
      */
     public ArenaOptions withPermissions(final PermissionLevel level) {
-        return new ArenaOptions(poolBytes, level, directory, prefault);
+        return new ArenaOptions(poolBytes, level, directory, prefault, sealedPoolBytes);
+    }
+
+    /**
+     * {@return these options with another length for a sealed arena's one pool (the most a session's arena
+     * holds at once, and the most this side maps of the peer's)}
+     *
+     * @param bytes at least 1 MiB
+     */
+    public ArenaOptions withSealedPoolBytes(final long bytes) {
+        return new ArenaOptions(poolBytes, permissions, directory, prefault, bytes);
     }
 
     /**
@@ -58,6 +93,6 @@ public record ArenaOptions(long poolBytes, PermissionLevel permissions, Path dir
      * @param bytes a power of two of at least 1 MiB
      */
     public ArenaOptions withPoolBytes(final long bytes) {
-        return new ArenaOptions(bytes, permissions, directory, prefault);
+        return new ArenaOptions(bytes, permissions, directory, prefault, sealedPoolBytes);
     }
 }

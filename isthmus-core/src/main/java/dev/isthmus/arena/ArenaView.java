@@ -9,6 +9,7 @@ import dev.isthmus.IsthmusException;
 import dev.isthmus.internal.LongLongMap;
 import dev.isthmus.shm.NoSuchResourceException;
 import dev.isthmus.shm.ProcessIdentity;
+import dev.isthmus.shm.ResourceName;
 import dev.isthmus.shm.SharedMemory;
 
 import java.lang.foreign.MemorySegment;
@@ -31,7 +32,14 @@ import static dev.isthmus.arena.ArenaDescriptor.OWNER_START_TIME_OFFSET;
 import static dev.isthmus.arena.ArenaDescriptor.POOL_INDEX_OFFSET;
 import static dev.isthmus.arena.ArenaDescriptor.POOL_MAGIC;
 import static dev.isthmus.arena.ArenaDescriptor.POOL_MAGIC_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.RETURNS_CONSUMED_OFFSET;
 import static dev.isthmus.arena.ArenaDescriptor.RETURN_HEAD_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.RING_CAPACITY;
+import static dev.isthmus.arena.ArenaDescriptor.RING_CAPACITY_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.RING_ENTRIES_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.RING_MAGIC;
+import static dev.isthmus.arena.ArenaDescriptor.RING_PUBLISHED_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.RING_VERSION_OFFSET;
 import static dev.isthmus.arena.ArenaDescriptor.STATE_ALLOCATED;
 import static dev.isthmus.arena.ArenaDescriptor.VERSION;
 import static dev.isthmus.arena.ArenaDescriptor.VERSION_OFFSET;
@@ -74,13 +82,114 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
     private long mappedBytes;
     private boolean closed;
 
+    /** Sealed: this view's return ring, in memory it owns, handed to the owner read-only; null for named pools. */
+    private final SharedMemory returns;
+    /** Sealed: returns the ring had no room for yet, as ring entries; sent before any newer one. */
+    private long[] pendingReturns = new long[0];
+    private int pendingCount;
+    private long returnsPublished;
+
     private ArenaView(final String app, final ProcessIdentity owner, final String group, final long groupTag,
-                      final ArenaOptions options) {
+                      final ArenaOptions options, final SharedMemory returns) {
         this.app = app;
         this.owner = owner;
         this.group = group;
         this.groupTag = groupTag;
         this.options = options;
+        this.returns = returns;
+    }
+
+    /**
+     * Creates a view of a peer's sealed arena ({@link ShmArena#createSealed}): its one pool arrives as a
+     * read-only descriptor ({@link #attachPool}), and this view returns borrowed blocks through a ring in its
+     * own memory, a sealed file the owner maps read-only ({@link #returnsDescriptor()}).
+     *
+     * @param app      the peer's application name
+     * @param owner    the peer process, which must own the pool
+     * @param group    the arena's group
+     * @param groupTag the arena's group tag
+     * @param options  {@link ArenaOptions#sealedPoolBytes()} bounds what is mapped of the peer's pool; the
+     *                 ring gets {@link ArenaOptions#permissions()}
+     * @return the view, its return ring created
+     */
+    public static ArenaView createSealed(final String app, final ProcessIdentity owner, final String group,
+                                         final long groupTag, final ArenaOptions options) {
+        final SharedMemory ring = SharedMemory.builder(new ResourceName(ResourceName.configuredPrefix(), app,
+                ProcessHandle.current().pid(), "arena", group + "-r"))
+            .lengthBytes(RING_ENTRIES_OFFSET + RING_CAPACITY * 8L)
+            .permissions(options.permissions())
+            .fixedLength()
+            .createSealed();
+        ring.segment().set(JAVA_INT, RING_VERSION_OFFSET, VERSION);
+        ring.segment().set(JAVA_INT, RING_CAPACITY_OFFSET, RING_CAPACITY);
+        // release: publishes the ring's header; pairs with adoptRing()'s getLongAcquire(RING_MAGIC).
+        dev.isthmus.internal.MemoryAccess.putLongRelease(ring.segment(), 0, RING_MAGIC);
+        return new ArenaView(app, owner, group, groupTag, options, ring);
+    }
+
+    /** Maps a peer's return ring read-only, after checking its seals, length and header. */
+    static SharedMemory adoptRing(final int fd, final ResourceName name) {
+        final long length = RING_ENTRIES_OFFSET + RING_CAPACITY * 8L;
+        final SharedMemory ring = SharedMemory.adopt(fd, name, false, length);
+        try {
+            final MemorySegment header = ring.segment();
+            if (header.byteSize() != length || getLongAcquire(header, 0) != RING_MAGIC
+                || header.get(JAVA_INT, RING_VERSION_OFFSET) != VERSION
+                || header.get(JAVA_INT, RING_CAPACITY_OFFSET) != RING_CAPACITY) {
+                throw new CorruptDataException("the return ring " + ring.path() + " the peer handed over is not a return"
+                    + " ring of " + RING_CAPACITY + " entries and layout version " + VERSION);
+            }
+            return ring;
+        } catch (final RuntimeException | Error e) {
+            ring.close();
+            throw e;
+        }
+    }
+
+    /**
+     * {@return a read-only descriptor of this view's return ring, the caller's to close once handed to the owner}
+     *
+     * @throws IllegalStateException if this view is not sealed
+     */
+    public int returnsDescriptor() {
+        if (returns == null) {
+            throw new IllegalStateException("arena view " + group + " is not sealed");
+        }
+        return returns.duplicateDescriptor(true);
+    }
+
+    /**
+     * Maps the peer's sealed pool, handed over read-only ({@link ShmArena#poolDescriptor()}), after checking its
+     * seals and length and that its header names the peer and this view's group.
+     *
+     * @param fd the descriptor, owned by the view from now on (closed if this fails)
+     * @throws CorruptDataException  if the file is not sealed, too large, or not the peer's pool of this group
+     * @throws IllegalStateException if this view is not sealed or has its pool
+     */
+    public synchronized void attachPool(final int fd) {
+        if (returns == null || !pools.isEmpty() || closed) {
+            dev.isthmus.internal.linux.FileIo.close(fd);
+            throw new IllegalStateException("arena view " + group + " is not sealed, is closed, or has its pool");
+        }
+        final SharedMemory memory = SharedMemory.adopt(fd, ShmArena.poolName(app, owner.pid(), group, 0), false,
+            options.sealedPoolBytes());
+        try {
+            check(memory, 0);
+        } catch (final RuntimeException | Error e) {
+            memory.close();
+            throw e;
+        }
+        pools.add(memory);
+    }
+
+    @Override
+    public boolean countsInSharedMemory() {
+        return returns == null;
+    }
+
+    /** {@return this view's return ring, writable: for tests that play a hostile borrower} */
+    MemorySegment ringForTests() {
+        return returns.segment();
     }
 
     /**
@@ -96,7 +205,7 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
     public static ArenaView of(final String app, final ProcessIdentity owner, final String group, final long groupTag,
                                final ArenaOptions options) {
         ShmArena.poolName(app, owner.pid(), group, 0);
-        return new ArenaView(app, owner, group, groupTag, options);
+        return new ArenaView(app, owner, group, groupTag, options, null);
     }
 
     /**
@@ -133,7 +242,7 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
             throw reject(handle, "the block was freed (stale handle: generation "
                 + pool.get(JAVA_INT, offset + BLOCK_GENERATION_OFFSET) + ")");
         }
-        if (getIntVolatile(pool, offset + BLOCK_REFERENCES_OFFSET) <= 0) {
+        if (returns == null && getIntVolatile(pool, offset + BLOCK_REFERENCES_OFFSET) <= 0) {
             throw reject(handle, "the block holds no reference for this process");
         }
         // One borrow per block at a time: the same handle twice (or two handles of one block) would give the
@@ -156,6 +265,13 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
     }
 
     private MemorySegment pool(final int index) {
+        if (returns != null) {
+            if (index != 0 || pools.isEmpty()) {
+                throw new CorruptDataException("handle names pool " + index + " of arena " + group + ", which has "
+                    + (pools.isEmpty() ? "not arrived yet" : "one pool, 0"));
+            }
+            return pools.getFirst().segment();
+        }
         if (index < 0 || index >= MAX_POOLS) {
             throw new CorruptDataException("handle names pool " + index + " of arena " + group + ", outside [0, "
                 + MAX_POOLS + ")");
@@ -208,9 +324,42 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
     public void closed(final ShmBlock block, final boolean lastReference) {
         synchronized (this) {
             borrowed.remove(key(block.poolIndex(), block.offset()));
+            if (returns != null) {
+                if (!closed) {
+                    returnToRing(key(block.poolIndex(), block.offset()));
+                }
+                return;
+            }
         }
         if (lastReference) {
             giveBack(block);
+        }
+    }
+
+    /**
+     * Sealed: writes a return into this view's ring, after any that waited for room; what finds no room
+     * waits here, in this process's memory, for the owner to read on.
+     */
+    private void returnToRing(final long entry) {
+        if (pendingCount == pendingReturns.length) {
+            pendingReturns = java.util.Arrays.copyOf(pendingReturns, Math.max(16, pendingCount * 2));
+        }
+        pendingReturns[pendingCount++] = entry;
+        final MemorySegment ring = returns.segment();
+        // acquire: pairs with the owner's putLongRelease(RETURNS_CONSUMED) after it read the entries. A lying
+        // owner only loses its own returns.
+        final long consumed = getLongAcquire(pools.getFirst().segment(), RETURNS_CONSUMED_OFFSET);
+        int sent = 0;
+        while (sent < pendingCount && returnsPublished - consumed < RING_CAPACITY) {
+            ring.set(JAVA_LONG, RING_ENTRIES_OFFSET + (returnsPublished & RING_CAPACITY - 1) * 8, pendingReturns[sent++]);
+            returnsPublished++;
+        }
+        if (sent > 0) {
+            System.arraycopy(pendingReturns, sent, pendingReturns, 0, pendingCount - sent);
+            pendingCount -= sent;
+            // release: the entries are written before the count that publishes them; pairs with the owner's
+            // getLongAcquire(RING_PUBLISHED).
+            dev.isthmus.internal.MemoryAccess.putLongRelease(ring, RING_PUBLISHED_OFFSET, returnsPublished);
         }
     }
 
@@ -249,6 +398,9 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
             return;
         }
         closed = true;
+        if (returns != null) {
+            returns.close();
+        }
         for (final SharedMemory memory : pools) {
             if (memory != null) {
                 if (unlink) {

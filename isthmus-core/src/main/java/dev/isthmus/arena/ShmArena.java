@@ -31,7 +31,11 @@ import static dev.isthmus.arena.ArenaDescriptor.POOL_INDEX_OFFSET;
 import static dev.isthmus.arena.ArenaDescriptor.POOL_LENGTH_OFFSET;
 import static dev.isthmus.arena.ArenaDescriptor.POOL_MAGIC;
 import static dev.isthmus.arena.ArenaDescriptor.POOL_MAGIC_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.RETURNS_CONSUMED_OFFSET;
 import static dev.isthmus.arena.ArenaDescriptor.RETURN_HEAD_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.RING_CAPACITY;
+import static dev.isthmus.arena.ArenaDescriptor.RING_ENTRIES_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.RING_PUBLISHED_OFFSET;
 import static dev.isthmus.arena.ArenaDescriptor.STATE_ALLOCATED;
 import static dev.isthmus.arena.ArenaDescriptor.STATE_FREE;
 import static dev.isthmus.arena.ArenaDescriptor.VERSION;
@@ -78,6 +82,9 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
     private static final long OWNER_HELD = 2;
     /** {@link #meta} state bit: the peer returned the block while this process still held it. */
     private static final long RETURNED = 4;
+    /** {@link #meta}: one lent reference (sealed arenas count them here), in bits 16 to 31. */
+    private static final long LEND = 1L << 16;
+    private static final int MAX_LENDS = 0xffff;
 
     private final String app;
     private final String group;
@@ -99,6 +106,12 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
     private long refusedReturns;
     private boolean unlinked;
     private boolean closed;
+    /** A sealed arena: one fixed pool, handed to the peer read-only, references counted here. */
+    private final boolean sealed;
+    /** Sealed: the borrower's return ring, mapped read-only once attached; null before. */
+    private SharedMemory returns;
+    private long returnsConsumed;
+    private boolean returnsBroken;
 
     private static final class Pool {
         final int index;
@@ -113,11 +126,63 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
         }
     }
 
-    private ShmArena(final String app, final String group, final long groupTag, final ArenaOptions options) {
+    private ShmArena(final String app, final String group, final long groupTag, final ArenaOptions options,
+                     final boolean sealed) {
         this.app = app;
         this.group = group;
         this.groupTag = groupTag;
         this.options = options;
+        this.sealed = sealed;
+    }
+
+    /**
+     * Creates a session's arena: one pool of {@link ArenaOptions#sealedPoolBytes()} in a sealed anonymous file
+     * of fixed length (nothing in {@code /dev/shm}, freed by the kernel with the last process that maps it),
+     * which the peer gets read-only ({@link #poolDescriptor()}), so that it cannot write a byte of it. The peer
+     * returns what it borrowed through a ring in its own memory ({@link #attachReturns}); references are
+     * counted in this process.
+     *
+     * @param app      the owning application, for the pool's diagnostic name
+     * @param group    the session the arena belongs to
+     * @param groupTag the same scope as a number, stored in the pool so that the peer can tell another scope's
+     * @param options  the pool's length, pre-faulting
+     * @return the arena, its pool created
+     */
+    public static ShmArena createSealed(final String app, final String group, final long groupTag,
+                                        final ArenaOptions options) {
+        final ShmArena arena = new ShmArena(app, group, groupTag, options, true);
+        arena.newPool(options.sealedPoolBytes());
+        return arena;
+    }
+
+    /**
+     * {@return a read-only descriptor of a sealed arena's pool, the caller's to close once handed to the peer}
+     *
+     * @throws IllegalStateException if the arena is not sealed, or closed
+     */
+    public synchronized int poolDescriptor() {
+        if (!sealed || closed) {
+            throw new IllegalStateException("arena " + group + " is " + (closed ? "closed" : "not sealed"));
+        }
+        return pools.getFirst().memory.duplicateDescriptor(true);
+    }
+
+    /**
+     * Attaches the ring through which the peer returns the blocks it borrowed from this sealed arena
+     * ({@link ArenaView#returnsDescriptor()} on its side), mapped read-only after its seals, length and
+     * header are checked.
+     *
+     * @param fd the descriptor, owned by the arena from now on (closed if this fails)
+     * @throws dev.isthmus.CorruptDataException if the file is not a sealed return ring
+     * @throws IllegalStateException            if the arena is not sealed, or has one already
+     */
+    public synchronized void attachReturns(final int fd) {
+        if (!sealed || returns != null || closed) {
+            dev.isthmus.internal.linux.FileIo.close(fd);
+            throw new IllegalStateException("arena " + group + " is not sealed, is closed, or has its returns");
+        }
+        returns = ArenaView.adoptRing(fd, new ResourceName(ResourceName.configuredPrefix(), app, owner.pid(), "arena",
+            group + "-r"));
     }
 
     /**
@@ -132,7 +197,7 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
      */
     public static ShmArena create(final String app, final String group, final long groupTag, final ArenaOptions options) {
         poolName(app, ProcessHandle.current().pid(), group, 0);
-        return new ShmArena(app, group, groupTag, options);
+        return new ShmArena(app, group, groupTag, options, false);
     }
 
     static ResourceName poolName(final String app, final long pid, final String group, final int index) {
@@ -211,14 +276,22 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
         if (current != null && alignUp(current.bump, Math.min(size, Mmap.pageSize())) + size <= current.segment.byteSize()) {
             return current;
         }
-        final long poolLength = Math.max(options.poolBytes(), FIRST_BLOCK_OFFSET + size);
+        if (sealed) {
+            throw new dev.isthmus.IsthmusException("arena " + group + " is full: a block of " + size + " bytes does not"
+                + " fit in its " + options.sealedPoolBytes() + "-byte pool (" + allocatedBytes + " bytes in use); raise"
+                + " ArenaOptions.sealedPoolBytes or free blocks");
+        }
+        return newPool(Math.max(options.poolBytes(), FIRST_BLOCK_OFFSET + size));
+    }
+
+    private Pool newPool(final long poolLength) {
         final int index = pools.size();
-        final SharedMemory memory = SharedMemory.builder(poolName(app, owner.pid(), group, index))
+        final SharedMemory.Builder builder = SharedMemory.builder(poolName(app, owner.pid(), group, index))
             .lengthBytes(poolLength)
             .permissions(options.permissions())
             .directory(options.directory())
-            .tag(groupTag)
-            .create();
+            .tag(groupTag);
+        final SharedMemory memory = sealed ? builder.fixedLength().createSealed() : builder.create();
         final MemorySegment header = memory.segment();
         header.set(JAVA_INT, VERSION_OFFSET, VERSION);
         header.set(JAVA_INT, POOL_INDEX_OFFSET, index);
@@ -255,11 +328,59 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
         if (meta == LongLongMap.MISSING || (meta & OWNER_HELD) == 0 || generation(meta) != block.generation()) {
             return;
         }
-        if (lastReference || (meta & RETURNED) != 0) {
+        if (sealed ? lends(meta) == 0 : lastReference || (meta & RETURNED) != 0) {
             free(key, meta);
         } else {
             blocks.put(key, meta & ~OWNER_HELD);
         }
+    }
+
+    @Override
+    public boolean countsInSharedMemory() {
+        return !sealed;
+    }
+
+    @Override
+    public synchronized void lent(final ShmBlock block) {
+        final long key = encode(block.poolIndex(), block.offset());
+        final long meta = blocks.get(key);
+        if (closed || meta == LongLongMap.MISSING || (meta & ALLOCATED) == 0 || generation(meta) != block.generation()) {
+            throw new IllegalStateException("block " + block.handle() + " of arena " + group + " is not allocated");
+        }
+        if (lends(meta) == MAX_LENDS) {
+            throw new IllegalStateException("block " + block.handle() + " is lent " + MAX_LENDS + " times already");
+        }
+        blocks.put(key, meta + LEND);
+    }
+
+    @Override
+    public synchronized void unlent(final ShmBlock block) {
+        final long key = encode(block.poolIndex(), block.offset());
+        final long meta = blocks.get(key);
+        if (!closed && meta != LongLongMap.MISSING && lends(meta) > 0 && generation(meta) == block.generation()) {
+            returnOne(key, meta);
+        }
+    }
+
+    @Override
+    public synchronized int references(final ShmBlock block) {
+        final long meta = blocks.get(encode(block.poolIndex(), block.offset()));
+        return meta == LongLongMap.MISSING || generation(meta) != block.generation() || (meta & ALLOCATED) == 0 ? 0
+            : lends(meta) + ((meta & OWNER_HELD) != 0 ? 1 : 0);
+    }
+
+    /** Sealed: one lent reference came back; the block is free when none is left and this process let go. */
+    private void returnOne(final long key, final long meta) {
+        final long after = meta - LEND;
+        if (lends(after) == 0 && (after & OWNER_HELD) == 0) {
+            free(key, after);
+        } else {
+            blocks.put(key, after);
+        }
+    }
+
+    private static int lends(final long meta) {
+        return (int) (meta >>> 16 & MAX_LENDS);
     }
 
     /** A reference lent but never delivered was dropped, and the shared count says it was the last. */
@@ -303,6 +424,10 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
      * lying peer caused, counted in {@link #refusedReturns()}), and nothing in use is ever handed out.
      */
     private void drainReturns() {
+        if (sealed) {
+            drainReturnRing();
+            return;
+        }
         for (final Pool pool : pools) {
             final MemorySegment segment = pool.segment;
             // acquire (a volatile exchange): pairs with the borrowers' compare-and-set that pushed each block
@@ -330,6 +455,44 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
                 offset = next;
             }
         }
+    }
+
+    /**
+     * Sealed: takes back what the peer published in its return ring since the last time, each entry checked
+     * against what this process lent; then records in the pool header how far it read, for the peer to reuse
+     * the room. A ring whose counts are impossible is not read again: what it held stays lent until the arena
+     * closes.
+     */
+    private void drainReturnRing() {
+        final SharedMemory ring = returns;
+        if (ring == null || returnsBroken) {
+            return;
+        }
+        final MemorySegment segment = ring.segment();
+        // acquire: pairs with the borrower's putLongRelease(RING_PUBLISHED) after it wrote the entries.
+        final long published = getLongAcquire(segment, RING_PUBLISHED_OFFSET);
+        final long count = published - returnsConsumed;
+        if (count == 0) {
+            return;
+        }
+        if (count < 0 || count > RING_CAPACITY) {
+            returnsBroken = true;
+            refusedReturns++;
+            return;
+        }
+        for (long i = returnsConsumed; i != published; i++) {
+            final long entry = segment.get(JAVA_LONG, RING_ENTRIES_OFFSET + (i & RING_CAPACITY - 1) * 8);
+            final long meta = entry < 0 ? LongLongMap.MISSING : blocks.get(entry);
+            if (meta == LongLongMap.MISSING || (meta & ALLOCATED) == 0 || lends(meta) == 0) {
+                refusedReturns++;
+            } else {
+                returnOne(entry, meta);
+            }
+        }
+        returnsConsumed = published;
+        // release: the entries are read before the borrower may overwrite them; pairs with its
+        // getLongAcquire(RETURNS_CONSUMED).
+        putLongRelease(pools.getFirst().segment, RETURNS_CONSUMED_OFFSET, published);
     }
 
     /**
@@ -400,6 +563,9 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
         for (final Pool pool : pools) {
             pool.memory.unlink();
             pool.memory.close();
+        }
+        if (returns != null) {
+            returns.close();
         }
     }
 

@@ -49,6 +49,28 @@ public final class ShmBlock implements AutoCloseable {
 
         /** A reference added by {@link #lend()} was dropped undelivered, and it was the last. */
         void dropped(ShmBlock block);
+
+        /**
+         * Whether references are counted in the block header in shared memory, which every holder writes
+         * (pools opened by name); if not (sealed pools, read-only to borrowers), the releaser counts them
+         * in its own memory through {@link #lent}, {@link #unlent} and {@link #references}.
+         */
+        default boolean countsInSharedMemory() {
+            return true;
+        }
+
+        /** A handle of the block is being lent; counted privately. */
+        default void lent(final ShmBlock block) {
+        }
+
+        /** A lent handle was never delivered; counted privately. */
+        default void unlent(final ShmBlock block) {
+        }
+
+        /** {@return the references the releaser counts privately} */
+        default int references(final ShmBlock block) {
+            return 0;
+        }
     }
 
     private final Releaser releaser;
@@ -113,7 +135,11 @@ public final class ShmBlock implements AutoCloseable {
      */
     public ShmHandle lend() {
         checkOpen();
-        getAndAddInt(pool, offset + BLOCK_REFERENCES_OFFSET, 1);
+        if (releaser.countsInSharedMemory()) {
+            getAndAddInt(pool, offset + BLOCK_REFERENCES_OFFSET, 1);
+        } else {
+            releaser.lent(this);
+        }
         return handle();
     }
 
@@ -121,7 +147,9 @@ public final class ShmBlock implements AutoCloseable {
      * Drops a reference added by {@link #lend()} whose handle was never delivered.
      */
     public void unlend() {
-        if (pool.scope().isAlive() && getAndAddInt(pool, offset + BLOCK_REFERENCES_OFFSET, -1) == 1) {
+        if (!releaser.countsInSharedMemory()) {
+            releaser.unlent(this);
+        } else if (pool.scope().isAlive() && getAndAddInt(pool, offset + BLOCK_REFERENCES_OFFSET, -1) == 1) {
             releaser.dropped(this);
         }
     }
@@ -130,7 +158,9 @@ public final class ShmBlock implements AutoCloseable {
      * {@return the number of references now, in all processes}
      */
     public int references() {
-        return dev.isthmus.internal.MemoryAccess.getIntVolatile(pool, offset + BLOCK_REFERENCES_OFFSET);
+        return releaser.countsInSharedMemory()
+            ? dev.isthmus.internal.MemoryAccess.getIntVolatile(pool, offset + BLOCK_REFERENCES_OFFSET)
+            : releaser.references(this);
     }
 
     int poolIndex() {
@@ -169,7 +199,8 @@ public final class ShmBlock implements AutoCloseable {
     @Override
     public void close() {
         if (CLOSED.compareAndSet(this, false, true) && pool.scope().isAlive()) {
-            releaser.closed(this, getAndAddInt(pool, offset + BLOCK_REFERENCES_OFFSET, -1) == 1);
+            releaser.closed(this, releaser.countsInSharedMemory()
+                && getAndAddInt(pool, offset + BLOCK_REFERENCES_OFFSET, -1) == 1);
         }
     }
 

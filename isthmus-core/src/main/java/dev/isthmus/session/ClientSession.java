@@ -91,6 +91,7 @@ public final class ClientSession {
             final SessionProtocol.Welcome welcome = SessionProtocol.welcome(reply.message.body());
             if (welcome.serverPid() != control.peerCredentials().pid() || welcome.channels().size() != options.initChannels()
                 || reply.handles.size() != welcome.channels().size() * Session.handlesPerChannel(options.transport())
+                    + (options.isZeroCopy() ? Session.ARENA_HANDLES : 0)
                 || welcome.permissionLevel() < 0
                 || welcome.permissionLevel() >= PermissionLevel.values().length) {
                 throw new CorruptDataException("server app \"" + server.name() + "\" sent an inconsistent WELCOME: pid "
@@ -103,11 +104,21 @@ public final class ClientSession {
                 control.peerCredentials(), PermissionLevel.values()[welcome.permissionLevel()], options.transport(),
                 options.isZeroCopy(), options, control, welcome.metadata());
             final int perChannel = Session.handlesPerChannel(options.transport());
+            final int channelHandles = welcome.channels().size() * perChannel;
             for (int i = 0; i < welcome.channels().size(); i++) {
                 session.addInitChannel(session.acceptChannel(welcome.channels().get(i),
                     reply.handles.subList(i * perChannel, (i + 1) * perChannel)));
             }
-            session.sendControl(new SessionProtocol.Writer(SessionProtocol.READY, session.token(), 0).toArray());
+            if (session.isZeroCopy()) {
+                session.attachPeerArena(reply.handles.subList(channelHandles, reply.handles.size()));
+            }
+            final List<NativeHandle> arenaHandles = session.arenaHandles();
+            try {
+                session.sendControl(new SessionProtocol.Writer(SessionProtocol.READY, session.token(), 0).toArray(),
+                    arenaHandles.toArray(NativeHandle[]::new));
+            } finally {
+                arenaHandles.forEach(NativeHandle::close);
+            }
             session.startDriver();
             return session;
         } catch (final RuntimeException | Error e) {

@@ -128,9 +128,20 @@ public final class Session implements AutoCloseable {
         this.control = control;
         this.peerMetadata = peerMetadata;
         if (zeroCopy) {
-            this.arena = ShmArena.create(localApp, id, token.getMostSignificantBits(),
+            // Sealed: this side's pool reaches the peer read-only, the peer's arrives the same way, and each side
+            // returns what it borrowed through a ring of its own; nothing is named, nothing outlives both.
+            this.arena = ShmArena.createSealed(localApp, id, token.getMostSignificantBits(),
                 options.arenaOptions().withPermissions(permissions));
-            this.peerArena = ArenaView.of(peerApp, peer, id, token.getMostSignificantBits(), options.arenaOptions());
+            ArenaView view = null;
+            try {
+                view = ArenaView.createSealed(peerApp, peer, id, token.getMostSignificantBits(),
+                    options.arenaOptions().withPermissions(permissions));
+            } finally {
+                if (view == null) {
+                    this.arena.close();
+                }
+            }
+            this.peerArena = view;
         } else {
             this.arena = null;
             this.peerArena = null;
@@ -226,6 +237,45 @@ public final class Session implements AutoCloseable {
             throw new IllegalStateException("session " + id + " has no arena: open it with SessionOptions.zeroCopy()");
         }
         return peerArena;
+    }
+
+    /** How many descriptors the arenas add to WELCOME and READY: this side's pool and its return ring. */
+    static final int ARENA_HANDLES = 2;
+
+    /**
+     * {@return read-only descriptors of this side's pool and of its return ring for the peer's pool, to send
+     * to the peer (the caller closes them); none without arenas}
+     */
+    List<NativeHandle> arenaHandles() {
+        if (arena == null) {
+            return List.of();
+        }
+        final NativeHandle pool = NativeHandle.adopt(arena.poolDescriptor());
+        try {
+            return List.of(pool, NativeHandle.adopt(peerArena.returnsDescriptor()));
+        } catch (final RuntimeException | Error e) {
+            pool.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Attaches the peer's pool and return ring it sent ({@link #arenaHandles()} on its side).
+     *
+     * @param received the two descriptors, owned by this method
+     * @throws CorruptDataException if they are not two, or not a sealed pool and ring
+     */
+    void attachPeerArena(final List<NativeHandle> received) {
+        if (arena == null || received.size() != ARENA_HANDLES) {
+            received.forEach(NativeHandle::close);
+            throw new CorruptDataException("session " + id + ": the peer sent " + received.size()
+                + " arena descriptors, expected " + (arena == null ? 0 : ARENA_HANDLES));
+        }
+        try {
+            peerArena.attachPool(received.get(0).release());
+        } finally {
+            arena.attachReturns(received.get(1).release());
+        }
     }
 
     /**

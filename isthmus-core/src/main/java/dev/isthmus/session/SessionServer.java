@@ -239,17 +239,23 @@ public final class SessionServer implements AutoCloseable {
                 fars.addAll(prepared.handles());
                 session.addInitChannel(prepared.channel());
             }
+            fars.addAll(session.arenaHandles());
             final ProcessIdentity me = ProcessIdentity.current();
             session.sendControl(SessionProtocol.encodeWelcome(token, new SessionProtocol.Welcome(id, app.name(), me.pid(),
                 me.startTimeTicks(), app.permissions().ordinal(), specs, options.metadata())),
                 fars.toArray(NativeHandle[]::new));
             fars.forEach(NativeHandle::close);
             final ClientSession.Reply ready = ClientSession.awaitReply(control, options);
-            ready.handles().forEach(NativeHandle::close);
             if (ready.message().type() != SessionProtocol.READY || !ready.message().token().equals(token)) {
+                ready.handles().forEach(NativeHandle::close);
                 throw new CorruptDataException("client app \"" + hello.clientApp() + "\" (pid " + credentials.pid()
                     + ") answered WELCOME with message type " + ready.message().type()
                     + (ready.message().token().equals(token) ? "" : " and a wrong session token"));
+            }
+            if (session.isZeroCopy()) {
+                session.attachPeerArena(ready.handles());
+            } else {
+                ready.handles().forEach(NativeHandle::close);
             }
             session.startDriver();
             sessions.add(session);

@@ -319,11 +319,10 @@ class SessionTest {
                 }
                 modes.put("run directory", mode(runDirectory));
                 for (final Path entry : list(dev.isthmus.shm.SharedMemory.DEFAULT_DIRECTORY)) {
-                    if (entry.getFileName().toString().contains("." + client.id() + "-")) {
-                        modes.put(entry.getFileName().toString(), mode(entry));
-                    }
+                    assertFalse(entry.getFileName().toString().contains("." + client.id() + "-"),
+                        "a session names nothing in /dev/shm: " + entry);
                 }
-                // The queues' names are gone once both sides mapped them: stat them through the open descriptors.
+                // Queues, pools and return rings are sealed anonymous files: stat them through the open descriptors.
                 for (final Path fd : list(Path.of("/proc/self/fd"))) {
                     final String target;
                     try {
@@ -331,7 +330,8 @@ class SessionTest {
                     } catch (final java.io.IOException e) {
                         continue;
                     }
-                    if (target.contains(".queue." + client.id() + "-")) {
+                    if (target.startsWith("/memfd:") && (target.contains(".queue." + client.id() + "-")
+                        || target.contains(".arena." + client.id() + "-"))) {
                         modes.put(target, mode(fd));
                     }
                 }
@@ -345,7 +345,7 @@ class SessionTest {
                     final String expected = name.equals("run directory") ? directory : name.endsWith(".pid") ? pidFile : file;
                     assertEquals(expected, entry.getValue(), name + " at " + level);
                     queues += name.contains(".queue.") ? 1 : 0;
-                    pools += name.contains(".arena.") ? 1 : 0;
+                    pools += name.contains(".arena.") && name.contains("-p0") ? 1 : 0;
                 }
                 assertEquals(2, queues, "the two queues of the init channel: " + modes);
                 assertEquals(2, pools, "one pool per side: " + modes);

@@ -1,0 +1,148 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.arena;
+
+import dev.isthmus.CorruptDataException;
+import dev.isthmus.IsthmusException;
+import dev.isthmus.internal.linux.FileIo;
+import dev.isthmus.shm.ProcessIdentity;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+
+import static dev.isthmus.arena.ArenaDescriptor.RING_ENTRIES_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.RING_PUBLISHED_OFFSET;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A session's arena: one sealed pool the borrower maps read-only, returns through a ring the borrower
+ * owns. Both ends live in this JVM here; the descriptors travel as they would over {@code SCM_RIGHTS}.
+ */
+class SealedArenaTest {
+    private static final AtomicInteger GROUPS = new AtomicInteger();
+    private static final ArenaOptions OPTIONS = ArenaOptions.defaults().withSealedPoolBytes(64L << 20);
+
+    private record Pair(ShmArena arena, ArenaView view) implements AutoCloseable {
+        @Override
+        public void close() {
+            view.close();
+            arena.close();
+        }
+    }
+
+    private static Pair pair() {
+        final String group = "z" + GROUPS.incrementAndGet();
+        final ShmArena arena = ShmArena.createSealed("sealarena", group, 3, OPTIONS);
+        final ArenaView view = ArenaView.createSealed("sealarena", ProcessIdentity.current(), group, 3, OPTIONS);
+        view.attachPool(arena.poolDescriptor());
+        arena.attachReturns(view.returnsDescriptor());
+        return new Pair(arena, view);
+    }
+
+    @Test
+    void shouldLendReadOnlyAndTakeEveryBorrowBackThroughTheBorrowersRing() throws Exception {
+        try (Pair pair = pair()) {
+            final ShmBlock block = pair.arena.allocate(10_000);
+            block.segment().set(JAVA_LONG, 0, 0xabcdL);
+            final ShmHandle first = block.lend();
+            final ShmHandle second = block.lend();
+            assertEquals(3, block.references(), "this process's and two lent");
+            block.close();
+            try (ShmBlock borrowed = pair.view.borrow(first)) {
+                assertEquals(0xabcdL, borrowed.segment().get(JAVA_LONG, 0));
+                assertTrue(borrowed.segment().isReadOnly(), "the borrower cannot write a byte of the owner's pool");
+                assertThrows(IllegalArgumentException.class, () -> borrowed.segment().set(JAVA_LONG, 0, 1L));
+            }
+            assertTrue(pair.arena.allocatedBytes() > 0, "one lent reference is still out");
+            pair.view.borrow(second).close();
+            assertEquals(0, pair.arena.allocatedBytes());
+            assertEquals(0, pair.arena.refusedReturns());
+        }
+        try (Stream<Path> entries = Files.list(Path.of("/dev/shm"))) {
+            assertEquals(0, entries.filter(p -> p.getFileName().toString().contains("sealarena")).count());
+        }
+    }
+
+    @Test
+    void shouldKeepReturnsThatFindTheRingFullUntilTheOwnerReads() {
+        try (Pair pair = pair()) {
+            final List<ShmBlock> blocks = new ArrayList<>();
+            final List<ShmHandle> handles = new ArrayList<>();
+            for (int i = 0; i < ArenaDescriptor.RING_CAPACITY + 100; i++) {
+                final ShmBlock block = pair.arena.allocate(1);
+                handles.add(block.lend());
+                block.close();
+                blocks.add(block);
+            }
+            // The owner allocates nothing meanwhile, so it reads no returns: the ring fills, the rest wait.
+            for (final ShmHandle handle : handles) {
+                pair.view.borrow(handle).close();
+            }
+            assertEquals(100L * 256, pair.arena.allocatedBytes(), "all but the 100 waiting in the borrower came back");
+            final ShmBlock last = pair.arena.allocate(1);
+            pair.view.borrow(last.lend()).close();
+            last.close();
+            assertEquals(0, pair.arena.allocatedBytes(), "the waiting returns followed once there was room");
+        }
+    }
+
+    @Test
+    void shouldRefuseForgedReturnsAndStopReadingARingWithImpossibleCounts() {
+        try (Pair pair = pair()) {
+            final ShmBlock held = pair.arena.allocate(100);
+            final ShmHandle lent = held.lend();
+            // The borrower's ring is its own memory: it can write anything there. Here: a return of a block it
+            // never borrowed, twice, and one of a block that does not exist.
+            final MemorySegment ring = ringOf(pair.view);
+            ring.set(JAVA_LONG, RING_ENTRIES_OFFSET, lent.offset());
+            ring.set(JAVA_LONG, RING_ENTRIES_OFFSET + 8, lent.offset());
+            ring.set(JAVA_LONG, RING_ENTRIES_OFFSET + 16, 1L << 40);
+            ring.set(JAVA_LONG, RING_PUBLISHED_OFFSET, 3);
+            final ShmBlock other = pair.arena.allocate(100);
+            assertTrue(other.handle().offset() != held.handle().offset(), "the owner still holds that block");
+            assertEquals(2, pair.arena.refusedReturns(), "the second return of the block and the wild one");
+            ring.set(JAVA_LONG, RING_PUBLISHED_OFFSET, 1L << 50);
+            pair.arena.allocate(100).close();
+            assertEquals(3, pair.arena.refusedReturns());
+            held.close();
+            other.close();
+        }
+    }
+
+    /** The view's return ring, as the view itself (a hostile borrower) can write it. */
+    private static MemorySegment ringOf(final ArenaView view) {
+        return view.ringForTests();
+    }
+
+    @Test
+    void shouldSayTheArenaIsFullInsteadOfGrowing() {
+        try (Pair pair = pair()) {
+            final IsthmusException full = assertThrows(IsthmusException.class, () -> pair.arena.allocate(64L << 20));
+            assertTrue(full.getMessage().contains("is full"), full.getMessage());
+            pair.arena.allocate(1 << 20).close();
+        }
+    }
+
+    @Test
+    void shouldRefuseAPoolThatIsNotSealedOrTooLarge() {
+        final String group = "z" + GROUPS.incrementAndGet();
+        try (ArenaView view = ArenaView.createSealed("sealarena", ProcessIdentity.current(), group, 3, OPTIONS);
+             ShmArena large = ShmArena.createSealed("sealarena", group, 3, OPTIONS.withSealedPoolBytes(1L << 30))) {
+            assertThrows(CorruptDataException.class, () -> view.attachPool(large.poolDescriptor()));
+            final int unsealed = FileIo.memfdCreate("unsealed");
+            FileIo.truncate(unsealed, 1 << 20, "unsealed");
+            assertThrows(CorruptDataException.class, () -> view.attachPool(unsealed));
+        }
+    }
+}
