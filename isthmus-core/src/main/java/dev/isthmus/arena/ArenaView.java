@@ -6,7 +6,6 @@ package dev.isthmus.arena;
 
 import dev.isthmus.CorruptDataException;
 import dev.isthmus.IsthmusException;
-import dev.isthmus.internal.LongLongMap;
 import dev.isthmus.shm.NoSuchResourceException;
 import dev.isthmus.shm.ProcessIdentity;
 import dev.isthmus.shm.ResourceName;
@@ -76,8 +75,6 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
     private final long groupTag;
     private final ArenaOptions options;
     private final List<SharedMemory> pools = new ArrayList<>();
-    /** The blocks this view holds borrowed now, by pool and offset: a second borrow of one is refused. */
-    private final LongLongMap borrowed = new LongLongMap(64);
     /** The bytes of the peer's pools this view has mapped, bounded by {@link #MAX_MAPPED_BYTES}. */
     private long mappedBytes;
     private boolean closed;
@@ -245,13 +242,6 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
         if (returns == null && getIntVolatile(pool, offset + BLOCK_REFERENCES_OFFSET) <= 0) {
             throw reject(handle, "the block holds no reference for this process");
         }
-        // One borrow per block at a time: the same handle twice (or two handles of one block) would give the
-        // owner its block back while this process still reads it.
-        final long key = key(handle.pool(), offset);
-        if (borrowed.get(key) != LongLongMap.MISSING) {
-            throw reject(handle, "this process already holds that block borrowed");
-        }
-        borrowed.put(key, 1);
         return new ShmBlock(this, pool, handle.pool(), handle.generation(), offset, handle.length());
     }
 
@@ -323,7 +313,6 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
     @Override
     public void closed(final ShmBlock block, final boolean lastReference) {
         synchronized (this) {
-            borrowed.remove(key(block.poolIndex(), block.offset()));
             if (returns != null) {
                 if (!closed) {
                     returnToRing(key(block.poolIndex(), block.offset()));

@@ -275,8 +275,12 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             if (pending.remove(id) != null) {
                 throw new IsthmusTimeoutException(options.name() + ": no response to request " + id + " within " + timeout);
             }
-            // The response arrived as the wait ended: it is ours.
-            return future.join();
+            // The response (or its failure) arrived as the wait ended: it is ours.
+            try {
+                return future.join();
+            } catch (final java.util.concurrent.CompletionException failed) {
+                throw rethrow(failed.getCause());
+            }
         } catch (final ExecutionException e) {
             throw rethrow(e.getCause());
         } catch (final InterruptedException e) {
@@ -484,7 +488,17 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             }
             return;
         }
-        final Received<R> response = decode(header, payload, owned);
+        final Received<R> response;
+        try {
+            response = decode(header, payload, owned);
+        } catch (final RuntimeException e) {
+            // A response that cannot be decoded still ends its request: the caller gets why, not a hang.
+            if (waiting != null) {
+                pending.remove(header.inResponseTo);
+                waiting.future.completeExceptionally(e);
+            }
+            throw e;
+        }
         if (waiting == null) {
             lateResponses.incrementAndGet();
             response.close();

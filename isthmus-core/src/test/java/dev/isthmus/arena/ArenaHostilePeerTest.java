@@ -4,7 +4,6 @@
  */
 package dev.isthmus.arena;
 
-import dev.isthmus.CorruptDataException;
 import dev.isthmus.shm.ProcessIdentity;
 import dev.isthmus.shm.SharedMemory;
 import org.junit.jupiter.api.Test;
@@ -22,7 +21,6 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -130,22 +128,25 @@ class ArenaHostilePeerTest {
         }
     }
 
+    /**
+     * A block lent twice may be borrowed twice at once (a prebuilt response answering two requests): each
+     * borrow gives one reference back, and the block is free only after both.
+     */
     @Test
-    void shouldRefuseAHandleTheViewAlreadyHoldsBorrowed() {
+    void shouldTakeABlockBorrowedTwiceBackOnlyAfterBoth() {
         final String group = newGroup();
         try (ShmArena arena = ShmArena.create("arenahost", group, 8, ArenaOptions.defaults());
              ArenaView view = ArenaView.of("arenahost", ProcessIdentity.current(), group, 8, ArenaOptions.defaults())) {
             final ShmBlock block = arena.allocate(1000);
             final ShmHandle handle = block.lend();
             block.lend();
-            try (ShmBlock first = view.borrow(handle)) {
-                final CorruptDataException twice = assertThrows(CorruptDataException.class, () -> view.borrow(handle));
-                assertTrue(twice.getMessage().contains("already holds that block borrowed"), twice.getMessage());
-                assertEquals(1000, first.length());
-            }
-            // Released: the block may be borrowed again.
-            view.borrow(handle).close();
             block.close();
+            final ShmBlock first = view.borrow(handle);
+            final ShmBlock second = view.borrow(handle);
+            first.close();
+            assertTrue(arena.allocatedBytes() > 0, "the second borrow still holds it");
+            assertEquals(1000, second.length());
+            second.close();
             assertEquals(0, arena.allocatedBytes());
         }
     }

@@ -218,6 +218,41 @@ class SessionCrossProcessTest {
         assertEquals(List.of(), runDirEntries());
     }
 
+    /**
+     * Queues, pools and return rings are sealed anonymous files: when both processes of a zero-copy session
+     * are killed during traffic, the kernel frees them all, and nothing is left in {@code /dev/shm} for anyone
+     * to sweep.
+     */
+    @Test
+    void shouldLeaveNothingInDevShmWhenBothSidesOfAZeroCopySessionAreKilled() throws Exception {
+        final TestUniverse universe = universe(PEER);
+        try (ChildJvm server = ChildJvm.start(SessionPeerMain.class, args("server", universe, "zerostream"))) {
+            server.awaitReady();
+            final long serverPid = server.pid();
+            try (ChildJvm client = ChildJvm.start(SessionPeerMain.class, args("client", universe, "zerostream"))) {
+                final String session = client.awaitLine("STREAMING", LONG).substring("STREAMING ".length()).trim();
+                server.awaitLine("STREAMING", LONG);
+                assertEquals(List.of(), shmEntriesOf(session), "a live session names nothing in /dev/shm either");
+                client.kill9();
+                server.kill9();
+                assertEquals(List.of(), shmEntriesOf(session));
+                assertEquals(List.of(), shmEntriesOfPid(serverPid));
+                assertEquals(List.of(), shmEntriesOfPid(client.pid()));
+            }
+        } finally {
+            // What the killed server left in the run directory (its socket and pid file) is swept by the next start.
+            try (SessionServer next = SessionServer.start(universe.server(), SessionOptions.defaults())) {
+                assertEquals(2, runDirEntries().size(), runDirEntries().toString());
+            }
+        }
+    }
+
+    private static List<String> shmEntriesOfPid(final long pid) throws IOException {
+        try (Stream<Path> entries = Files.list(dev.isthmus.shm.SharedMemory.DEFAULT_DIRECTORY)) {
+            return entries.map(p -> p.getFileName().toString()).filter(n -> n.contains("." + pid + ".")).toList();
+        }
+    }
+
     @Test
     void shouldTellTheClientWithinOneSecondWhenTheServerIsKilledAndSweepAtTheNextStart() throws Exception {
         final TestUniverse universe = universe("-");

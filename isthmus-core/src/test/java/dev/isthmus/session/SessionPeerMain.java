@@ -68,9 +68,23 @@ public final class SessionPeerMain {
                     }
                 }
                 case "sessions" -> verifySessions(server, Integer.parseInt(rest[0]), Long.parseLong(rest[1]));
+                case "zerostream" -> {
+                    try (Session session = server.accept(Duration.ofSeconds(60))) {
+                        touchArena(session);
+                        System.out.println("STREAMING " + session.id());
+                        stream(session.initChannels().getFirst().blobs());
+                    }
+                }
                 default -> throw new IllegalArgumentException(mode);
             }
         }
+    }
+
+    /** Puts a block of this side's arena in use and lends it, so that both pools hold pages. */
+    private static void touchArena(final Session session) {
+        final dev.isthmus.arena.ShmBlock block = session.arena().allocate(1 << 20);
+        block.segment().fill((byte) 1);
+        block.lend();
     }
 
     private static void client(final TestUniverse universe, final String mode, final String[] rest) throws Exception {
@@ -91,6 +105,14 @@ public final class SessionPeerMain {
                 }
             }
             case "sessions" -> streamSessions(universe, Integer.parseInt(rest[0]), Long.parseLong(rest[1]));
+            case "zerostream" -> {
+                try (Session session = ClientSession.connect(universe.client(), universe.server(),
+                    SessionOptions.zeroCopy().initChannels(1))) {
+                    touchArena(session);
+                    System.out.println("STREAMING " + session.id());
+                    stream(session.initChannels().getFirst().blobs());
+                }
+            }
             default -> throw new IllegalArgumentException(mode);
         }
     }
