@@ -84,7 +84,7 @@ class ListAndCleanCommandTest {
     }
 
     @Test
-    void shouldGroupResourcesBySessionAndTellLiveSessionsFromStaleOnes(@org.junit.jupiter.api.io.TempDir final Path runDir)
+    void shouldListWhatADeadSessionLeftAsStaleAndNothingOfALiveSealedOne(@org.junit.jupiter.api.io.TempDir final Path runDir)
         throws Exception {
         final dev.isthmus.session.ClientApp client = dev.isthmus.session.ClientApp.builder("lscli").build();
         final dev.isthmus.session.ServerApp serverApp = dev.isthmus.session.ServerApp.builder("lssrv")
