@@ -54,7 +54,6 @@ final class ManyToOneProducer extends ShmQueue.Producer {
     private final long claimedType;
     private long cachedHead;
     private long pendingRecordLength;
-    private long claimRecord = -1;
     private long claimPosition;
     private long claimMarker;
     private int claimLength;
@@ -167,15 +166,6 @@ final class ManyToOneProducer extends ShmQueue.Producer {
         // consumer's getLongAcquire(header).
         compareAndSetLong(ring, record, claimMarker, header(TYPE_SKIP, (int) (recordLength(claimLength) - HEADER_LENGTH)));
         queue.dataDoorbell.ring();
-    }
-
-    private long checkClaim(final long claim) {
-        final long record = claimRecord;
-        if (record < 0 || claim != record + HEADER_LENGTH) {
-            throw new IllegalStateException(what + ": claim=" + claim + " is not the pending claim ("
-                + (record < 0 ? "none" : Long.toString(record + HEADER_LENGTH)) + ")");
-        }
-        return record;
     }
 
     @Override

@@ -43,7 +43,6 @@ final class OneToOneProducer extends ShmQueue.Producer {
     private long cachedHead;
     /** The room, from the tail, that a producer waiting in {@link #awaitClaim} needs: padding included. */
     private long pendingNeed;
-    private long claimRecord = -1;
     private long claimPadding = -1;
     private int claimLength;
     /** 0, or how many bytes of offered records are withheld before they are published together. */
@@ -216,15 +215,6 @@ final class OneToOneProducer extends ShmQueue.Producer {
     public void abort(final long claim) {
         checkClaim(claim);
         claimRecord = -1;
-    }
-
-    private long checkClaim(final long claim) {
-        final long record = claimRecord;
-        if (record < 0 || claim != record + HEADER_LENGTH) {
-            throw new IllegalStateException(what + ": claim=" + claim + " is not the pending claim ("
-                + (record < 0 ? "none" : Long.toString(record + HEADER_LENGTH)) + ")");
-        }
-        return record;
     }
 
     /** Whether {@code bytes} from the tail are free, reading the consumer's head only if the cache says no. */

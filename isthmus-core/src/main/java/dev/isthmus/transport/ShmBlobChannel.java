@@ -45,9 +45,16 @@ public final class ShmBlobChannel implements BlobChannel {
      * @return this side of the channel
      */
     public static ShmBlobChannel create(final ResourceName name, final ShmQueueOptions options) {
-        final OneToOneShmQueue ab = OneToOneShmQueue.create(queueName(name, "ab"), options);
+        return create(name, options, OneToOneShmQueue::create);
+    }
+
+    /** Creates both queues with {@code maker}, closing what was made if anything fails. */
+    private static ShmBlobChannel create(final ResourceName name, final ShmQueueOptions options,
+                                         final java.util.function.BiFunction<ResourceName, ShmQueueOptions,
+                                             OneToOneShmQueue> maker) {
+        final OneToOneShmQueue ab = maker.apply(queueName(name, "ab"), options);
         try {
-            final OneToOneShmQueue ba = OneToOneShmQueue.create(queueName(name, "ba"), options);
+            final OneToOneShmQueue ba = maker.apply(queueName(name, "ba"), options);
             try {
                 return new ShmBlobChannel(ab, ba);
             } catch (final RuntimeException | Error e) {
@@ -97,19 +104,7 @@ public final class ShmBlobChannel implements BlobChannel {
      * @return this side of the channel
      */
     public static ShmBlobChannel createSealed(final ResourceName name, final ShmQueueOptions options) {
-        final OneToOneShmQueue ab = OneToOneShmQueue.createSealed(queueName(name, "ab"), options);
-        try {
-            final OneToOneShmQueue ba = OneToOneShmQueue.createSealed(queueName(name, "ba"), options);
-            try {
-                return new ShmBlobChannel(ab, ba);
-            } catch (final RuntimeException | Error e) {
-                ba.close();
-                throw e;
-            }
-        } catch (final RuntimeException | Error e) {
-            ab.close();
-            throw e;
-        }
+        return create(name, options, OneToOneShmQueue::createSealed);
     }
 
     /**

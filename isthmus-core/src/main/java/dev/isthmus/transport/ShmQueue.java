@@ -162,17 +162,7 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
 
     static SharedMemory openSegment(final ResourceName name, final ShmQueueOptions options,
                                     final boolean manyProducers) {
-        final SharedMemory memory = SharedMemory.open(options.directory(), name, true);
-        try {
-            validate(memory, manyProducers);
-            if (options.prefault()) {
-                memory.prefault();
-            }
-            return memory;
-        } catch (final RuntimeException | Error e) {
-            memory.close();
-            throw e;
-        }
+        return checked(SharedMemory.open(options.directory(), name, true), options, manyProducers);
     }
 
     /**
@@ -181,7 +171,13 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
      */
     static SharedMemory adoptSegment(final int fd, final ResourceName name, final ShmQueueOptions options,
                                      final boolean manyProducers) {
-        final SharedMemory memory = SharedMemory.adopt(fd, name, true, FIRST_REGION_OFFSET + 2 * options.maxCapacityBytes());
+        return checked(SharedMemory.adopt(fd, name, true, FIRST_REGION_OFFSET + 2 * options.maxCapacityBytes()), options,
+            manyProducers);
+    }
+
+    /** Validates a queue segment another process created, and pre-faults it; closes it if it is not a queue. */
+    private static SharedMemory checked(final SharedMemory memory, final ShmQueueOptions options,
+                                        final boolean manyProducers) {
         try {
             validate(memory, manyProducers);
             if (options.prefault()) {
@@ -417,6 +413,8 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         final ProcessIdentity me = ProcessIdentity.current();
         int offersUntilLivenessCheck = OFFERS_PER_LIVENESS_CHECK;
         boolean closed;
+        /** Where the pending claim's record starts in the ring, or -1 if none is pending. */
+        long claimRecord = -1;
         private ProcessWatch consumerWatch;
         private long lastLivenessCheckNs;
 
@@ -608,6 +606,16 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
          */
         @Override
         public abstract void close();
+
+        /** {@return where the pending claim's record starts}, after checking {@code claim} is that claim's offset */
+        final long checkClaim(final long claim) {
+            final long record = claimRecord;
+            if (record < 0 || claim != record + ShmQueueDescriptor.HEADER_LENGTH) {
+                throw new IllegalStateException(what + ": claim=" + claim + " is not the pending claim ("
+                    + (record < 0 ? "none" : Long.toString(record + ShmQueueDescriptor.HEADER_LENGTH)) + ")");
+            }
+            return record;
+        }
 
         final void checkLength(final int length) {
             if (length < 0 || length > maxMessageLength) {
