@@ -18,7 +18,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * path (store, then load of another process's flag); the other side, on its slow path, calls
  * {@link #barrier()}, which makes every CPU running a registered process execute a full memory barrier
  * before it returns. Together the two sides form the store-load ordering the Dekker pattern needs,
- * while the fast side pays nothing.
+ * while the fast side pays nothing (but for a compiler barrier: see {@link dev.isthmus.sync.Doorbell}).
  */
 public final class Membarrier {
     private static final long CMD_QUERY = 0;
@@ -28,7 +28,8 @@ public final class Membarrier {
     private static final MethodHandle SYSCALL = Native.downcall("syscall",
         FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(1));
 
-    private static final boolean REGISTERED = register();
+    private static final boolean SUPPORTED = querySupported();
+    private static final boolean REGISTERED = SUPPORTED && register();
 
     private Membarrier() {
     }
@@ -45,6 +46,14 @@ public final class Membarrier {
     }
 
     /**
+     * {@return whether this process can issue {@link #barrier()}: the kernel has the expedited global
+     * commands, whether or not this process registered}
+     */
+    public static boolean isSupported() {
+        return SUPPORTED;
+    }
+
+    /**
      * Makes every CPU that runs a registered process execute a full memory barrier. Costs a system call
      * and inter-processor interrupts: for slow paths only, such as going to sleep.
      *
@@ -57,12 +66,14 @@ public final class Membarrier {
         }
     }
 
+    private static boolean querySupported() {
+        final long supported = call(CMD_QUERY);
+        return supported >= 0 && (supported & CMD_GLOBAL_EXPEDITED) != 0
+            && (supported & CMD_REGISTER_GLOBAL_EXPEDITED) != 0;
+    }
+
     private static boolean register() {
         if (!Boolean.parseBoolean(System.getProperty("isthmus.membarrier", "true"))) {
-            return false;
-        }
-        final long supported = call(CMD_QUERY);
-        if (supported < 0 || (supported & CMD_GLOBAL_EXPEDITED) == 0 || (supported & CMD_REGISTER_GLOBAL_EXPEDITED) == 0) {
             return false;
         }
         return call(CMD_REGISTER_GLOBAL_EXPEDITED) == 0;

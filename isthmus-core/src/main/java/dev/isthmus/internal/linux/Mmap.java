@@ -10,6 +10,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -21,6 +22,7 @@ public final class Mmap {
     private static final int PROT_READ = 1;
     private static final int PROT_WRITE = 2;
     private static final int MAP_SHARED = 1;
+    private static final int MADV_POPULATE_READ = 22;
     private static final int MADV_POPULATE_WRITE = 23;
     private static final long PAGE_SIZE = queryPageSize();
 
@@ -30,6 +32,10 @@ public final class Mmap {
         Native.downcall("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle MADVISE =
         Native.downcall("madvise", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+
+    /** Where {@link #populateByReading} leaves what it read; never read back. */
+    @SuppressWarnings("unused")
+    private static volatile int populateSink;
 
     private Mmap() {
     }
@@ -85,37 +91,68 @@ public final class Mmap {
     }
 
     /**
-     * Faults in every page of a writable mapping now, so that the first write to each page later costs
-     * nothing. Uses {@code madvise(MADV_POPULATE_WRITE)} (Linux 5.14); on older kernels it writes the
-     * existing value back to one byte of each page, which is only safe while no other process writes.
+     * Faults in every page of a shared mapping now, so that the first access to each page later costs
+     * little, without ever writing to it: another process may be writing the same pages.
      *
-     * @param segment a writable shared mapping, or a page-aligned part of one
+     * <p>Uses {@code madvise(MADV_POPULATE_WRITE)} (Linux 5.14), which makes each page present and writable
+     * without changing a byte. Where the kernel refuses it ({@code EINVAL}: an older kernel, or a range it
+     * will not populate), falls back to {@code MADV_POPULATE_READ}, then to reading one byte of each page,
+     * which leaves the first write to each page a cheap minor fault. Never a write: writing a value back
+     * would race with the peer's writes and could undo them.
+     *
+     * @param segment a shared mapping, or a page-aligned part of one
      * @param what    the file's name, for the error message
+     * @throws dev.isthmus.NativeException if {@code madvise} fails other than with {@code EINVAL}
      */
     public static void populateWrite(final MemorySegment segment, final String what) {
         final long length = segment.byteSize();
         if (length == 0) {
             return;
         }
+        if (advise(segment, MADV_POPULATE_WRITE, "MADV_POPULATE_WRITE", what)
+            || advise(segment, MADV_POPULATE_READ, "MADV_POPULATE_READ", what)) {
+            return;
+        }
+        populateByReading(segment);
+    }
+
+    /**
+     * Reads one byte of every page of {@code segment}, which faults it in; never writes. The fallback of
+     * {@link #populateWrite} where {@code madvise} cannot populate.
+     *
+     * @param segment any readable segment, read-only ones included
+     */
+    static void populateByReading(final MemorySegment segment) {
+        final long length = segment.byteSize();
+        final long pageSize = PAGE_SIZE;
+        // The bytes read are folded into a value the JIT must keep, so that it cannot drop the reads.
+        int folded = 0;
+        for (long offset = 0; offset < length; offset += pageSize) {
+            folded += segment.get(JAVA_BYTE, offset);
+        }
+        populateSink = folded;
+    }
+
+    /** {@return whether {@code madvise} did it; false on {@code EINVAL} (unknown advice or unsuitable range)} */
+    private static boolean advise(final MemorySegment segment, final int advice, final String adviceName,
+                                  final String what) {
+        final long length = segment.byteSize();
         final Native.CallState state = Native.callState();
         int rc;
         try {
             do {
-                rc = (int) MADVISE.invokeExact(state.errnoSegment(), segment, length, MADV_POPULATE_WRITE);
+                rc = (int) MADVISE.invokeExact(state.errnoSegment(), segment, length, advice);
             } while (rc == -1 && (state.errno() == Errno.EINTR || state.errno() == Errno.EAGAIN));
         } catch (final Throwable t) {
             throw Native.rethrow(t);
         }
         if (rc == 0) {
-            return;
+            return true;
         }
         if (state.errno() != Errno.EINVAL) {
-            throw Errno.exception("madvise(" + what + ", MADV_POPULATE_WRITE, " + length + " bytes)", state.errno());
+            throw Errno.exception("madvise(" + what + ", " + adviceName + ", " + length + " bytes)", state.errno());
         }
-        for (long offset = 0; offset < length; offset += PAGE_SIZE) {
-            segment.set(java.lang.foreign.ValueLayout.JAVA_BYTE, offset,
-                segment.get(java.lang.foreign.ValueLayout.JAVA_BYTE, offset));
-        }
+        return false;
     }
 
     /**
