@@ -91,8 +91,10 @@ import static dev.isthmus.capnp.CapnpDescriptor.SHM_MAGIC_OFFSET;
  * </ul>
  * and it may also return wrong bytes without any exception: capnp-java computes a data or text blob's byte
  * offset as {@code 8 * wordOffset} in {@code int}, which wraps for a target 2<sup>28</sup> words or more
- * from the segment's start, so a forged pointer can make a {@code Data} or {@code Text} reader alias other
- * bytes of the same segment (never bytes outside it). With {@link Backing#SESSION_SHM} and no
+ * from the segment's start, forwards or backwards (a pointer's offset reaches 2<sup>29</sup> words): some
+ * such pointers then throw {@link IllegalArgumentException}, others make a {@code Data} or {@code Text}
+ * reader alias other bytes of the same segment (never bytes outside it), e.g. a data pointer at word 6
+ * with the largest offset, 2<sup>29</sup>&minus;1, reads from byte 48. With {@link Backing#SESSION_SHM} and no
  * {@linkplain CapnpReadOptions#copyOnReceive() copy on receive}, the sender can moreover change the message
  * while it is read, its union tag included: the tag checked at decode may differ from what
  * {@code which()} returns afterwards, and a handler for one member may then read another's struct (the
