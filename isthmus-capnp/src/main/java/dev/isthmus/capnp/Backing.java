@@ -21,6 +21,10 @@ public enum Backing {
      * Message segments are allocated in the session's shared-memory arena; only a handle per segment
      * crosses the channel, and the receiver reads the segments in place in the sender's memory. The
      * payload is a few dozen bytes whatever the message's size.
+     *
+     * <p>In place means the sender can still write the message while the receiver reads it; a receiver
+     * that does not trust its peer to leave a message alone copies it first
+     * ({@link CapnpReadOptions#copyOnReceive()}).
      */
     SESSION_SHM
 }

@@ -32,6 +32,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Objects;
 
+import static dev.isthmus.arena.ArenaDescriptor.BLOCK_HEADER_LENGTH;
 import static dev.isthmus.capnp.CapnpDescriptor.BYTES_PER_WORD;
 import static dev.isthmus.capnp.CapnpDescriptor.MAX_SEGMENTS;
 import static dev.isthmus.capnp.CapnpDescriptor.MAX_SEGMENT_WORDS;
@@ -64,13 +65,42 @@ import static dev.isthmus.capnp.CapnpDescriptor.SHM_MAGIC_OFFSET;
  *   the segments in place; closing the {@link Received} message gives the blocks back.</li>
  * </ul>
  *
- * <p><b>Hostile peers.</b> Everything in a payload is checked before use: segment counts, lengths (that
- * they add up to the payload exactly, that they are whole words), and, for shared memory, every handle. A
- * violation is a {@link CorruptDataException}. Reading goes through bounds-checked {@link ByteBuffer}s;
- * the traversal limit is set from the message's size ({@link #traversalLimitWords}) and pointers may nest
- * at most {@value #NESTING_LIMIT} deep, so a malicious message can make an accessor throw Cap'n Proto's
- * {@link DecodeException}, never read outside its segments or loop forever. The root pointer and the union
- * tag are checked when the message is decoded: a tag that contradicts the type in the header is corrupt.
+ * <p><b>Hostile peers: what {@link #decode} checks.</b> Everything in a payload is checked before use:
+ * segment counts, lengths (that they add up to the payload exactly, that they are whole words), and, for
+ * shared memory, every handle: no two may name overlapping memory of one pool (checked before anything is
+ * borrowed), and each is validated by {@link ArenaView#borrow}. The root pointer and the union tag are read
+ * and checked: a tag that contradicts the type in the header is corrupt. Every violation is a
+ * {@link CorruptDataException}, and whatever was borrowed for the message is given back before it is
+ * thrown.
+ *
+ * <p><b>Hostile peers: what a handler may see.</b> The root reader the handler gets is Cap'n Proto's own,
+ * reading lazily: the codec cannot check every pointer of a message up front without reading all of it.
+ * Reading goes through bounds-checked {@link ByteBuffer}s, charged to a traversal limit that is fixed by
+ * the receiver ({@link CapnpReadOptions#traversalLimitWords()}, never derived from what the sender
+ * declares) and a nesting limit, so no accessor reads outside the message's segments, loops forever, or
+ * does more than that much work per message. But on a malformed message an accessor of capnp-java
+ * 0.1.16 may throw any of:
+ * <ul>
+ *   <li>{@link DecodeException}: the traversal or nesting limit is exhausted, or a pointer has the wrong
+ *   kind;</li>
+ *   <li>{@link IndexOutOfBoundsException}: a pointer, list or text leaves its segment (the buffer's own
+ *   bounds check);</li>
+ *   <li>{@link IllegalArgumentException}: a data blob that does not fit its segment, or whose byte offset
+ *   does not fit an {@code int} (a {@code ByteBuffer} position or limit check: capnp-java does not
+ *   bounds-check data pointers itself);</li>
+ * </ul>
+ * and it may also return wrong bytes without any exception: capnp-java computes a data or text blob's byte
+ * offset as {@code 8 * wordOffset} in {@code int}, which wraps for a target 2<sup>28</sup> words or more
+ * from the segment's start, forwards or backwards (a pointer's offset reaches 2<sup>29</sup> words): some
+ * such pointers then throw {@link IllegalArgumentException}, others make a {@code Data} or {@code Text}
+ * reader alias other bytes of the same segment (never bytes outside it), e.g. a data pointer at word 6
+ * with the largest offset, 2<sup>29</sup>&minus;1, reads from byte 48. With {@link Backing#SESSION_SHM} and no
+ * {@linkplain CapnpReadOptions#copyOnReceive() copy on receive}, the sender can moreover change the message
+ * while it is read, its union tag included: the tag checked at decode may differ from what
+ * {@code which()} returns afterwards, and a handler for one member may then read another's struct (the
+ * generated getters only {@code assert} the tag). Handlers of untrusted peers should therefore treat the
+ * exceptions above as corrupt input ({@link CapnpChannels#guarded} does that), and use copy on receive
+ * where the content, not only memory safety, matters.
  *
  * <p>Thread safety: thread-safe.
  *
@@ -83,12 +113,8 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
      * block minus the arena's 64-byte block header), unless one object needs more on its own: 64 MiB.
      */
     public static final long MAX_SEGMENT_BYTES = 64L << 20;
-    /** How deep pointers may nest in a received message: Cap'n Proto's default. */
-    public static final int NESTING_LIMIT = 64;
-    /** The traversal limit of small messages, in words: Cap'n Proto's default (64 MiB). */
-    public static final long MIN_TRAVERSAL_LIMIT_WORDS = 8L << 20;
-    /** For larger messages, how many times its own size a reader may traverse. */
-    public static final int TRAVERSAL_LIMIT_FACTOR = 4;
+    /** How deep pointers may nest in a received message by default: Cap'n Proto's default. */
+    public static final int NESTING_LIMIT = CapnpReadOptions.DEFAULT_NESTING_LIMIT;
 
     private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final Runnable NOTHING_TO_RELEASE = () -> { };
@@ -97,14 +123,16 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
     private final Backing backing;
     private final ShmArena arena;
     private final ArenaView peerArena;
+    private final CapnpReadOptions readOptions;
     private final MethodHandle builderWhich;
     private final MethodHandle readerWhich;
     private final int notInSchema;
 
     private CapnpCodec(final StructFactory<B, R> factory, final Backing backing, final ShmArena arena,
-                       final ArenaView peerArena) {
+                       final ArenaView peerArena, final CapnpReadOptions readOptions) {
         this.factory = Objects.requireNonNull(factory, "factory");
         this.backing = Objects.requireNonNull(backing, "backing");
+        this.readOptions = Objects.requireNonNull(readOptions, "readOptions");
         if (backing == Backing.SESSION_SHM) {
             Objects.requireNonNull(arena, "arena (required by SESSION_SHM)");
             Objects.requireNonNull(peerArena, "peerArena (required by SESSION_SHM)");
@@ -140,7 +168,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
      * @throws IllegalArgumentException if the root struct has no anonymous union
      */
     public static <R extends StructReader, B> CapnpCodec<R, B> heap(final StructFactory<B, R> factory) {
-        return new CapnpCodec<>(factory, Backing.HEAP, null, null);
+        return new CapnpCodec<>(factory, Backing.HEAP, null, null, CapnpReadOptions.defaults());
     }
 
     /**
@@ -157,7 +185,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
     public static <R extends StructReader, B> CapnpCodec<R, B> sessionShm(final StructFactory<B, R> factory,
                                                                           final ShmArena arena,
                                                                           final ArenaView peerArena) {
-        return new CapnpCodec<>(factory, Backing.SESSION_SHM, arena, peerArena);
+        return new CapnpCodec<>(factory, Backing.SESSION_SHM, arena, peerArena, CapnpReadOptions.defaults());
     }
 
     /**
@@ -175,7 +203,37 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
     public static <R extends StructReader, B> CapnpCodec<R, B> create(final StructFactory<B, R> factory,
                                                                       final Backing backing, final ShmArena arena,
                                                                       final ArenaView peerArena) {
-        return backing == Backing.HEAP ? heap(factory) : new CapnpCodec<>(factory, backing, arena, peerArena);
+        return create(factory, backing, arena, peerArena, CapnpReadOptions.defaults());
+    }
+
+    /**
+     * {@return a codec with the given backing, reading what the peer sends as {@code readOptions} say}
+     *
+     * @param factory     the root struct's generated factory, e.g. {@code Body.factory}
+     * @param backing     where messages live
+     * @param arena       this process's arena; required by {@link Backing#SESSION_SHM}, ignored by {@link Backing#HEAP}
+     * @param peerArena   the view of the peer's arena; likewise
+     * @param readOptions traversal and nesting limits, copy on receive
+     * @param <R>         the root reader type
+     * @param <B>         the root builder type
+     * @throws NullPointerException     if {@link Backing#SESSION_SHM} lacks an arena or a view, or
+     *                                  {@code readOptions} is {@code null}
+     * @throws IllegalArgumentException if the root struct has no anonymous union
+     */
+    public static <R extends StructReader, B> CapnpCodec<R, B> create(final StructFactory<B, R> factory,
+                                                                      final Backing backing, final ShmArena arena,
+                                                                      final ArenaView peerArena,
+                                                                      final CapnpReadOptions readOptions) {
+        return backing == Backing.HEAP
+            ? new CapnpCodec<>(factory, Backing.HEAP, null, null, readOptions)
+            : new CapnpCodec<>(factory, backing, arena, peerArena, readOptions);
+    }
+
+    /**
+     * {@return how this codec reads what the peer sends}
+     */
+    public CapnpReadOptions readOptions() {
+        return readOptions;
     }
 
     /**
@@ -319,7 +377,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
             segments[i] = memory.asSlice(offset, bytes).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
             offset += bytes;
         }
-        return received(segments, total, type, id, length, NOTHING_TO_RELEASE);
+        return received(segments, type, id, length, NOTHING_TO_RELEASE);
     }
 
     private static MemorySegment copy(final MemorySegment payload) {
@@ -357,10 +415,29 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
                 throw corrupt(id, "segment " + i + " has length=" + handle.length() + ", not a whole number of words in ["
                     + (i == 0 ? BYTES_PER_WORD : 0) + ", " + (long) MAX_SEGMENT_WORDS * BYTES_PER_WORD + "]");
             }
+            if (handle.offset() < 0) {
+                throw corrupt(id, "segment " + i + " has offset=" + handle.offset() + ", not a block offset (negative)");
+            }
             handles[i] = handle;
             totalBytes += handle.length();
         }
+        checkDisjoint(handles, id);
+        final boolean copy = readOptions.copyOnReceive();
+        if (copy && totalBytes > readOptions.traversalLimitWords() * BYTES_PER_WORD) {
+            throw corrupt(id, "its segments hold " + totalBytes + " bytes, more than the traversal limit of "
+                + readOptions.traversalLimitWords() + " words lets a reader read; copyOnReceive copies no more");
+        }
         final ShmBlock[] blocks = borrowAll(handles, id);
+        if (copy) {
+            final ByteBuffer[] segments;
+            try {
+                segments = copyAll(blocks);
+            } finally {
+                // The copies are this process's: the sender may have its blocks back at once.
+                closeAll(blocks);
+            }
+            return received(segments, type, id, length, NOTHING_TO_RELEASE);
+        }
         final Runnable release = () -> closeAll(blocks);
         try {
             final ByteBuffer[] segments = new ByteBuffer[count];
@@ -368,7 +445,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
                 // Read-only: this process only reads the sender's memory.
                 segments[i] = blocks[i].segment().asReadOnly().asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
             }
-            return received(segments, totalBytes / BYTES_PER_WORD, type, id, length, release);
+            return received(segments, type, id, length, release);
         } catch (final RuntimeException | Error e) {
             release.run();
             throw e;
@@ -376,22 +453,68 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
     }
 
     /**
-     * Borrows every block; if any handle is refused, gives back the ones that were not and throws. Trying
-     * them all returns the references of the valid ones, which would otherwise stay lent until the session
-     * ends.
+     * Refuses handles that name the same memory twice (trust model: a repeated handle would drop the
+     * borrower's one lent reference twice, and let the block be reused while it is read; repeated segments
+     * would also multiply the message's apparent size). Two handles overlap if they name the same pool and
+     * their blocks' spans, header included, intersect. Runs before anything is borrowed; quadratic in the
+     * segment count, which is at most {@value CapnpDescriptor#MAX_SEGMENTS} and allocates nothing.
+     */
+    private static void checkDisjoint(final ShmHandle[] handles, final long id) {
+        for (int i = 1; i < handles.length; i++) {
+            final ShmHandle later = handles[i];
+            for (int j = 0; j < i; j++) {
+                final ShmHandle earlier = handles[j];
+                if (earlier.pool() != later.pool()) {
+                    continue;
+                }
+                final ShmHandle low = earlier.offset() <= later.offset() ? earlier : later;
+                final ShmHandle high = low == earlier ? later : earlier;
+                // No overflow: offsets are >= 0 and lengths at most MAX_SEGMENT_WORDS words, both checked.
+                if (high.offset() - low.offset() < BLOCK_HEADER_LENGTH + low.length()) {
+                    throw corrupt(id, "segments " + j + " and " + i + " name overlapping memory (" + earlier + ", "
+                        + later + ")");
+                }
+            }
+        }
+    }
+
+    private static ByteBuffer[] copyAll(final ShmBlock[] blocks) {
+        final ByteBuffer[] segments = new ByteBuffer[blocks.length];
+        for (int i = 0; i < blocks.length; i++) {
+            final MemorySegment source = blocks[i].segment();
+            final long bytes = source.byteSize();
+            final MemorySegment target = bytes <= Integer.MAX_VALUE - 16
+                ? MemorySegment.ofArray(new byte[(int) bytes])
+                : Arena.ofAuto().allocate(bytes, BYTES_PER_WORD);
+            MemorySegment.copy(source, 0, target, 0, bytes);
+            segments[i] = target.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        }
+        return segments;
+    }
+
+    /**
+     * Borrows every block; if any handle is refused, or anything else fails, gives back the ones that were
+     * borrowed and throws. Trying them all returns the references of the valid ones, which would otherwise
+     * stay lent until the session ends.
      */
     private ShmBlock[] borrowAll(final ShmHandle[] handles, final long id) {
         final ShmBlock[] blocks = new ShmBlock[handles.length];
         RuntimeException refused = null;
-        for (int i = 0; i < handles.length; i++) {
-            try {
-                blocks[i] = peerArena.borrow(handles[i]);
-            } catch (final CorruptDataException e) {
-                refused = refused == null ? corrupt(id, "segment " + i + ": " + e.getMessage(), e) : refused;
-            } catch (final IsthmusException e) {
-                // NoSuchResourceException and the like: the handle names no pool of the peer's.
-                refused = refused == null ? corrupt(id, "segment " + i + ": " + e, e) : refused;
+        try {
+            for (int i = 0; i < handles.length; i++) {
+                try {
+                    blocks[i] = peerArena.borrow(handles[i]);
+                } catch (final CorruptDataException e) {
+                    refused = refused == null ? corrupt(id, "segment " + i + ": " + e.getMessage(), e) : refused;
+                } catch (final IsthmusException e) {
+                    // NoSuchResourceException and the like: the handle names no pool of the peer's.
+                    refused = refused == null ? corrupt(id, "segment " + i + ": " + e, e) : refused;
+                }
             }
+        } catch (final RuntimeException | Error e) {
+            // A closed view, a pool that cannot be mapped, a fault: nothing borrowed may stay lent.
+            closeAll(blocks);
+            throw e;
         }
         if (refused != null) {
             closeAll(blocks);
@@ -408,10 +531,10 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         }
     }
 
-    private Received<R> received(final ByteBuffer[] segments, final long totalWords, final int type, final long id,
+    private Received<R> received(final ByteBuffer[] segments, final int type, final long id,
                                  final long payloadLength, final Runnable release) {
         final MessageReader reader = new MessageReader(segments,
-            new ReaderOptions(traversalLimitWords(totalWords), NESTING_LIMIT));
+            new ReaderOptions(readOptions.traversalLimitWords(), readOptions.nestingLimit()));
         final R root;
         final int tag;
         try {
@@ -424,19 +547,6 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
             throw corrupt(id, "type=" + type + " but its root union holds member " + tag);
         }
         return new CapnpReceived<>(type, id, payloadLength, root, release);
-    }
-
-    /**
-     * {@return the traversal limit of a received message of {@code totalWords} words}: Cap'n Proto's
-     * default for small messages, {@value #TRAVERSAL_LIMIT_FACTOR} times the message's size for larger
-     * ones. A reader that follows every pointer once traverses the message's size; the factor leaves room
-     * for reading parts again, while a message whose pointers share targets to amplify the work (a classic
-     * attack) still stops after a bounded multiple of its own size.
-     *
-     * @param totalWords the message's size in words
-     */
-    public static long traversalLimitWords(final long totalWords) {
-        return Math.max(MIN_TRAVERSAL_LIMIT_WORDS, TRAVERSAL_LIMIT_FACTOR * totalWords);
     }
 
     int builderType(final B root) {

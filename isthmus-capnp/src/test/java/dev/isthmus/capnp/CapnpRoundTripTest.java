@@ -155,10 +155,38 @@ class CapnpRoundTripTest {
     }
 
     @Test
-    void shouldScaleTheTraversalLimitWithTheMessage() {
-        assertEquals(CapnpCodec.MIN_TRAVERSAL_LIMIT_WORDS, CapnpCodec.traversalLimitWords(10));
-        final long gibInWords = (1L << 30) / 8;
-        assertEquals(4 * gibInWords, CapnpCodec.traversalLimitWords(gibInWords), "a 1 GiB message reads in full");
+    void shouldBoundTheTraversalLimitByTheReceiverNotByTheMessage() {
+        assertEquals(8L << 20, CapnpReadOptions.defaults().traversalLimitWords(), "Cap'n Proto's default");
+        assertEquals(CapnpReadOptions.defaults(), CapnpCodec.heap(Body.factory).readOptions());
+        assertEquals(8L << 20, CapnpReadOptions.forPayloadsUpTo(1 << 20).traversalLimitWords(), "never below the default");
+        assertEquals((4L << 30) / 8 + 1, CapnpReadOptions.forPayloadsUpTo(4L << 30).traversalLimitWords(),
+            "one full read of the channel's largest payload");
+        assertEquals(CapnpReadOptions.MAX_TRAVERSAL_LIMIT_WORDS,
+            CapnpReadOptions.forPayloadsUpTo(Long.MAX_VALUE).traversalLimitWords());
+        assertThrows(IllegalArgumentException.class, () -> CapnpReadOptions.defaults().withTraversalLimitWords(0));
+        assertThrows(IllegalArgumentException.class,
+            () -> CapnpReadOptions.defaults().withTraversalLimitWords(CapnpReadOptions.MAX_TRAVERSAL_LIMIT_WORDS + 1));
+        assertThrows(IllegalArgumentException.class, () -> CapnpReadOptions.defaults().withNestingLimit(0));
+    }
+
+    @Test
+    void shouldStopRereadingAMessageAtTheTraversalLimitWhateverItsSize() {
+        final CapnpCodec<Body.Reader, Body.Builder> codec = CapnpCodec.create(Body.factory, Backing.HEAP, null, null,
+            CapnpReadOptions.defaults().withTraversalLimitWords(10_000));
+        try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+            // About 4,100 words: one full read fits the limit, three do not.
+            CacheMessages.response(message.root(), 3, 4, 8000);
+            final Received<Body.Reader> received =
+                codec.decode(concat(codec.encode(message)), Body.Which.GET_CACHE_RSP.ordinal(), 1, false);
+            CacheMessages.verify(received.root(), 3, 4);
+            final DecodeException e = assertThrows(DecodeException.class, () -> {
+                for (int pass = 0; pass < 2; pass++) {
+                    CacheMessages.verify(received.root(), 3, 4);
+                }
+            });
+            assertTrue(e.getMessage().contains("Read limit exceeded"), e.getMessage());
+            received.close();
+        }
     }
 
     /** The parts of an encoding in one segment, as the channel delivers them. */

@@ -157,8 +157,9 @@ class HostilePayloadTest {
                 new ShmHandle(good.pool(), good.generation(), good.offset(), 1L << 20),
                 new ShmHandle(-1, good.generation(), good.offset(), good.length()),
             };
+            // A length beyond segment 0's block reaches into segment 1's, adjacent: refused before any borrow.
             final String[] why = {"not a block offset", "not a block offset", "not a block offset", "no block starts there",
-                "exceeds the block", "outside"};
+                "overlapping memory", "outside"};
             for (int i = 0; i < forged.length; i++) {
                 final MemorySegment altered = copy(payload);
                 forged[i].writeTo(altered, CapnpDescriptor.SHM_HANDLES_OFFSET);
@@ -227,6 +228,110 @@ class HostilePayloadTest {
             block.handle(64).writeTo(payload, CapnpDescriptor.SHM_HANDLES_OFFSET);
             assertRefused(payload, "its root cannot be read");
             assertEquals(1, block.references(), "the borrowed reference was given back");
+        }
+    }
+
+    @Test
+    void shouldRefuseARepeatedHandleBeforeBorrowingAnything() {
+        try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+            final MemorySegment payload = validPayload(message);
+            final MemorySegment repeated = copy(payload);
+            MemorySegment.copy(payload, CapnpDescriptor.SHM_HANDLES_OFFSET, repeated,
+                CapnpDescriptor.SHM_HANDLES_OFFSET + CapnpDescriptor.SHM_HANDLE_LENGTH, CapnpDescriptor.SHM_HANDLE_LENGTH);
+            for (final ShmBlock block : message.blocks()) {
+                block.lend();
+            }
+            assertRefused(repeated, "segments 0 and 1 name overlapping memory");
+            for (final ShmBlock block : message.blocks()) {
+                assertEquals(2, block.references(), "nothing was borrowed, nothing dropped: " + block);
+                block.unlend();
+            }
+        }
+    }
+
+    @Test
+    void shouldRefuseOneBlockNamedAsEverySegment() {
+        // trust.md item 12: one block named 511 times made the message look 511 times its size.
+        try (ShmBlock block = arena.allocate(1 << 16)) {
+            block.segment().fill((byte) 0);
+            final int count = CapnpDescriptor.MAX_SEGMENTS - 1;
+            final MemorySegment payload = MemorySegment.ofArray(new byte[(int) CapnpDescriptor.shmPayloadLength(count)]);
+            payload.set(INT_LE, CapnpDescriptor.SHM_COUNT_OFFSET, count);
+            payload.set(INT_LE, CapnpDescriptor.SHM_MAGIC_OFFSET, CapnpDescriptor.SHM_MAGIC);
+            for (int i = 0; i < count; i++) {
+                block.handle().writeTo(payload, CapnpDescriptor.SHM_HANDLES_OFFSET + (long) CapnpDescriptor.SHM_HANDLE_LENGTH * i);
+            }
+            block.lend();
+            assertRefused(payload, "segments 0 and 1 name overlapping memory");
+            assertEquals(2, block.references(), "the one lent reference is still lent");
+            block.unlend();
+        }
+    }
+
+    @Test
+    void shouldRefuseAHandleInsideAnotherSegmentsBlock() {
+        try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+            final MemorySegment payload = validPayload(message);
+            final ShmHandle first = ShmHandle.readFrom(payload, CapnpDescriptor.SHM_HANDLES_OFFSET);
+            final MemorySegment altered = copy(payload);
+            new ShmHandle(first.pool(), first.generation(), first.offset() + 4096, 64)
+                .writeTo(altered, CapnpDescriptor.SHM_HANDLES_OFFSET + CapnpDescriptor.SHM_HANDLE_LENGTH);
+            assertRefused(message, altered, "segments 0 and 1 name overlapping memory");
+        }
+    }
+
+    @Test
+    void shouldNotLetTheSenderChangeWhatTheHandlerReadsWhenCopyingOnReceive() {
+        final CapnpCodec<Body.Reader, Body.Builder> copying = CapnpCodec.create(Body.factory, Backing.SESSION_SHM, arena,
+            view, CapnpReadOptions.defaults().withCopyOnReceive(true));
+        try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+            final MemorySegment payload = validPayload(message);
+            for (final ShmBlock block : message.blocks()) {
+                block.lend();
+            }
+            try (Received<Body.Reader> received = copying.decode(payload, RSP, 1, false)) {
+                for (final ShmBlock block : message.blocks()) {
+                    assertEquals(1, block.references(), "the blocks were given back once copied: " + block);
+                }
+                // The sender flips the union tag (and rewrites the member) after the send.
+                message.root().initGetCacheReq().setFileName("flipped");
+                assertEquals(Body.Which.GET_CACHE_RSP, received.root().which());
+                CacheMessages.verify(received.root(), 1, 3);
+            }
+        }
+    }
+
+    @Test
+    void shouldShowTheSendersLaterWritesWhenReadingInPlace() {
+        // The hazard copy on receive exists for: in place, the tag checked at decode is not the tag read later.
+        try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+            final MemorySegment payload = validPayload(message);
+            for (final ShmBlock block : message.blocks()) {
+                block.lend();
+            }
+            try (Received<Body.Reader> received = codec.decode(payload, RSP, 1, false)) {
+                message.root().initGetCacheReq().setFileName("flipped");
+                assertEquals(Body.Which.GET_CACHE_REQ, received.root().which());
+            }
+        }
+    }
+
+    @Test
+    void shouldRefuseToCopyMoreThanTheTraversalLimitLetsAReaderRead() {
+        final CapnpCodec<Body.Reader, Body.Builder> copying = CapnpCodec.create(Body.factory, Backing.SESSION_SHM, arena,
+            view, CapnpReadOptions.defaults().withCopyOnReceive(true).withTraversalLimitWords(100));
+        try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+            final MemorySegment payload = validPayload(message);
+            for (final ShmBlock block : message.blocks()) {
+                block.lend();
+            }
+            final CorruptDataException e = assertThrows(CorruptDataException.class,
+                () -> copying.decode(payload, RSP, 1, false));
+            assertTrue(e.getMessage().contains("copyOnReceive copies no more"), e.getMessage());
+            for (final ShmBlock block : message.blocks()) {
+                assertEquals(2, block.references(), "refused before borrowing: " + block);
+                block.unlend();
+            }
         }
     }
 

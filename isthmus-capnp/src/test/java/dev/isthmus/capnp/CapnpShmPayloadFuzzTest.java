@@ -1,0 +1,247 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.capnp;
+
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.isthmus.CorruptDataException;
+import dev.isthmus.arena.ArenaOptions;
+import dev.isthmus.arena.ArenaView;
+import dev.isthmus.arena.ShmArena;
+import dev.isthmus.arena.ShmBlock;
+import dev.isthmus.arena.ShmHandle;
+import dev.isthmus.capnp.demo.CacheDemo.Body;
+import dev.isthmus.capnp.demo.CacheDemo.GetCacheRsp;
+import dev.isthmus.shm.ProcessIdentity;
+import dev.isthmus.struc.Codec;
+import dev.isthmus.struc.MessageHandler;
+import dev.isthmus.struc.Received;
+import org.capnproto.StructList;
+import org.junit.jupiter.api.AfterAll;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * Fuzzes what crosses a {@link Backing#SESSION_SHM} channel: the handle list decoded over a real arena whose
+ * blocks hold a valid message, a block of fuzzed bytes, and a freed block. Every input must be decoded or
+ * refused with a {@link CorruptDataException}, never anything else; reading an accepted message with
+ * {@linkplain CapnpChannels#guarded guarded} accessors must likewise throw nothing but that; and afterwards
+ * every block still holds its owner's reference, decode took exactly the lent reference of every block it
+ * accepted and none of one it refused before borrowing, and the arena's allocated bytes are unchanged.
+ *
+ * <p>Inputs are recipes rather than payloads, so that the fuzzer starts near valid messages (Jazzer 0.24.0
+ * cannot instrument Java 25 class files, so it fuzzes with coverage of capnp-java only, not of our classes): byte 0 is the segment count (its
+ * low 4 bits; with bit 7 set, the next 4 bytes as a raw int), byte 1 flags (bit 0 breaks the magic, bit 1
+ * drops the payload's last byte, bit 2 fills the scratch block with the bytes left at the end, bits 3-4 are
+ * the declared type: 0 a request, 1 a response, 2 or 3 not in the schema), then one
+ * selector byte per segment: the low 3 bits choose a handle ({@link #candidates}), the high bits a mutation
+ * whose operand follows. Missing bytes read as zero.
+ *
+ * <p>{@code mvn verify} runs the committed inputs ({@code CapnpShmPayloadFuzzTestInputs/}); with
+ * {@code JAZZER_FUZZ=1} (set by profile {@code slow}) Jazzer fuzzes for {@code maxDuration}.
+ */
+class CapnpShmPayloadFuzzTest {
+    private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final int SCRATCH_BYTES = 4096;
+
+    private static ShmArena arena;
+    private static ArenaView view;
+    private static CapnpCodec<Body.Reader, Body.Builder> codec;
+    private static CapnpOutgoing<Body.Builder> message;
+    private static ShmBlock scratch;
+    private static final List<ShmBlock> LIVE = new ArrayList<>();
+    /** Handles the recipes start from: the message's segments, the scratch block, a freed block. */
+    private static final List<ShmHandle> CANDIDATES = new ArrayList<>();
+    private static long baselineBytes;
+
+    /**
+     * Sets up on the first input rather than in {@code @BeforeAll}: Jazzer's agent is installed after that,
+     * and gives classes loaded before it (capnp-java's, here) hooks but no coverage counters.
+     */
+    private static void openArenaOnce() {
+        if (arena != null) {
+            return;
+        }
+        final long id = ProcessHandle.current().pid();
+        arena = ShmArena.create(Endpoints.APP, "fz" + id, id, ArenaOptions.defaults());
+        view = ArenaView.of(Endpoints.APP, ProcessIdentity.current(), "fz" + id, id, ArenaOptions.defaults());
+        // A small traversal limit keeps each input fast; the limit's mechanism is the same at any size.
+        codec = CapnpCodec.create(Body.factory, Backing.SESSION_SHM, arena, view,
+            CapnpReadOptions.defaults().withTraversalLimitWords(1 << 16));
+        final ShmBlock freed = arena.allocate(1000);
+        CANDIDATES.add(freed.handle());
+        freed.close();
+        message = codec.newMessage();
+        CacheMessages.response(message.root(), 1, 3, 6000);
+        final Codec.Encoded encoded = codec.encode(message);
+        encoded.abandon();
+        for (int i = 0; i < message.blocks().size(); i++) {
+            CANDIDATES.add(ShmHandle.readFrom(encoded.parts().getFirst(),
+                CapnpDescriptor.SHM_HANDLES_OFFSET + (long) CapnpDescriptor.SHM_HANDLE_LENGTH * i));
+        }
+        LIVE.addAll(message.blocks());
+        scratch = arena.allocate(SCRATCH_BYTES);
+        scratch.segment().fill((byte) 0);
+        CANDIDATES.add(scratch.handle());
+        LIVE.add(scratch);
+        baselineBytes = arena.allocatedBytes();
+    }
+
+    @AfterAll
+    static void closeArena() {
+        if (arena == null) {
+            return;
+        }
+        message.close();
+        scratch.close();
+        assertEquals(0, arena.allocatedBytes(), "every block came back");
+        view.close();
+        arena.close();
+    }
+
+    @FuzzTest(maxDuration = "3m")
+    void shouldDecodeOrRefuseAnyPayload(final byte[] recipe) {
+        openArenaOnce();
+        final Reader in = new Reader(recipe);
+        int count = in.u8();
+        count = (count & 0x80) != 0 ? in.i32() : count & 0x0f;
+        final int flags = in.u8();
+        final int named = Math.clamp(count, 0, CapnpDescriptor.MAX_SEGMENTS);
+        final MemorySegment payload = MemorySegment.ofArray(new byte[(int) CapnpDescriptor.shmPayloadLength(named)]);
+        payload.set(INT_LE, CapnpDescriptor.SHM_COUNT_OFFSET, count);
+        payload.set(INT_LE, CapnpDescriptor.SHM_MAGIC_OFFSET, (flags & 1) != 0 ? ~CapnpDescriptor.SHM_MAGIC
+            : CapnpDescriptor.SHM_MAGIC);
+        for (int i = 0; i < named; i++) {
+            final int selector = in.u8();
+            mutate(in, CANDIDATES.get((selector & 7) % CANDIDATES.size()), selector)
+                .writeTo(payload, CapnpDescriptor.SHM_HANDLES_OFFSET + (long) CapnpDescriptor.SHM_HANDLE_LENGTH * i);
+        }
+        if ((flags & 4) != 0) {
+            scratch.segment().fill((byte) 0);
+            final byte[] rest = in.rest(SCRATCH_BYTES);
+            MemorySegment.copy(MemorySegment.ofArray(rest), 0, scratch.segment(), 0, rest.length);
+        }
+        final MemorySegment sent = (flags & 2) != 0 && payload.byteSize() > 0
+            ? payload.asSlice(0, payload.byteSize() - 1) : payload;
+
+        for (final ShmBlock block : LIVE) {
+            block.lend(); // what a sender lends with each send
+        }
+        boolean accepted = false;
+        try (Received<Body.Reader> received = codec.decode(sent, flags >>> 3 & 3, 1, false)) {
+            accepted = true;
+            read(received);
+        } catch (final CorruptDataException refused) {
+            // The documented outcome for a hostile payload.
+        }
+        for (final ShmBlock block : LIVE) {
+            final int references = block.references();
+            assertTrue(references == 1 || references == 2, "references=" + references + " of " + block);
+            if (accepted && names(sent, block)) {
+                assertEquals(1, references, "an accepted message gives back the lent reference of " + block);
+            }
+            if (references == 2) {
+                block.unlend();
+            }
+        }
+        assertEquals(baselineBytes, arena.allocatedBytes(), "no block freed or leaked");
+    }
+
+    /** Reads the message as a handler would, through {@link CapnpChannels#guarded}. */
+    private static void read(final Received<Body.Reader> received) {
+        final MessageHandler<Body.Reader, Body.Builder> handler = CapnpChannels.guarded((m, replier) -> {
+            final Body.Reader root = m.root();
+            switch (root.which()) {
+                case GET_CACHE_RSP -> {
+                    final StructList.Reader<GetCacheRsp.FilePart.Reader> parts = root.getGetCacheRsp().getFileParts();
+                    for (int i = 0; i < parts.size(); i++) {
+                        final GetCacheRsp.FilePart.Reader part = parts.get(i);
+                        part.getData().asByteBuffer().remaining();
+                        part.getDataSizeToVerify();
+                        part.getDataHashToVerify().getHigh();
+                    }
+                }
+                case GET_CACHE_REQ -> root.getGetCacheReq().getFileName().toString();
+                default -> { }
+            }
+        });
+        try {
+            handler.onMessage(received, null);
+        } catch (final CorruptDataException e) {
+            // What guarded accessors throw on hostile data.
+        } catch (final Exception e) {
+            fail("reading an accepted message threw " + e, e);
+        }
+    }
+
+    private static boolean names(final MemorySegment payload, final ShmBlock block) {
+        final int count = payload.get(INT_LE, CapnpDescriptor.SHM_COUNT_OFFSET);
+        for (int i = 0; i < count; i++) {
+            final ShmHandle handle = ShmHandle.readFrom(payload,
+                CapnpDescriptor.SHM_HANDLES_OFFSET + (long) CapnpDescriptor.SHM_HANDLE_LENGTH * i);
+            if (handle.pool() == block.handle().pool() && handle.offset() == block.handle().offset()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static ShmHandle mutate(final Reader in, final ShmHandle base, final int selector) {
+        return switch (selector >>> 3 & 7) {
+            case 1 -> new ShmHandle(in.i32(), base.generation(), base.offset(), base.length());
+            case 2 -> new ShmHandle(base.pool(), in.i32(), base.offset(), base.length());
+            case 3 -> new ShmHandle(base.pool(), base.generation(), in.i64(), base.length());
+            case 4 -> new ShmHandle(base.pool(), base.generation(), base.offset(), in.i64());
+            case 5 -> new ShmHandle(base.pool(), base.generation(), base.offset() + 8L * (byte) in.u8(), base.length());
+            case 6 -> new ShmHandle(base.pool(), base.generation(), base.offset(), base.length() + 8L * (byte) in.u8());
+            case 7 -> new ShmHandle(in.i32(), in.i32(), in.i64(), in.i64());
+            default -> base;
+        };
+    }
+
+    /** Reads a recipe little-endian; past its end, every byte is zero. */
+    private static final class Reader {
+        private final byte[] bytes;
+        private int at;
+        private int last;
+
+        Reader(final byte[] bytes) {
+            this.bytes = bytes;
+        }
+
+        int u8() {
+            last = at < bytes.length ? bytes[at] & 0xff : 0;
+            at++;
+            return last;
+        }
+
+        int last() {
+            return last;
+        }
+
+        int i32() {
+            return u8() | u8() << 8 | u8() << 16 | u8() << 24;
+        }
+
+        long i64() {
+            return i32() & 0xffffffffL | (long) i32() << 32;
+        }
+
+        byte[] rest(final int max) {
+            final int from = Math.min(at, bytes.length);
+            final byte[] rest = java.util.Arrays.copyOfRange(bytes, from, Math.min(bytes.length, from + max));
+            at = bytes.length;
+            return rest;
+        }
+    }
+}
