@@ -192,24 +192,12 @@ final class ManyToOneProducer extends ShmQueue.Producer {
             || getIntVolatile(control, CONSUMER_STATE_OFFSET) == STATE_CLOSED;
     }
 
-    /**
-     * Detaches this producer: a pending claim is aborted, its slot freed. The queue stays open for the
-     * consumer and the other producers. Idempotent.
-     */
+    /** Frees this producer's slot; the queue stays open for the consumer and the other producers. */
     @Override
-    public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        if (claimRecord >= 0) {
-            abort(claimRecord + HEADER_LENGTH);
-        }
+    void detach() {
         if (slot >= 0) {
             compareAndSetLong(control, ShmQueue.slotOffset(slot) + SLOT_OWNER_OFFSET, ownerValue, 0);
         }
         getAndAddInt(control, PRODUCER_COUNT_OFFSET, -1);
-        queue.dataDoorbell.ring();
-        closeWatch();
     }
 }

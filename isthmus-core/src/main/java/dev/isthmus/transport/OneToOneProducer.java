@@ -280,23 +280,10 @@ final class OneToOneProducer extends ShmQueue.Producer {
         queue.dataDoorbell.ring();
     }
 
-    /**
-     * Marks this producer closed; the consumer sees the close after reading everything committed.
-     * Idempotent.
-     */
     @Override
-    public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        if (claimRecord >= 0) {
-            abort(claimRecord + HEADER_LENGTH);
-        }
+    void detach() {
         flush();
         // release: everything committed is visible before the close; pairs with the consumer's acquire.
         putIntRelease(control, PRODUCER_STATE_OFFSET, STATE_CLOSED);
-        queue.dataDoorbell.ring();
-        closeWatch();
     }
 }

@@ -602,10 +602,26 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         public abstract void flush();
 
         /**
-         * Closes this producer: a pending claim is aborted, what was offered is published. Idempotent.
+         * Closes this producer: a pending claim is aborted, what was offered is published, and the consumer
+         * learns of it (a one-to-one queue's consumer sees the close after everything committed; a many-to-one
+         * queue stays open for the other producers). Idempotent.
          */
         @Override
-        public abstract void close();
+        public final void close() {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            if (claimRecord >= 0) {
+                abort(claimRecord + ShmQueueDescriptor.HEADER_LENGTH);
+            }
+            detach();
+            queue.dataDoorbell.ring();
+            closeWatch();
+        }
+
+        /** Tells the queue this producer is gone, once; {@link #close()} aborted any pending claim before. */
+        abstract void detach();
 
         /** {@return where the pending claim's record starts}, after checking {@code claim} is that claim's offset */
         final long checkClaim(final long claim) {
@@ -670,7 +686,7 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         }
 
         /** Releases what the liveness checks hold; for {@link #close()}. */
-        final void closeWatch() {
+        private void closeWatch() {
             if (consumerWatch != null) {
                 consumerWatch.close();
             }
