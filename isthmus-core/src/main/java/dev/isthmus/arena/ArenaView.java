@@ -85,6 +85,9 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
     private long[] pendingReturns = new long[0];
     private int pendingCount;
     private long returnsPublished;
+    private long droppedReturns;
+    /** The most returns a sealed view keeps waiting for room in its ring: 512 KiB of entries. */
+    static final int MAX_PENDING_RETURNS = 1 << 16;
 
     private ArenaView(final String app, final ProcessIdentity owner, final String group, final long groupTag,
                       final ArenaOptions options, final SharedMemory returns) {
@@ -182,6 +185,14 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
     @Override
     public boolean countsInSharedMemory() {
         return returns == null;
+    }
+
+    /**
+     * {@return how many returns this sealed view dropped because the owner read none of them for
+     * {@value #MAX_PENDING_RETURNS} returns: the owner keeps those blocks until its arena closes}
+     */
+    public synchronized long droppedReturns() {
+        return droppedReturns;
     }
 
     /** {@return this view's return ring, writable: for tests that play a hostile borrower} */
@@ -330,10 +341,16 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
      * waits here, in this process's memory, for the owner to read on.
      */
     private void returnToRing(final long entry) {
-        if (pendingCount == pendingReturns.length) {
-            pendingReturns = java.util.Arrays.copyOf(pendingReturns, Math.max(16, pendingCount * 2));
+        if (pendingCount == MAX_PENDING_RETURNS) {
+            // The owner has not read its returns for a long while (stopped, or lying about how far it read):
+            // this view's memory stays bounded, and the block stays with the owner until its arena closes.
+            droppedReturns++;
+        } else {
+            if (pendingCount == pendingReturns.length) {
+                pendingReturns = java.util.Arrays.copyOf(pendingReturns, Math.max(16, pendingCount * 2));
+            }
+            pendingReturns[pendingCount++] = entry;
         }
-        pendingReturns[pendingCount++] = entry;
         final MemorySegment ring = returns.segment();
         // acquire: pairs with the owner's putLongRelease(RETURNS_CONSUMED) after it read the entries. A lying
         // owner only loses its own returns.

@@ -97,6 +97,35 @@ class SealedArenaTest {
         }
     }
 
+    /**
+     * An owner that never reads its returns (stopped, or lying in its pool header about how far it read)
+     * cannot make the borrower's memory grow without bound: past a bounded backlog, returns are dropped
+     * and counted, and the owner keeps those blocks.
+     */
+    @Test
+    void shouldBoundTheReturnsWaitingForAnOwnerThatNeverReads() {
+        try (Pair pair = pair()) {
+            final ShmBlock block = pair.arena.allocate(1);
+            final int lends = ArenaDescriptor.RING_CAPACITY + ArenaView.MAX_PENDING_RETURNS + 10;
+            final List<ShmHandle> handles = new ArrayList<>();
+            for (int i = 0; i < lends && i < 60_000; i++) {
+                handles.add(block.lend());
+            }
+            // The owner allocates nothing, so it reads no returns; the view borrows and returns over and over.
+            int returned = 0;
+            while (returned < lends) {
+                for (final ShmHandle handle : handles) {
+                    if (returned++ == lends) {
+                        break;
+                    }
+                    pair.view.borrow(handle).close();
+                }
+            }
+            assertEquals(10, pair.view.droppedReturns());
+            block.close();
+        }
+    }
+
     @Test
     void shouldRefuseForgedReturnsAndStopReadingARingWithImpossibleCounts() {
         try (Pair pair = pair()) {
