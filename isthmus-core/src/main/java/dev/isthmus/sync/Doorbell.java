@@ -46,10 +46,11 @@ import static dev.isthmus.sync.DoorbellDescriptor.STATE_OFFSET;
  * The doorbell records in shared memory which of two protocols both sides follow; the first process to
  * attach records it, every other adopts it, so two processes can never disagree:
  * <ul>
- *   <li>{@link Mode#FENCED} (the default): as above. The store-load ordering on both sides is one the
- *       Java memory model guarantees (a full fence, and a volatile read-modify-write).</li>
- *   <li>{@link Mode#ASYMMETRIC} (opt-in, {@code -Disthmus.doorbell.mode=asymmetric}, and only where the
- *       kernel has {@code membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)} and this process registered for it):
+ *   <li>{@link Mode#FENCED} ({@code -Disthmus.doorbell.mode=fenced}, and the fallback wherever the
+ *       asymmetric mode is unavailable): as above. The store-load ordering on both sides is one the Java
+ *       memory model guarantees (a full fence, and a volatile read-modify-write).</li>
+ *   <li>{@link Mode#ASYMMETRIC} (the default where the kernel has
+ *       {@code membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)} and this process registered for it):
  *       the waker skips the CPU fence and the sleeper, after announcing itself, issues a barrier that makes
  *       every CPU running a registered process execute a full fence. A waker that is not registered (an
  *       expedited barrier would not reach it) fences anyway; a sleeper that cannot issue the barrier never
@@ -62,7 +63,9 @@ import static dev.isthmus.sync.DoorbellDescriptor.STATE_OFFSET;
  * across; the membarrier then supplies the CPU's store-load ordering. Without that compiler barrier the
  * JIT may (legally) schedule the read of the flag before the caller's release store, which no membarrier
  * can repair; that was the cause of the lost wake-ups the first version of this class had in that mode.
- * Use it only on HotSpot, where the fence of the fenced mode is measurably too expensive.
+ * {@code DekkerStress} in the stress module shows both: the first version's reordering, and none with the
+ * barrier. The fence of the fenced mode costs a quarter of the unbatched queue's throughput (see README),
+ * hence this default; choose {@code fenced} on a JVM whose compilers may not honour the barrier this way.
  *
  * <p>Thread safety: all methods are thread-safe and work across processes.
  */
@@ -97,8 +100,8 @@ public final class Doorbell {
 
     /**
      * Wraps the doorbell at {@code offset}; its {@link DoorbellDescriptor#LENGTH} bytes start zeroed. If no
-     * mode is recorded yet, records this process's default ({@link Mode#FENCED} unless the system property
-     * {@code isthmus.doorbell.mode} is {@code asymmetric} and the kernel supports it).
+     * mode is recorded yet, records this process's default ({@link Mode#ASYMMETRIC} where the kernel
+     * supports it, unless the system property {@code isthmus.doorbell.mode} is {@code fenced}).
      *
      * @param segment a native segment, typically a shared mapping
      * @param offset  an 8-byte aligned offset
@@ -234,7 +237,7 @@ public final class Doorbell {
     }
 
     private static Mode defaultMode() {
-        final String value = System.getProperty("isthmus.doorbell.mode", "fenced").toLowerCase(Locale.ROOT);
+        final String value = System.getProperty("isthmus.doorbell.mode", "asymmetric").toLowerCase(Locale.ROOT);
         return switch (value) {
             case "asymmetric" -> Mode.ASYMMETRIC;
             // Anything else, misspellings included, gets the mode that is safe everywhere.
