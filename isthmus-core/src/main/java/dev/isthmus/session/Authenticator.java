@@ -47,16 +47,18 @@ final class Authenticator {
         final ClientApp allowed = server.allowedClients().get(claimedName);
         if (allowed == null) {
             return Result.rejected("client app \"" + claimedName + "\" is not among the clients server app \""
-                + server.name() + "\" allows " + server.allowedClients().keySet());
+                + server.name() + "\" allows " + server.allowedClients().keySet(),
+                "server app \"" + server.name() + "\" does not allow client app \"" + claimedName + "\"");
         }
         if (peer.uid() != claimedUid || peer.gid() != claimedGid) {
-            return Result.rejected("the connecting process (pid " + peer.pid() + ") runs as uid " + peer.uid() + ", gid "
-                + peer.gid() + " but claims uid " + claimedUid + ", gid " + claimedGid);
+            final String reason = "the connecting process (pid " + peer.pid() + ") runs as uid " + peer.uid() + ", gid "
+                + peer.gid() + " but claims uid " + claimedUid + ", gid " + claimedGid;
+            return Result.rejected(reason, reason);
         }
         if (peer.uid() != allowed.uid() || peer.gid() != allowed.gid()) {
             return Result.rejected("client app \"" + claimedName + "\" must run as uid " + allowed.uid() + ", gid "
                 + allowed.gid() + "; the connecting process (pid " + peer.pid() + ") runs as uid " + peer.uid() + ", gid "
-                + peer.gid());
+                + peer.gid(), "client app \"" + claimedName + "\" may not run as uid " + peer.uid() + ", gid " + peer.gid());
         }
         final ProcessIdentity before = ProcessIdentity.of(peer.pid());
         final Optional<ProcessInfo> info = ProcessInfo.of(peer.pid());
@@ -104,15 +106,23 @@ final class Authenticator {
      *
      * @param client   the allowed client's definition, if accepted
      * @param identity the client process's identity, if accepted
-     * @param reason   why it was rejected, if rejected
+     * @param reason   why it was rejected, if rejected, in full for the server's error handler
+     * @param toPeer   what the rejected peer is told: the reason in full if it runs as the client app's
+     *                 user, else nothing about the allowed apps, user ids or executables
      */
-    record Result(ClientApp client, ProcessIdentity identity, String reason) {
+    record Result(ClientApp client, ProcessIdentity identity, String reason, String toPeer) {
         static Result accepted(final ClientApp client, final ProcessIdentity identity) {
-            return new Result(client, identity, null);
+            return new Result(client, identity, null, null);
         }
 
+        /** A rejection whose reason the peer may hear in full (it runs as the client app's user). */
         static Result rejected(final String reason) {
-            return new Result(null, null, reason);
+            return new Result(null, null, reason, reason);
+        }
+
+        /** A rejection the peer hears in other words: nothing about the allowed apps, users or files. */
+        static Result rejected(final String reason, final String toPeer) {
+            return new Result(null, null, reason, toPeer);
         }
 
         boolean isAccepted() {

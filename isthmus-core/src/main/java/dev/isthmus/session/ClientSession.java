@@ -14,14 +14,10 @@ import dev.isthmus.shm.ResourceName;
 import dev.isthmus.shm.RunDirectory;
 import dev.isthmus.transport.NativeHandle;
 import dev.isthmus.transport.UnixSocketBlobChannel;
-import dev.isthmus.transport.UnixSocketOptions;
 
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
-
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**
  * Connects a client application to a running server application.
@@ -45,72 +41,109 @@ public final class ClientSession {
      * @param options the init channels, transport, zero copy, metadata for the server, timeouts
      * @return the session, with its init channels open on both sides
      * @throws dev.isthmus.shm.NoSuchResourceException if the server app is not running
-     * @throws AuthenticationException                  if the server rejected this process, or the server's
-     *                                                  permission level keeps this user from its socket; the
-     *                                                  message says why
+     * @throws AuthenticationException                  if the server rejected this process; or the server's
+     *                                                  permission level keeps this user from its socket; or the
+     *                                                  server failed this client's checks of it (its run
+     *                                                  directory, pid file or credentials are not its user's,
+     *                                                  or it asks for a wider permission level than
+     *                                                  {@code server} gives), in which case nothing was sent to
+     *                                                  it. The message says which
+     * @throws SessionRefusedException                  if the server refused the session for a reason of its own,
+     *                                                  e.g. a {@link ServerLimits limit} reached; the message names it
      * @throws IsthmusTimeoutException                  if the server did not answer within the connect timeout
      */
     public static Session connect(final ClientApp client, final ServerApp server, final SessionOptions options) {
-        final Path runDirectory = server.runDirectory().orElseGet(RunDirectory::path);
+        // Nothing in the directory is trusted before it is shown to be the server user's alone.
+        final Path runDirectory = RunDirectory.verify(server.runDirectory().orElseGet(RunDirectory::path), server.uid());
         final ProcessIdentity serverProcess;
+        try {
+            serverProcess = PidFile.read(runDirectory, server.name(), server.uid());
+        } catch (final dev.isthmus.NativeException e) {
+            if (e.errno() == dev.isthmus.internal.linux.Errno.EACCES) {
+                throw refusedByMode(client, server, "this process (uid "
+                    + Integer.toUnsignedString(dev.isthmus.internal.linux.Credentials.effectiveUid()) + ") may not read "
+                    + PidFile.path(runDirectory, server.name()) + " (EACCES): its mode excludes it");
+            }
+            throw e;
+        }
+        final Path socket = runDirectory.resolve(new ResourceName(ResourceName.configuredPrefix(), server.name(),
+            serverProcess.pid(), "sock", "srv").toString());
         final UnixSocketBlobChannel control;
         try {
-            serverProcess = PidFile.read(runDirectory, server.name());
-            final Path socket = runDirectory.resolve(new ResourceName(ResourceName.configuredPrefix(), server.name(),
-                serverProcess.pid(), "sock", "srv").toString());
-            control = UnixSocketBlobChannel.connect(socket, options.connectTimeout().toNanos(), controlOptions());
+            control = UnixSocketBlobChannel.connect(socket, options.connectTimeout().toNanos(), SessionProtocol.controlOptions());
         } catch (final AuthenticationException e) {
-            // The kernel refused a file or socket by its mode: say which level made it so.
-            throw new AuthenticationException("client app \"" + client.name() + "\" may not reach server app \""
-                + server.name() + "\", whose permission level is " + server.permissions()
-                + (server.permissions() == PermissionLevel.NO_ACCESS
-                    ? " (mode 0000: only a process that overrides file modes, i.e. holds CAP_DAC_OVERRIDE, may connect)"
-                    : "") + ": " + e.getMessage());
+            throw refusedByMode(client, server, e.getMessage());
         }
         Session session = null;
-        Reply reply = null;
+        SessionProtocol.Reply reply = null;
         try {
+            authenticateServer(server, serverProcess, control);
             final ProcessIdentity me = ProcessIdentity.current();
             final byte[] hello = SessionProtocol.encodeHello(new SessionProtocol.Hello(client.name(),
                 dev.isthmus.internal.linux.Credentials.effectiveUid(), dev.isthmus.internal.linux.Credentials.effectiveGid(),
                 me.pid(), me.startTimeTicks(), options.initChannels(), options.transport(), options.isZeroCopy(),
                 options.metadata()));
-            if (!control.offer(hello, 0, hello.length, options.connectTimeout().toNanos())) {
-                throw new IsthmusTimeoutException("server app \"" + server.name() + "\" did not read its socket within "
-                    + options.connectTimeout());
+            try {
+                if (!control.offer(hello, 0, hello.length, options.connectTimeout().toNanos())) {
+                    throw new IsthmusTimeoutException("server app \"" + server.name() + "\" did not read its socket within "
+                        + options.connectTimeout());
+                }
+            } catch (final ChannelClosedException e) {
+                // A server refuses a process of a user it does not serve without reading anything: its REJECT
+                // may be waiting although the socket is closed for sending.
+                try {
+                    reply = SessionProtocol.awaitReply(control, Duration.ofSeconds(1));
+                } catch (final RuntimeException none) {
+                    e.addSuppressed(none);
+                    throw e;
+                }
             }
-            reply = awaitReply(control, options);
-            if (reply.message.type() == SessionProtocol.REJECT) {
-                throw new AuthenticationException("server app \"" + server.name() + "\" (pid " + serverProcess.pid()
-                    + ") rejected client app \"" + client.name() + "\": " + SessionProtocol.getString(reply.message.body()));
+            if (reply == null) {
+                reply = SessionProtocol.awaitReply(control, options.connectTimeout());
             }
-            if (reply.message.type() != SessionProtocol.WELCOME) {
+            if (reply.message().type() == SessionProtocol.REJECT) {
+                final SessionProtocol.Rejection rejection = SessionProtocol.rejection(reply.message().body());
+                final String message = "server app \"" + server.name() + "\" (pid " + serverProcess.pid() + ") "
+                    + (rejection.kind() == SessionProtocol.REJECT_SERVER ? "refused a session to" : "rejected")
+                    + " client app \"" + client.name() + "\": " + rejection.reason();
+                throw rejection.kind() == SessionProtocol.REJECT_SERVER ? new SessionRefusedException(message)
+                    : new AuthenticationException(message);
+            }
+            if (reply.message().type() != SessionProtocol.WELCOME) {
                 throw new CorruptDataException("server app \"" + server.name() + "\" answered HELLO with message type "
-                    + reply.message.type());
+                    + reply.message().type());
             }
-            final SessionProtocol.Welcome welcome = SessionProtocol.welcome(reply.message.body());
+            final SessionProtocol.Welcome welcome = SessionProtocol.welcome(reply.message().body());
             if (welcome.serverPid() != control.peerCredentials().pid() || welcome.channels().size() != options.initChannels()
-                || reply.handles.size() != welcome.channels().size() * Session.handlesPerChannel(options.transport())
+                || reply.handles().size() != welcome.channels().size() * Session.handlesPerChannel(options.transport())
                     + (options.isZeroCopy() ? Session.ARENA_HANDLES : 0)
                 || welcome.permissionLevel() < 0
                 || welcome.permissionLevel() >= PermissionLevel.values().length) {
                 throw new CorruptDataException("server app \"" + server.name() + "\" sent an inconsistent WELCOME: pid "
                     + welcome.serverPid() + " (socket peer " + control.peerCredentials().pid() + "), "
-                    + welcome.channels().size() + " channels with " + reply.handles.size() + " descriptors, "
-                    + options.initChannels() + " asked for");
+                    + welcome.channels().size() + " channels with " + reply.handles().size() + " descriptors, "
+                    + options.initChannels() + " asked for, permission level " + welcome.permissionLevel());
             }
-            session = new Session(Session.Role.CLIENT, welcome.sessionId(), reply.message.token(), client.name(),
+            if (welcome.permissionLevel() > server.permissions().ordinal()) {
+                // The level decides the mode of what this side creates: a server may narrow it, never widen it.
+                throw new AuthenticationException("server app \"" + server.name() + "\" (pid " + welcome.serverPid()
+                    + ") asks for permission level " + PermissionLevel.values()[welcome.permissionLevel()]
+                    + ", wider than the " + server.permissions() + " this client's definition of it gives: refusing the"
+                    + " session");
+            }
+            session = new Session(Session.Role.CLIENT, welcome.sessionId(), reply.message().token(), client.name(),
                 server.name(), new ProcessIdentity(welcome.serverPid(), welcome.serverStartTime()),
                 control.peerCredentials(), PermissionLevel.values()[welcome.permissionLevel()], options.transport(),
-                options.isZeroCopy(), options, control, welcome.metadata());
+                options.isZeroCopy(), options, control, welcome.metadata(),
+                Integer.MAX_VALUE);
             final int perChannel = Session.handlesPerChannel(options.transport());
             final int channelHandles = welcome.channels().size() * perChannel;
             for (int i = 0; i < welcome.channels().size(); i++) {
                 session.addInitChannel(session.acceptChannel(welcome.channels().get(i),
-                    reply.handles.subList(i * perChannel, (i + 1) * perChannel)));
+                    reply.handles().subList(i * perChannel, (i + 1) * perChannel)));
             }
             if (session.isZeroCopy()) {
-                session.attachPeerArena(reply.handles.subList(channelHandles, reply.handles.size()));
+                session.attachPeerArena(reply.handles().subList(channelHandles, reply.handles().size()));
             }
             final List<NativeHandle> arenaHandles = session.arenaHandles();
             try {
@@ -124,7 +157,7 @@ public final class ClientSession {
         } catch (final RuntimeException | Error e) {
             if (reply != null) {
                 // Those a channel took over are released already; the rest would leak.
-                reply.handles.forEach(NativeHandle::close);
+                reply.handles().forEach(NativeHandle::close);
             }
             if (session != null) {
                 session.close();
@@ -135,31 +168,36 @@ public final class ClientSession {
         }
     }
 
-    static UnixSocketOptions controlOptions() {
-        return UnixSocketOptions.builder().maxMessageLengthBytes(SessionProtocol.MAX_MESSAGE).build();
+    /** The kernel refused a file or socket by its mode: says which level made it so. */
+    private static AuthenticationException refusedByMode(final ClientApp client, final ServerApp server,
+                                                         final String why) {
+        return new AuthenticationException("client app \"" + client.name() + "\" may not reach server app \""
+            + server.name() + "\", whose permission level is " + server.permissions()
+            + (server.permissions() == PermissionLevel.NO_ACCESS
+                ? " (mode 0000: only a process that overrides file modes, i.e. holds CAP_DAC_OVERRIDE, may connect)"
+                : "") + ": " + why);
     }
 
-    /** A control message with the descriptors that came with it. */
-    record Reply(SessionProtocol.Message message, List<NativeHandle> handles) {
-    }
-
-    static Reply awaitReply(final UnixSocketBlobChannel control, final SessionOptions options) {
-        final List<Reply> replies = new ArrayList<>(1);
-        final long deadline = System.nanoTime() + options.connectTimeout().toNanos();
-        while (replies.isEmpty()) {
-            final long remaining = deadline - System.nanoTime();
-            if (remaining <= 0) {
-                throw new IsthmusTimeoutException("no answer on " + control + " within " + options.connectTimeout());
-            }
-            try {
-                control.pollWithHandles((MemorySegment buffer, long offset, int length, List<NativeHandle> handles) ->
-                    replies.add(new Reply(SessionProtocol.parse(buffer.asSlice(offset, length).toArray(JAVA_BYTE)),
-                        List.copyOf(handles))), 1, remaining);
-            } catch (final ChannelClosedException e) {
-                throw new ChannelClosedException("the other side of " + control + " closed during the handshake: "
-                    + e.getMessage(), e);
-            }
+    /**
+     * Checks, before anything is sent, that the process listening on the socket is the server app as this
+     * client defines it: its kernel credentials ({@code SO_PEERCRED}) carry the app's uid and gid, and it is
+     * the process the pid file names. An impostor (another user's process in a run directory it should
+     * not control) gets nothing: not the HELLO, not the metadata.
+     */
+    private static void authenticateServer(final ServerApp server, final ProcessIdentity serverProcess,
+                                           final UnixSocketBlobChannel control) {
+        final dev.isthmus.transport.PeerCredentials peer = control.peerCredentials();
+        if (peer.uid() != server.uid() || peer.gid() != server.gid()) {
+            throw new AuthenticationException("the process listening for server app \"" + server.name() + "\" (pid "
+                + peer.pid() + ") runs as uid " + Integer.toUnsignedString(peer.uid()) + ", gid "
+                + Integer.toUnsignedString(peer.gid()) + ", but the server app is defined to run as uid "
+                + Integer.toUnsignedString(server.uid()) + ", gid " + Integer.toUnsignedString(server.gid())
+                + ": refusing it, nothing was sent");
         }
-        return replies.getFirst();
+        if (peer.pid() != 0 && peer.pid() != serverProcess.pid()) {
+            // 0: the server is in a pid namespace this process cannot see into; its uid was checked above.
+            throw new AuthenticationException("the process listening for server app \"" + server.name() + "\" is pid "
+                + peer.pid() + ", but its pid file names pid " + serverProcess.pid() + ": refusing it, nothing was sent");
+        }
     }
 }

@@ -87,24 +87,58 @@ final class PidFile implements AutoCloseable {
         }
     }
 
+    /** The most a pid file holds: two decimal longs, a space and a newline. */
+    static final int MAX_LENGTH = 64;
+
     /**
-     * Reads which process runs a server app.
+     * Reads which process runs a server app, trusting the file only if the app's user owns it.
      *
+     * <p>The file is opened without following a symbolic link and without blocking (a FIFO planted under
+     * its name opens at once and is refused), checked to be a regular file of at most
+     * {@value #MAX_LENGTH} bytes owned by {@code ownerUid}, and only then read.
+     *
+     * @param runDirectory the run directory, already {@linkplain dev.isthmus.shm.RunDirectory#verify verified}
+     * @param app          the server app's name
+     * @param ownerUid     the user id the server app runs as
      * @throws NoSuchResourceException if the app does not run (no pid file, or its process is gone)
+     * @throws dev.isthmus.AuthenticationException if the file is not the app user's regular file (a symbolic
+     *                                             link included)
+     * @throws dev.isthmus.NativeException         with {@code EACCES} if this user may not read it
      */
-    static ProcessIdentity read(final Path runDirectory, final String app) {
+    static ProcessIdentity read(final Path runDirectory, final String app, final int ownerUid) {
         final Path path = path(runDirectory, app);
+        final String what = path.toString();
+        final int fd;
+        try {
+            fd = FileIo.open(what, FileIo.O_RDONLY | FileIo.O_NONBLOCK, 0);
+        } catch (final dev.isthmus.NativeException e) {
+            if (e.errno() == dev.isthmus.internal.linux.Errno.EACCES) {
+                throw e; // the caller explains the permission level
+            }
+            throw new dev.isthmus.AuthenticationException("cannot open " + path + " as the pid file of server app \""
+                + app + "\" (" + e.getMessage() + "): refusing to trust it");
+        }
+        if (fd == -dev.isthmus.internal.linux.Errno.ENOENT) {
+            throw new NoSuchResourceException("server app \"" + app + "\" is not running: no " + path);
+        }
         final String text;
         try {
-            text = Files.readString(path, StandardCharsets.US_ASCII);
-        } catch (final java.nio.file.NoSuchFileException e) {
-            throw new NoSuchResourceException("server app \"" + app + "\" is not running: no " + path);
-        } catch (final java.nio.file.AccessDeniedException e) {
-            throw new dev.isthmus.AuthenticationException("this process (uid "
-                + dev.isthmus.internal.linux.Credentials.effectiveUid() + ") may not read " + path
-                + " (EACCES): its mode excludes it");
-        } catch (final IOException e) {
-            throw new IsthmusException("cannot read " + path + ": " + e, e);
+            final FileIo.Status status = FileIo.status(fd, what);
+            if (!status.isRegularFile() || status.uid() != ownerUid || status.size() > MAX_LENGTH) {
+                throw new dev.isthmus.AuthenticationException(path + " is " + (status.isRegularFile()
+                    ? "a file of " + status.size() + " bytes" : "not a regular file (mode "
+                    + Integer.toOctalString(status.mode()) + ")") + " owned by uid " + Integer.toUnsignedString(status.uid())
+                    + "; the pid file of server app \"" + app + "\" is a regular file of at most " + MAX_LENGTH
+                    + " bytes owned by uid " + Integer.toUnsignedString(ownerUid) + ": refusing to trust it");
+            }
+            try (Arena arena = Arena.ofConfined()) {
+                final MemorySegment buffer = arena.allocate(MAX_LENGTH);
+                final long read = FileIo.read(fd, buffer, what);
+                text = new String(buffer.asSlice(0, Math.max(0, read)).toArray(ValueLayout.JAVA_BYTE),
+                    StandardCharsets.US_ASCII);
+            }
+        } finally {
+            FileIo.close(fd);
         }
         final ProcessIdentity identity = parse(text, path);
         if (!identity.isAlive()) {

@@ -99,6 +99,8 @@ public final class Session implements AutoCloseable {
     private final AtomicInteger channelNumbers = new AtomicInteger();
     private final Map<Long, CompletableFuture<String>> pendingOpens = new ConcurrentHashMap<>();
     private final List<Channel> channels = new CopyOnWriteArrayList<>();
+    /** The most channels this session may have when the peer asks for one more. */
+    private final int maxPeerChannels;
     private final List<Channel> initChannels = new ArrayList<>();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final ShmArena arena;
@@ -114,7 +116,8 @@ public final class Session implements AutoCloseable {
     Session(final Role role, final String id, final UUID token, final String localApp, final String peerApp,
             final ProcessIdentity peer, final PeerCredentials peerCredentials, final PermissionLevel permissions,
             final ChannelTransport transport, final boolean zeroCopy, final SessionOptions options,
-            final UnixSocketBlobChannel control, final byte[] peerMetadata) {
+            final UnixSocketBlobChannel control, final byte[] peerMetadata, final int maxPeerChannels) {
+        this.maxPeerChannels = maxPeerChannels;
         this.role = role;
         this.id = id;
         this.token = token;
@@ -290,6 +293,11 @@ public final class Session implements AutoCloseable {
      */
     public boolean isOpen() {
         return !closed && failure.get() == null;
+    }
+
+    /** {@return whether {@link #close()} ran: everything the session held is released} */
+    boolean isClosed() {
+        return closed;
     }
 
     /**
@@ -591,10 +599,23 @@ public final class Session implements AutoCloseable {
 
     private void onControl(final MemorySegment buffer, final long offset, final int length,
                            final List<NativeHandle> handles) {
+        try {
+            dispatchControl(buffer, offset, length, handles);
+        } catch (final java.nio.BufferUnderflowException e) {
+            throw new CorruptDataException("session " + id + ": a truncated control message from " + peerApp + " (pid "
+                + peer.pid() + ")");
+        } finally {
+            // Only OPEN takes descriptors, and what it adopts it releases from its handle; every other
+            // message, a garbage one included, leaves the descriptors it carried here, closed.
+            handles.forEach(NativeHandle::close);
+        }
+    }
+
+    private void dispatchControl(final MemorySegment buffer, final long offset, final int length,
+                                 final List<NativeHandle> handles) {
         lastReceivedNs = System.nanoTime();
         final SessionProtocol.Message message = SessionProtocol.parse(buffer.asSlice(offset, length).toArray(JAVA_BYTE));
         if (!message.token().equals(token)) {
-            handles.forEach(NativeHandle::close);
             if (message.type() == SessionProtocol.OPEN) {
                 sendControl(new SessionProtocol.Writer(SessionProtocol.OPEN_REFUSED, token, message.correlation())
                     .putString("the request carries a wrong session token").toArray());
@@ -603,19 +624,24 @@ public final class Session implements AutoCloseable {
                 + message.type() + " carrying a wrong session token"));
             return;
         }
+        if (!handles.isEmpty() && message.type() != SessionProtocol.OPEN) {
+            errorHandler.accept(new CorruptDataException("session " + id + ": closed the " + handles.size()
+                + " descriptors a control message of type " + message.type() + " carried; only OPEN may carry any"));
+        }
         switch (message.type()) {
             case SessionProtocol.PING -> sendControl(
                 new SessionProtocol.Writer(SessionProtocol.PONG, token, message.correlation()).toArray());
-            case SessionProtocol.PONG, SessionProtocol.READY -> handles.forEach(NativeHandle::close);
+            case SessionProtocol.PONG, SessionProtocol.READY -> {
+                // signs of life; lastReceivedNs is updated above
+            }
             case SessionProtocol.OPEN -> onOpen(message, handles);
             case SessionProtocol.OPEN_OK -> complete(message.correlation(), null);
-            case SessionProtocol.OPEN_REFUSED -> complete(message.correlation(), SessionProtocol.getString(message.body()));
+            case SessionProtocol.OPEN_REFUSED -> complete(message.correlation(),
+                SessionProtocol.getStringLeniently(message.body()));
             case SessionProtocol.BYE -> fail(new ChannelClosedException("session " + id + ": " + peerApp + " (pid "
                 + peer.pid() + ") closed the session"));
-            default -> {
-                handles.forEach(NativeHandle::close);
-                throw new CorruptDataException("session " + id + ": unexpected control message of type " + message.type());
-            }
+            default -> throw new CorruptDataException("session " + id + ": unexpected control message of type "
+                + message.type());
         }
     }
 
@@ -634,6 +660,13 @@ public final class Session implements AutoCloseable {
                 .putString(handler == null ? "no passive-open handler is registered on " + localApp + " (pid "
                     + ProcessHandle.current().pid() + ")" : "the request carries " + handles.size()
                     + " descriptors instead of " + handlesPerChannel(transport)).toArray());
+            return;
+        }
+        final int open = channels.size();
+        if (open >= maxPeerChannels) {
+            sendControl(new SessionProtocol.Writer(SessionProtocol.OPEN_REFUSED, token, message.correlation())
+                .putString(localApp + " (pid " + ProcessHandle.current().pid() + ") allows at most " + maxPeerChannels
+                    + " channels per session (maxChannelsPerSession); session " + id + " has " + open).toArray());
             return;
         }
         final Channel channel;

@@ -4,15 +4,25 @@
  */
 package dev.isthmus.session;
 
+import dev.isthmus.ChannelClosedException;
 import dev.isthmus.CorruptDataException;
+import dev.isthmus.IsthmusTimeoutException;
+import dev.isthmus.transport.NativeHandle;
+import dev.isthmus.transport.UnixSocketBlobChannel;
+import dev.isthmus.transport.UnixSocketOptions;
+
+import java.lang.foreign.MemorySegment;
 
 import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**
  * The control messages of a session, on its Unix socket.
@@ -133,6 +143,39 @@ final class SessionProtocol {
         return new String(bytes, StandardCharsets.UTF_8);
     }
 
+    /** REJECT: who the client is was refused (an authentication failure). */
+    static final byte REJECT_AUTHENTICATION = 0;
+    /** REJECT: the server refused the session for a reason of its own (a limit, closing). */
+    static final byte REJECT_SERVER = 1;
+
+    /** {@return a REJECT: the reason, then the kind} */
+    static byte[] encodeReject(final String reason, final byte kind) {
+        return new Writer(REJECT, new UUID(0, 0), 0).putString(reason).putByte(kind).toArray();
+    }
+
+    /** A decoded REJECT. */
+    record Rejection(String reason, byte kind) {
+    }
+
+    /** {@return a REJECT's reason and kind; a truncated or garbled one still decodes, saying so} */
+    static Rejection rejection(final ByteBuffer body) {
+        try {
+            final String reason = getString(body);
+            return new Rejection(reason, body.hasRemaining() ? body.get() : REJECT_AUTHENTICATION);
+        } catch (final BufferUnderflowException e) {
+            return new Rejection("(the server's reason is truncated)", REJECT_AUTHENTICATION);
+        }
+    }
+
+    /** {@return a string that may be truncated, as in OPEN_REFUSED: decoded as far as it goes} */
+    static String getStringLeniently(final ByteBuffer body) {
+        try {
+            return getString(body);
+        } catch (final BufferUnderflowException e) {
+            return "(the peer's reason is truncated)";
+        }
+    }
+
     static byte[] getBytes(final ByteBuffer body, final int max) {
         final int length = body.getInt();
         if (length < 0 || length > max) {
@@ -207,5 +250,52 @@ final class SessionProtocol {
             .putInt(welcome.channels().size());
         welcome.channels().forEach(writer::putSpec);
         return writer.putBytes(welcome.metadata()).toArray();
+    }
+
+    static UnixSocketOptions controlOptions() {
+        return UnixSocketOptions.builder().maxMessageLengthBytes(MAX_MESSAGE).build();
+    }
+
+    /** A control message with the descriptors that came with it, which the receiver then owns. */
+    record Reply(Message message, List<NativeHandle> handles) {
+        void closeHandles() {
+            handles.forEach(NativeHandle::close);
+        }
+    }
+
+    /**
+     * Waits for the next control message of a handshake.
+     *
+     * @param control the session's socket
+     * @param timeout how long to wait
+     * @return the message and its descriptors; a message that does not parse has its descriptors closed
+     * @throws IsthmusTimeoutException if none came in time
+     * @throws ChannelClosedException  if the other side closed
+     * @throws CorruptDataException    if the message is not a session message
+     */
+    static Reply awaitReply(final UnixSocketBlobChannel control, final Duration timeout) {
+        final List<Reply> replies = new ArrayList<>(1);
+        final long deadline = System.nanoTime() + timeout.toNanos();
+        while (replies.isEmpty()) {
+            final long remaining = deadline - System.nanoTime();
+            if (remaining <= 0) {
+                throw new IsthmusTimeoutException("no answer on " + control + " within " + timeout);
+            }
+            try {
+                control.pollWithHandles((MemorySegment buffer, long offset, int length, List<NativeHandle> handles) -> {
+                    try {
+                        replies.add(new Reply(parse(buffer.asSlice(offset, length).toArray(JAVA_BYTE)),
+                            List.copyOf(handles)));
+                    } catch (final RuntimeException e) {
+                        handles.forEach(NativeHandle::close);
+                        throw e;
+                    }
+                }, 1, remaining);
+            } catch (final ChannelClosedException e) {
+                throw new ChannelClosedException("the other side of " + control + " closed during the handshake: "
+                    + e.getMessage(), e);
+            }
+        }
+        return replies.getFirst();
     }
 }

@@ -23,13 +23,18 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -54,26 +59,48 @@ import java.util.function.Consumer;
 public final class SessionServer implements AutoCloseable {
     private final ServerApp app;
     private final SessionOptions options;
+    private final ServerLimits limits;
     private final Path runDirectory;
     private final PidFile pidFile;
     private final UnixSocketServer socket;
+    /** The user ids of the allowed clients: a connection from any other is refused before it is read. */
+    private final Set<Integer> allowedUids;
     private final AtomicInteger sessionNumbers = new AtomicInteger();
+    private final AtomicInteger handshakeNumbers = new AtomicInteger();
+    /** Open sessions, accepted or not yet taken by {@link #accept} or the handler. */
     private final List<Session> sessions = new CopyOnWriteArrayList<>();
+    /** Sessions established and not yet handed out. */
+    private final LinkedBlockingQueue<Session> established = new LinkedBlockingQueue<>();
+    /** Guards {@link #closed}, {@link #handshakes} and {@link #pendingPerUid}. */
+    private final Object lock = new Object();
+    /** The handshakes in progress: their threads, with the socket each reads. */
+    private final Map<Thread, UnixSocketBlobChannel> handshakes = new HashMap<>();
+    private final Map<Integer, Integer> pendingPerUid = new HashMap<>();
+    /** Connections waiting for a handshake slot, in arrival order, with their user ids. */
+    private final ArrayDeque<Queued> queued = new ArrayDeque<>();
+    private final Map<Integer, Integer> queuedPerUid = new HashMap<>();
     private volatile Consumer<Throwable> errorHandler = error -> { };
-    private Thread acceptor;
+    private final Thread acceptor;
+    private Thread dispatcher;
     private volatile boolean closed;
 
-    private SessionServer(final ServerApp app, final SessionOptions options, final Path runDirectory,
-                          final PidFile pidFile, final UnixSocketServer socket) {
+    private SessionServer(final ServerApp app, final SessionOptions options, final ServerLimits limits,
+                          final Path runDirectory, final PidFile pidFile, final UnixSocketServer socket) {
         this.app = app;
         this.options = options;
+        this.limits = limits;
         this.runDirectory = runDirectory;
         this.pidFile = pidFile;
         this.socket = socket;
+        final Set<Integer> uids = new HashSet<>();
+        app.allowedClients().values().forEach(client -> uids.add(client.uid()));
+        this.allowedUids = Set.copyOf(uids);
+        this.acceptor = Thread.ofPlatform().daemon().name("isthmus-accept-" + app.name()).unstarted(this::acceptLoop);
     }
 
     /**
-     * Starts the instance of a server app in this process.
+     * Starts the instance of a server app in this process, with the {@linkplain ServerLimits#defaults()
+     * default limits}.
      *
      * @param app     the server application, as both programs define it
      * @param options options of the sessions it accepts (the client's choice of transport and zero copy
@@ -82,8 +109,25 @@ public final class SessionServer implements AutoCloseable {
      * @throws IsthmusException if another instance of the app runs, naming its pid
      */
     public static SessionServer start(final ServerApp app, final SessionOptions options) {
+        return start(app, options, ServerLimits.defaults());
+    }
+
+    /**
+     * Starts the instance of a server app in this process. From now on it accepts connections and runs
+     * their handshakes concurrently, each on a thread of its own with the limits' deadline; established
+     * sessions wait for {@link #accept} or the {@link #onSession handler}.
+     *
+     * @param app     the server application, as both programs define it
+     * @param options options of the sessions it accepts (the client's choice of transport and zero copy
+     *                applies); metadata given here goes to every client
+     * @param limits  what one client may cost the server
+     * @return the running server
+     * @throws IsthmusException if another instance of the app runs, naming its pid
+     */
+    public static SessionServer start(final ServerApp app, final SessionOptions options, final ServerLimits limits) {
         Objects.requireNonNull(app, "app");
         Objects.requireNonNull(options, "options");
+        Objects.requireNonNull(limits, "limits");
         final Path runDirectory = app.runDirectory().map(dir -> RunDirectory.ensure(dir, app.permissions()))
             .orElseGet(() -> RunDirectory.ensure(app.permissions()));
         final PidFile pidFile = PidFile.acquire(runDirectory, app.name(), app.permissions());
@@ -91,8 +135,10 @@ public final class SessionServer implements AutoCloseable {
             sweep(app, runDirectory);
             final UnixSocketServer socket = UnixSocketServer.bind(
                 new ResourceName(ResourceName.configuredPrefix(), app.name(), ProcessHandle.current().pid(), "sock", "srv"),
-                ClientSession.controlOptions().toBuilder().directory(runDirectory).permissions(app.permissions()).build());
-            return new SessionServer(app, options, runDirectory, pidFile, socket);
+                SessionProtocol.controlOptions().toBuilder().directory(runDirectory).permissions(app.permissions()).build());
+            final SessionServer server = new SessionServer(app, options, limits, runDirectory, pidFile, socket);
+            server.acceptor.start();
+            return server;
         } catch (final RuntimeException | Error e) {
             pidFile.close();
             throw e;
@@ -124,6 +170,13 @@ public final class SessionServer implements AutoCloseable {
     }
 
     /**
+     * {@return the limits it enforces on each client}
+     */
+    public ServerLimits limits() {
+        return limits;
+    }
+
+    /**
      * {@return the run directory holding the server's socket and pid file}
      */
     public Path runDirectory() {
@@ -131,15 +184,17 @@ public final class SessionServer implements AutoCloseable {
     }
 
     /**
-     * {@return the sessions open now}
+     * {@return the sessions open now, those not yet accepted included}
      */
     public List<Session> sessions() {
-        sessions.removeIf(session -> !session.isOpen());
-        return List.copyOf(sessions);
+        // A failed session stays on the list close() walks until it is closed: it still holds resources.
+        sessions.removeIf(Session::isClosed);
+        return sessions.stream().filter(Session::isOpen).toList();
     }
 
     /**
-     * Sets the error handler: it hears of each rejected client and each failed handshake, once.
+     * Sets the error handler: it hears of each refused connection, rejected client and failed handshake,
+     * once, on a thread of the server's.
      *
      * @param handler the handler
      */
@@ -148,67 +203,208 @@ public final class SessionServer implements AutoCloseable {
     }
 
     /**
-     * Waits for a client and opens a session with it; rejected clients are skipped (and reported).
+     * Takes the next established session, waiting up to {@code timeout} for one; rejected clients and
+     * failed handshakes never reach it (the {@linkplain #onError error handler} hears of them).
      *
-     * @param timeout how long to wait for an accepted client
+     * @param timeout how long to wait for an established session
      * @return the session, with its init channels open on both sides
-     * @throws IsthmusTimeoutException if no client was accepted in time
+     * @throws IsthmusTimeoutException if none was established in time, or the server is closed
      */
     public Session accept(final Duration timeout) {
         final long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
+        while (!closed) {
             final long remaining = deadline - System.nanoTime();
-            if (remaining <= 0 || closed) {
-                throw new IsthmusTimeoutException("server app \"" + app.name() + "\": no client within " + timeout);
+            if (remaining <= 0) {
+                break;
             }
+            final Session session;
+            try {
+                session = established.poll(Math.min(remaining, TimeUnit.MILLISECONDS.toNanos(100)), TimeUnit.NANOSECONDS);
+            } catch (final InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IsthmusTimeoutException("server app \"" + app.name() + "\": interrupted while waiting for a"
+                    + " client");
+            }
+            if (session != null) {
+                // Handed out even if it has failed meanwhile (a client that connected and left at once):
+                // the caller sees why on first use, and closes it.
+                return session;
+            }
+        }
+        throw new IsthmusTimeoutException("server app \"" + app.name() + "\": no client within " + timeout
+            + (closed ? " (the server is closed)" : ""));
+    }
+
+    /**
+     * Hands each established session to {@code handler}, on a thread of the server's, until the server
+     * closes.
+     *
+     * @param handler receives each new session
+     * @throws IllegalStateException if a handler was set already
+     */
+    public void onSession(final Consumer<Session> handler) {
+        Objects.requireNonNull(handler, "handler");
+        synchronized (lock) {
+            if (dispatcher != null) {
+                throw new IllegalStateException("server app \"" + app.name() + "\" has a session handler already");
+            }
+            dispatcher = Thread.ofPlatform().daemon().name("isthmus-server-" + app.name()).start(() -> {
+                while (!closed) {
+                    try {
+                        handler.accept(accept(Duration.ofMillis(200)));
+                    } catch (final IsthmusTimeoutException e) {
+                        // poll the closed flag
+                    } catch (final RuntimeException e) {
+                        if (!closed) {
+                            errorHandler.accept(e);
+                        }
+                    }
+                }
+            });
+        }
+    }
+
+    /** Accepts connections until the server closes; never reads from one. */
+    private void acceptLoop() {
+        while (!closed) {
             final UnixSocketBlobChannel control;
             try {
-                control = socket.accept(remaining);
+                control = socket.accept(TimeUnit.MILLISECONDS.toNanos(200));
             } catch (final IsthmusTimeoutException e) {
-                throw new IsthmusTimeoutException("server app \"" + app.name() + "\": no client within " + timeout);
+                continue;
+            } catch (final RuntimeException e) {
+                if (!closed) {
+                    report(new IsthmusException("server app \"" + app.name() + "\" cannot accept: " + e.getMessage(), e));
+                    sleepQuietly();
+                }
+                continue;
             }
-            final Session session = handshake(control);
-            if (session != null) {
-                return session;
+            try {
+                admit(control);
+            } catch (final RuntimeException e) {
+                control.close();
+                report(e);
             }
         }
     }
 
     /**
-     * Accepts sessions on a thread of the server's and hands each to {@code handler}, until the server
-     * closes.
-     *
-     * @param handler receives each new session, on the accepting thread
-     * @throws IllegalStateException if a handler was set already
+     * Starts the handshake of a new connection, or refuses it at once: a user id no allowed client runs
+     * as, or a limit on handshakes in progress. A refusal is one REJECT sent without waiting, nothing read.
      */
-    public synchronized void onSession(final Consumer<Session> handler) {
-        Objects.requireNonNull(handler, "handler");
-        if (acceptor != null) {
-            throw new IllegalStateException("server app \"" + app.name() + "\" has a session handler already");
+    private void admit(final UnixSocketBlobChannel control) {
+        final PeerCredentials credentials = control.peerCredentials();
+        final int uid = credentials.uid();
+        if (!allowedUids.contains(uid)) {
+            refuse(control, "server app \"" + app.name() + "\" accepts no client running as uid "
+                + Integer.toUnsignedString(uid), SessionProtocol.REJECT_AUTHENTICATION,
+                new AuthenticationException("server app \"" + app.name() + "\" refused a connection from pid "
+                    + credentials.pid() + ": it runs as uid " + Integer.toUnsignedString(uid)
+                    + ", which no allowed client runs as"));
+            return;
         }
-        acceptor = Thread.ofPlatform().daemon().name("isthmus-server-" + app.name()).start(() -> {
-            while (!closed) {
-                try {
-                    final Session session = accept(Duration.ofMillis(200));
-                    handler.accept(session);
-                } catch (final IsthmusTimeoutException e) {
-                    // poll the closed flag
-                } catch (final RuntimeException e) {
-                    if (!closed) {
-                        errorHandler.accept(e);
-                    }
-                }
+        final String limit;
+        synchronized (lock) {
+            if (closed) {
+                limit = "server app \"" + app.name() + "\" is closing";
+            } else if (mayBegin(uid)) {
+                limit = null;
+                begin(control, uid);
+            } else if (queuedPerUid.getOrDefault(uid, 0) < limits.maxQueuedPerUid()) {
+                limit = null;
+                queued.addLast(new Queued(control, uid));
+                queuedPerUid.merge(uid, 1, Integer::sum);
+            } else {
+                limit = "server app \"" + app.name() + "\" has " + pendingPerUid.getOrDefault(uid, 0) + " handshakes in"
+                    + " progress and " + queuedPerUid.getOrDefault(uid, 0) + " connections waiting from uid "
+                    + Integer.toUnsignedString(uid) + ", its limits (maxHandshakesPerUid, maxQueuedPerUid); try again later";
             }
-        });
+        }
+        if (limit != null) {
+            refuse(control, limit, SessionProtocol.REJECT_SERVER, new SessionRefusedException(limit + " (pid "
+                + credentials.pid() + ")"));
+        }
     }
 
+    /** A connection waiting for a handshake slot. */
+    private record Queued(UnixSocketBlobChannel control, int uid) {
+    }
+
+    /** Whether a handshake for {@code uid} may begin now. Call holding {@link #lock}. */
+    private boolean mayBegin(final int uid) {
+        return handshakes.size() < limits.maxHandshakes()
+            && pendingPerUid.getOrDefault(uid, 0) < limits.maxHandshakesPerUid();
+    }
+
+    /** Starts a handshake's thread. Call holding {@link #lock}. */
+    private void begin(final UnixSocketBlobChannel control, final int uid) {
+        pendingPerUid.merge(uid, 1, Integer::sum);
+        final Thread thread = Thread.ofPlatform().daemon()
+            .name("isthmus-handshake-" + app.name() + "-" + handshakeNumbers.incrementAndGet())
+            .unstarted(() -> runHandshake(control, uid));
+        handshakes.put(thread, control);
+        thread.start();
+    }
+
+    /** Begins the oldest waiting connections that may begin now. Call holding {@link #lock}. */
+    private void beginQueued() {
+        for (final Iterator<Queued> it = queued.iterator(); it.hasNext() && handshakes.size() < limits.maxHandshakes(); ) {
+            final Queued next = it.next();
+            if (mayBegin(next.uid())) {
+                it.remove();
+                queuedPerUid.computeIfPresent(next.uid(), (key, count) -> count == 1 ? null : count - 1);
+                begin(next.control(), next.uid());
+            }
+        }
+    }
+
+    private void refuse(final UnixSocketBlobChannel control, final String toPeer, final byte kind,
+                        final IsthmusException report) {
+        try {
+            final byte[] reject = SessionProtocol.encodeReject(toPeer, kind);
+            control.offer(reject, 0, reject.length, 0);
+        } catch (final RuntimeException ignored) {
+            // the peer is gone, or its socket is full: it learns from the closed connection
+        } finally {
+            control.close();
+        }
+        report(report);
+    }
+
+    private void runHandshake(final UnixSocketBlobChannel control, final int uid) {
+        try {
+            final Session session = handshake(control);
+            if (session == null) {
+                return;
+            }
+            synchronized (lock) {
+                if (!closed) {
+                    sessions.add(session);
+                    established.add(session);
+                    return;
+                }
+            }
+            session.close();
+        } finally {
+            synchronized (lock) {
+                handshakes.remove(Thread.currentThread());
+                pendingPerUid.computeIfPresent(uid, (key, count) -> count == 1 ? null : count - 1);
+                if (!closed) {
+                    beginQueued();
+                }
+                lock.notifyAll();
+            }
+        }
+    }
+
+    /** {@return the session, or {@code null} if the client was rejected or the handshake failed (reported)} */
     private Session handshake(final UnixSocketBlobChannel control) {
         final PeerCredentials credentials = control.peerCredentials();
         Session session = null;
-        List<NativeHandle> fars = List.of();
+        final List<NativeHandle> fars = new ArrayList<>();
         try {
-            final ClientSession.Reply reply = ClientSession.awaitReply(control, options);
-            reply.handles().forEach(NativeHandle::close);
+            final SessionProtocol.Reply reply = SessionProtocol.awaitReply(control, limits.handshakeTimeout());
+            reply.closeHandles();
             if (reply.message().type() != SessionProtocol.HELLO) {
                 throw new CorruptDataException("a client (pid " + credentials.pid() + ") began with message type "
                     + reply.message().type() + " instead of HELLO");
@@ -217,24 +413,24 @@ public final class SessionServer implements AutoCloseable {
             final Authenticator.Result result = Authenticator.check(app, hello.clientApp(), hello.uid(), hello.gid(),
                 new Authenticator.PeerCredentials(credentials.pid(), credentials.uid(), credentials.gid()));
             if (!result.isAccepted()) {
-                final byte[] reject = new SessionProtocol.Writer(SessionProtocol.REJECT, new UUID(0, 0), 0)
-                    .putString(result.reason()).toArray();
-                control.offer(reject, 0, reject.length, TimeUnit.SECONDS.toNanos(1));
-                control.close();
-                errorHandler.accept(new AuthenticationException("server app \"" + app.name() + "\" rejected a client: "
-                    + result.reason()));
+                refuse(control, result.toPeer(), SessionProtocol.REJECT_AUTHENTICATION,
+                    new AuthenticationException("server app \"" + app.name() + "\" rejected a client: " + result.reason()));
+                return null;
+            }
+            final String limit = sessionLimit(hello);
+            if (limit != null) {
+                refuse(control, limit, SessionProtocol.REJECT_SERVER, new SessionRefusedException(limit + " (pid "
+                    + credentials.pid() + ")"));
                 return null;
             }
             final String id = "s" + sessionNumbers.incrementAndGet() + "p" + ProcessHandle.current().pid();
             final UUID token = UUID.randomUUID();
             session = new Session(Session.Role.SERVER, id, token, app.name(), hello.clientApp(), result.identity(),
-                credentials, app.permissions(), hello.transport(), hello.zeroCopy(), options, control, hello.metadata());
+                credentials, app.permissions(), hello.transport(), hello.zeroCopy(), options, control, hello.metadata(),
+                limits.maxChannelsPerSession());
             final List<SessionProtocol.ChannelSpec> specs = new ArrayList<>();
-            fars = new ArrayList<>();
-            final List<Channel> initChannels = new ArrayList<>();
             for (int i = 0; i < hello.initChannels(); i++) {
                 final Session.Prepared prepared = session.prepareChannel();
-                initChannels.add(prepared.channel());
                 specs.add(prepared.spec());
                 fars.addAll(prepared.handles());
                 session.addInitChannel(prepared.channel());
@@ -244,24 +440,23 @@ public final class SessionServer implements AutoCloseable {
             session.sendControl(SessionProtocol.encodeWelcome(token, new SessionProtocol.Welcome(id, app.name(), me.pid(),
                 me.startTimeTicks(), app.permissions().ordinal(), specs, options.metadata())),
                 fars.toArray(NativeHandle[]::new));
-            fars.forEach(NativeHandle::close);
-            final ClientSession.Reply ready = ClientSession.awaitReply(control, options);
-            if (ready.message().type() != SessionProtocol.READY || !ready.message().token().equals(token)) {
-                ready.handles().forEach(NativeHandle::close);
-                throw new CorruptDataException("client app \"" + hello.clientApp() + "\" (pid " + credentials.pid()
-                    + ") answered WELCOME with message type " + ready.message().type()
-                    + (ready.message().token().equals(token) ? "" : " and a wrong session token"));
-            }
-            if (session.isZeroCopy()) {
-                session.attachPeerArena(ready.handles());
-            } else {
-                ready.handles().forEach(NativeHandle::close);
+            final SessionProtocol.Reply ready = SessionProtocol.awaitReply(control, limits.handshakeTimeout());
+            try {
+                if (ready.message().type() != SessionProtocol.READY || !ready.message().token().equals(token)) {
+                    throw new CorruptDataException("client app \"" + hello.clientApp() + "\" (pid " + credentials.pid()
+                        + ") answered WELCOME with message type " + ready.message().type()
+                        + (ready.message().token().equals(token) ? "" : " and a wrong session token"));
+                }
+                if (session.isZeroCopy()) {
+                    session.attachPeerArena(ready.handles());
+                }
+            } finally {
+                // attachPeerArena released what it adopted; anything else a READY carried is closed
+                ready.closeHandles();
             }
             session.startDriver();
-            sessions.add(session);
             return session;
         } catch (final RuntimeException | Error e) {
-            fars.forEach(NativeHandle::close);
             if (session != null) {
                 session.close();
             } else {
@@ -270,35 +465,112 @@ public final class SessionServer implements AutoCloseable {
             if (e instanceof Error error) {
                 throw error;
             }
-            errorHandler.accept(new IsthmusException("server app \"" + app.name() + "\": the handshake with pid "
-                + credentials.pid() + " failed: " + e.getMessage(), e));
+            if (!closed) {
+                report(new IsthmusException("server app \"" + app.name() + "\": the handshake with pid "
+                    + credentials.pid() + " failed: " + e.getMessage(), e));
+            }
             return null;
+        } finally {
+            // The far ends went to the peer with the WELCOME (the kernel holds its copies), or not at all.
+            fars.forEach(NativeHandle::close);
+        }
+    }
+
+    /** {@return why an authenticated client may not have this session, or {@code null} if it may} */
+    private String sessionLimit(final SessionProtocol.Hello hello) {
+        if (hello.initChannels() > limits.maxInitChannels()) {
+            return "server app \"" + app.name() + "\" allows at most " + limits.maxInitChannels()
+                + " init channels (maxInitChannels); client app \"" + hello.clientApp() + "\" asked for "
+                + hello.initChannels();
+        }
+        long open = 0;
+        for (final Session session : sessions) {
+            if (session.isOpen() && session.peerApp().equals(hello.clientApp())) {
+                open++;
+            }
+        }
+        if (open >= limits.maxSessionsPerClient()) {
+            return "client app \"" + hello.clientApp() + "\" has " + open + " sessions with server app \"" + app.name()
+                + "\", its limit (maxSessionsPerClient); close one first";
+        }
+        return null;
+    }
+
+    private void report(final Throwable error) {
+        try {
+            errorHandler.accept(error);
+        } catch (final RuntimeException ignored) {
+            // the user's handler failed: nothing to tell it about that
+        }
+    }
+
+    private static void sleepQuietly() {
+        try {
+            Thread.sleep(50);
+        } catch (final InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
     /**
-     * Stops accepting, closes every session, removes the socket and the pid file. Idempotent.
+     * Stops accepting, ends the handshakes in progress (their sockets are closed, and this waits for their
+     * threads), closes every session, removes the socket and the pid file. Idempotent.
      */
     @Override
     public void close() {
-        synchronized (this) {
+        final List<UnixSocketBlobChannel> inProgress;
+        synchronized (lock) {
             if (closed) {
                 return;
             }
             closed = true;
+            inProgress = new ArrayList<>(handshakes.values());
+            queued.forEach(waiting -> inProgress.add(waiting.control()));
+            queued.clear();
+            queuedPerUid.clear();
         }
-        if (acceptor != null && Thread.currentThread() != acceptor) {
-            try {
-                acceptor.join(TimeUnit.SECONDS.toMillis(5));
-            } catch (final InterruptedException e) {
-                Thread.currentThread().interrupt();
+        joinQuietly(acceptor);
+        // A handshake blocked on its peer fails at once when its socket closes.
+        inProgress.forEach(UnixSocketBlobChannel::close);
+        synchronized (lock) {
+            final long deadline = System.nanoTime() + limits.handshakeTimeout().toNanos() * 2 + TimeUnit.SECONDS.toNanos(1);
+            while (!handshakes.isEmpty()) {
+                final long remaining = deadline - System.nanoTime();
+                if (remaining <= 0) {
+                    break;
+                }
+                try {
+                    lock.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(remaining)));
+                } catch (final InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
             }
+        }
+        final Thread handlerThread;
+        synchronized (lock) {
+            handlerThread = dispatcher;
+        }
+        if (handlerThread != null && Thread.currentThread() != handlerThread) {
+            joinQuietly(handlerThread);
         }
         for (final Session session : sessions) {
             session.close();
         }
+        established.clear();
         socket.close();
         pidFile.close();
+    }
+
+    private static void joinQuietly(final Thread thread) {
+        if (thread == Thread.currentThread()) {
+            return;
+        }
+        try {
+            thread.join(TimeUnit.SECONDS.toMillis(5));
+        } catch (final InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     @Override

@@ -100,8 +100,8 @@ public final class RunDirectory {
     /**
      * Creates {@code directory} if missing, with the mode {@code level} calls for, and checks that it is
      * a real directory owned by this process's effective user. An existing directory keeps its mode,
-     * except that search and read bits the level needs are added; it is never narrowed, since other
-     * resources in it may rely on it.
+     * except that search and read bits the level needs are added and write permission for group and
+     * others is removed (clients refuse a run directory that another user could write to).
      *
      * @param directory the directory; missing parents are created too
      * @param level     the permission level of the resources that will live in it
@@ -148,18 +148,89 @@ public final class RunDirectory {
                 + "could read or replace the sockets in it; remove it, or set -D" + PROPERTY + " to a directory of yours");
         }
         final Set<PosixFilePermission> present = attributes.permissions();
-        final Set<PosixFilePermission> wanted = permissions(mode);
-        if (!present.containsAll(wanted)) {
-            final Set<PosixFilePermission> widened = EnumSet.noneOf(PosixFilePermission.class);
-            widened.addAll(present);
-            widened.addAll(wanted);
+        final Set<PosixFilePermission> adjusted = EnumSet.noneOf(PosixFilePermission.class);
+        adjusted.addAll(present);
+        adjusted.addAll(permissions(mode));
+        // Write permission for group or others would let another user plant a pid file and socket.
+        adjusted.remove(PosixFilePermission.GROUP_WRITE);
+        adjusted.remove(PosixFilePermission.OTHERS_WRITE);
+        if (!adjusted.equals(present)) {
             try {
-                Files.setPosixFilePermissions(directory, widened);
+                Files.setPosixFilePermissions(directory, adjusted);
             } catch (final IOException e) {
                 throw new IsthmusException("cannot set the mode of the run directory " + directory + ": " + e, e);
             }
         }
         return directory;
+    }
+
+    /**
+     * Checks, before a client trusts anything in it, that {@code directory} is the run directory of a
+     * server running as {@code ownerUid}: a real directory (not a symbolic link) owned by that user that
+     * no one else can write to, inside ancestors that neither another user can replace (each is owned by
+     * root or by that user, and is not writable by group or others unless it is sticky, as {@code /tmp}
+     * is). Another user who created the directory first (the {@code /tmp/isthmus-<uid>} fallback is in a
+     * world-writable place) or can write to it could plant a pid file and a socket of its own; the
+     * client then refuses it and sends nothing.
+     *
+     * @param directory the run directory the client was configured with, or {@link #path()}
+     * @param ownerUid  the user id the server application is defined to run as
+     * @return {@code directory}, absolute and normalised
+     * @throws dev.isthmus.shm.NoSuchResourceException if it does not exist (the server never ran there)
+     * @throws dev.isthmus.AuthenticationException     if it or an ancestor fails a check; the message says
+     *                                                 which, and what to do
+     */
+    public static Path verify(final Path directory, final int ownerUid) {
+        Platform.requireSupported();
+        final Path absolute = directory.toAbsolutePath().normalize();
+        final PosixFileAttributes attributes;
+        try {
+            attributes = Files.readAttributes(absolute, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (final java.nio.file.NoSuchFileException e) {
+            throw new NoSuchResourceException("no run directory " + absolute + ": the server app never ran there");
+        } catch (final IOException e) {
+            throw new dev.isthmus.AuthenticationException("cannot inspect the run directory " + absolute + ": " + e);
+        }
+        if (attributes.isSymbolicLink() || !attributes.isDirectory()) {
+            throw new dev.isthmus.AuthenticationException("run directory " + absolute + " is "
+                + (attributes.isSymbolicLink() ? "a symbolic link" : "not a directory")
+                + ": refusing to trust the server it names, since another user may have planted it");
+        }
+        final int owner = ownerUid(absolute);
+        if (owner != ownerUid) {
+            throw new dev.isthmus.AuthenticationException("run directory " + absolute + " is owned by uid "
+                + Integer.toUnsignedString(owner) + ", but the server app runs as uid " + Integer.toUnsignedString(ownerUid)
+                + ": refusing to trust anything in it (another user may have created it first); remove it, or set the"
+                + " server app's run directory to one of its user's");
+        }
+        if (attributes.permissions().contains(PosixFilePermission.GROUP_WRITE)
+            || attributes.permissions().contains(PosixFilePermission.OTHERS_WRITE)) {
+            throw new dev.isthmus.AuthenticationException("run directory " + absolute + " is writable by "
+                + (attributes.permissions().contains(PosixFilePermission.OTHERS_WRITE) ? "others" : "its group")
+                + " (mode " + PosixFilePermissions.toString(attributes.permissions())
+                + "): refusing to trust anything in it, since another user could have planted the pid file and socket;"
+                + " the server narrows it when it starts");
+        }
+        for (Path ancestor = absolute.getParent(); ancestor != null; ancestor = ancestor.getParent()) {
+            final int ancestorOwner;
+            final int mode;
+            try {
+                ancestorOwner = (Integer) Files.getAttribute(ancestor, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+                mode = (Integer) Files.getAttribute(ancestor, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+            } catch (final IOException e) {
+                throw new dev.isthmus.AuthenticationException("cannot inspect " + ancestor + ", an ancestor of the run"
+                    + " directory " + absolute + ": " + e);
+            }
+            final boolean sticky = (mode & 01000) != 0;
+            if (ancestorOwner != 0 && ancestorOwner != ownerUid || (mode & 0022) != 0 && !sticky) {
+                throw new dev.isthmus.AuthenticationException("run directory " + absolute + " lies in " + ancestor
+                    + ", which uid " + Integer.toUnsignedString(ancestorOwner) + " owns with mode "
+                    + Integer.toOctalString(mode & 07777) + ": another user could replace the run directory; refusing"
+                    + " to trust it. Use a run directory whose ancestors only root and uid "
+                    + Integer.toUnsignedString(ownerUid) + " can change");
+            }
+        }
+        return absolute;
     }
 
     private static int ownerUid(final Path path) {

@@ -38,6 +38,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -77,7 +78,8 @@ class SessionCrossProcessTest {
 
     private TestUniverse universe(final String clientMain, final PermissionLevel level, final int uid, final int gid) {
         final int n = NAMES.incrementAndGet();
-        return new TestUniverse("xsrv" + n, "xcli" + n, runDir, level, clientMain, uid, gid);
+        return new TestUniverse("xsrv" + n, "xcli" + n, runDir, level, clientMain, uid, gid, Credentials.effectiveUid(),
+            Credentials.effectiveGid());
     }
 
     private static String[] args(final String role, final TestUniverse universe, final String... mode) {
@@ -141,7 +143,9 @@ class SessionCrossProcessTest {
             try (ChildJvm client = ChildJvm.startCommand("nobody-client", command)) {
                 assertThrows(IsthmusException.class, () -> server.accept(Duration.ofSeconds(4)));
                 final String line = client.awaitLine("REJECTED", LONG);
-                assertTrue(line.contains("must run as uid 0, gid 0") && line.contains("runs as uid 65534"), line);
+                assertTrue(line.contains("accepts no client running as uid 65534"), line);
+                assertFalse(line.contains("uid 0") || line.contains("must run"), "a process of another user hears"
+                    + " nothing of the allowed clients' users: " + line);
                 client.assertExit(0, LONG);
             }
         } finally {

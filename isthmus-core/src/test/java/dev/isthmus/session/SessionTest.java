@@ -210,10 +210,15 @@ class SessionTest {
             assertThrows(Exception.class, () -> server.accept(Duration.ofSeconds(3)));
             final Exception e = assertThrows(Exception.class, attempt::join);
             assertTrue(e.getCause() instanceof AuthenticationException, e.toString());
-            assertTrue(e.getCause().getMessage().contains("client app \"stranger\" is not among the clients"),
+            assertTrue(e.getCause().getMessage().contains("does not allow client app \"stranger\""),
                 e.getCause().getMessage());
+            assertFalse(e.getCause().getMessage().contains(universe.client().name()),
+                "a stranger hears nothing of the allowed clients: " + e.getCause().getMessage());
             assertEquals(1, reported.size(), "the server reports a rejection once");
             assertTrue(reported.getFirst() instanceof AuthenticationException);
+            assertTrue(reported.getFirst().getMessage().contains("client app \"stranger\" is not among the clients")
+                && reported.getFirst().getMessage().contains(universe.client().name()),
+                "the server's own report is in full: " + reported.getFirst().getMessage());
         }
     }
 

@@ -33,6 +33,12 @@ public final class FileIo {
     public static final int O_EXCL = 0200;
     /** Close the descriptor on {@code exec}. */
     public static final int O_CLOEXEC = 02000000;
+    /** Do not block in {@code open} or {@code read}: a FIFO opens at once; the same on every architecture. */
+    public static final int O_NONBLOCK = 04000;
+    /** {@code S_IFMT}: the file-type bits of {@link Status#mode()}. */
+    public static final int S_IFMT = 0170000;
+    /** {@code S_IFREG}: a regular file. */
+    public static final int S_IFREG = 0100000;
     /** A descriptor that only names a file (no reading or writing); the same on every architecture. */
     private static final int O_PATH = 010000000;
 
@@ -40,6 +46,7 @@ public final class FileIo {
     private static final int AT_EMPTY_PATH = 0x1000;
     private static final int STATX_TYPE = 0x1;
     private static final int STATX_MODE = 0x2;
+    private static final int STATX_BASIC_STATS = 0x7ff;
     /** {@code stx_mode} is a u16 at offset 28 of {@code struct statx}, the same on every architecture. */
     private static final long STX_MODE_OFFSET = 28;
     /** The empty path of {@code statx(fd, "", AT_EMPTY_PATH)}, allocated once. */
@@ -489,6 +496,53 @@ public final class FileIo {
     public static int mode(final int fd, final String what) {
         try (Arena arena = Arena.ofConfined()) {
             return mode(fd, arena.allocate(STATX_LENGTH, 8), what);
+        }
+    }
+
+    /**
+     * What {@code statx(fd, "", AT_EMPTY_PATH)} says of an open file.
+     *
+     * @param mode  the type and permission bits ({@code st_mode}); see {@link #S_IFMT}
+     * @param uid   the owner's user id
+     * @param gid   the owner's group id
+     * @param size  the length in bytes
+     * @param inode the inode number, which with the device identifies the file
+     * @param device the device ({@code major << 32 | minor})
+     */
+    public record Status(int mode, int uid, int gid, long size, long inode, long device) {
+        /** {@return whether the file is a regular file} */
+        public boolean isRegularFile() {
+            return (mode & S_IFMT) == S_IFREG;
+        }
+    }
+
+    /**
+     * {@return the type, owner, size and identity of an open file}
+     *
+     * @param fd   the descriptor
+     * @param what the file's name, for the error message
+     * @throws dev.isthmus.NativeException on failure
+     */
+    public static Status status(final int fd, final String what) {
+        final Native.CallState state = Native.callState();
+        try (Arena arena = Arena.ofConfined()) {
+            final MemorySegment scratch = arena.allocate(STATX_LENGTH, 8);
+            int rc;
+            do {
+                rc = (int) STATX.invokeExact(state.errnoSegment(), fd, EMPTY_PATH, AT_EMPTY_PATH, STATX_BASIC_STATS,
+                    scratch);
+            } while (rc == -1 && state.errno() == Errno.EINTR);
+            if (rc == -1) {
+                throw Errno.exception("statx(" + what + ")", state.errno());
+            }
+            // struct statx: stx_uid u32 @20, stx_gid u32 @24, stx_mode u16 @28, stx_ino u64 @32,
+            // stx_size u64 @40, stx_dev_major u32 @136, stx_dev_minor u32 @140.
+            return new Status(Short.toUnsignedInt(scratch.get(JAVA_SHORT, STX_MODE_OFFSET)),
+                scratch.get(JAVA_INT, 20), scratch.get(JAVA_INT, 24), scratch.get(JAVA_LONG, 40),
+                scratch.get(JAVA_LONG, 32),
+                Integer.toUnsignedLong(scratch.get(JAVA_INT, 136)) << 32 | Integer.toUnsignedLong(scratch.get(JAVA_INT, 140)));
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
         }
     }
 
