@@ -157,6 +157,60 @@ class SessionCrossProcessTest {
         }
     }
 
+    @Test
+    @RootOnly("runs another user's impostor server (setpriv)")
+    void shouldGiveAnotherUsersImpostorServerNothing() throws Exception {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "setpriv is not installed");
+        final Path classes = Files.createTempDirectory(Path.of("/tmp"), "isthmus-cp-",
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        // A world-writable, sticky place like /tmp, where the /tmp/isthmus-<uid> fallback lives.
+        final Path shared = Files.createDirectory(runDir.resolve("shared"));
+        Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxrwxrwx"));
+        Files.setAttribute(shared, "unix:mode", 01777);
+        final Path squatted = shared.resolve("isthmus-run");
+        final int n = NAMES.incrementAndGet();
+        final TestUniverse impostorUniverse = new TestUniverse("xsrv" + n, "xcli" + n, squatted,
+            PermissionLevel.UNRESTRICTED, "-", 0, 0, 65534, 65534);
+        try {
+            final List<String> command = new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                "--clear-groups"));
+            command.addAll(ChildJvm.command(List.of("-XX:-UsePerfData"), PEER, args("impostor", impostorUniverse, "-")));
+            replaceClassPath(command, copyClassPath(classes));
+            try (ChildJvm impostor = ChildJvm.startCommand("impostor", command)) {
+                impostor.awaitReady();
+                assertEquals(65534, (Integer) Files.getAttribute(squatted, "unix:uid"));
+                final ClientApp client = ClientApp.builder("xcli" + n).build();
+                final SessionOptions secret = SessionOptions.defaults()
+                    .metadata("the client's secret".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                // The client's definition: the server runs as this (root) user. The directory is the impostor's.
+                final ServerApp real = ServerApp.builder("xsrv" + n).allowedClients(client).runDirectory(squatted).build();
+                final dev.isthmus.AuthenticationException byDirectory = assertThrows(
+                    dev.isthmus.AuthenticationException.class, () -> ClientSession.connect(client, real, secret));
+                assertTrue(byDirectory.getMessage().contains("is owned by uid 65534, but the server app runs as uid 0"),
+                    byDirectory.getMessage());
+                // A definition that matches the directory's owner but not the listener's group: the socket's
+                // credentials give it away, and nothing is sent.
+                final ServerApp wrongGroup = ServerApp.builder("xsrv" + n).user(65534, 0).allowedClients(client)
+                    .runDirectory(squatted).build();
+                final dev.isthmus.AuthenticationException byCredentials = assertThrows(
+                    dev.isthmus.AuthenticationException.class, () -> ClientSession.connect(client, wrongGroup, secret));
+                assertTrue(byCredentials.getMessage().contains("runs as uid 65534, gid 65534")
+                    && byCredentials.getMessage().contains("nothing was sent"), byCredentials.getMessage());
+                final String heard = impostor.awaitLine("RECEIVED", LONG);
+                assertEquals("RECEIVED NOTHING", heard, impostor.output());
+                assertFalse(impostor.output().contains("BYTES"), impostor.output());
+                assertEquals(1, impostor.output().lines().filter(line -> line.startsWith("CONNECTION")).count(),
+                    "only the credentials check connected: " + impostor.output());
+            }
+        } finally {
+            try (Stream<Path> entries = Files.walk(classes)) {
+                for (final Path path : entries.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(path);
+                }
+            }
+        }
+    }
+
     /** Copies this module's classes where another user can read them (a home directory may be closed). */
     private static String copyClassPath(final Path target) throws IOException {
         final List<String> entries = new ArrayList<>();

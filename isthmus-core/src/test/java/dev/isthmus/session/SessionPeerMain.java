@@ -38,13 +38,42 @@ public final class SessionPeerMain {
         final TestUniverse universe = TestUniverse.parse(args, 1);
         final String mode = args[1 + TestUniverse.ARGS];
         final String[] rest = java.util.Arrays.copyOfRange(args, 2 + TestUniverse.ARGS, args.length);
-        if (args[0].equals("server")) {
+        if (args[0].equals("impostor")) {
+            impostor(universe);
+        } else if (args[0].equals("server")) {
             server(universe, mode, rest);
         } else {
             client(universe, mode, rest);
         }
         System.out.flush();
         System.exit(0);
+    }
+
+    /**
+     * Plays another user's impostor of the server app: takes the run directory and the server's names
+     * first, then reports every connection and every byte a client sends it.
+     */
+    private static void impostor(final TestUniverse universe) {
+        final java.nio.file.Path runDir = dev.isthmus.shm.RunDirectory.ensure(universe.runDir(), universe.level());
+        try (PidFile ignored = PidFile.acquire(runDir, universe.serverName(), universe.level());
+             dev.isthmus.transport.UnixSocketServer socket = dev.isthmus.transport.UnixSocketServer.bind(
+                 new dev.isthmus.shm.ResourceName(dev.isthmus.shm.ResourceName.configuredPrefix(), universe.serverName(),
+                     ProcessHandle.current().pid(), "sock", "srv"),
+                 SessionProtocol.controlOptions().toBuilder().directory(runDir).permissions(universe.level()).build())) {
+            System.out.println("READY " + ProcessHandle.current().pid());
+            while (true) {
+                try (dev.isthmus.transport.UnixSocketBlobChannel connection = socket.accept(600 * SECOND_NS)) {
+                    System.out.println("CONNECTION from pid " + connection.peerCredentials().pid());
+                    final long[] bytes = {0};
+                    try {
+                        connection.poll((buffer, offset, length) -> bytes[0] += length, 16, 2 * SECOND_NS);
+                    } catch (final ChannelClosedException e) {
+                        // the client left
+                    }
+                    System.out.println(bytes[0] == 0 ? "RECEIVED NOTHING" : "RECEIVED " + bytes[0] + " BYTES");
+                }
+            }
+        }
     }
 
     private static void server(final TestUniverse universe, final String mode, final String[] rest) throws Exception {
