@@ -57,7 +57,7 @@ public final class ClientSession {
         final Path runDirectory = RunDirectory.verify(server.runDirectory().orElseGet(RunDirectory::path), server.uid());
         final ProcessIdentity serverProcess;
         try {
-            serverProcess = PidFile.read(runDirectory, server.name(), server.uid());
+            serverProcess = PidFile.read(runDirectory, server.name(), server.uid(), !server.otherPidNamespaces());
         } catch (final dev.isthmus.NativeException e) {
             if (e.errno() == dev.isthmus.internal.linux.Errno.EACCES) {
                 throw refusedByMode(client, server, "this process (uid "
@@ -76,8 +76,9 @@ public final class ClientSession {
         }
         Session session = null;
         SessionProtocol.Reply reply = null;
+        PeerProcess peerProcess = null;
         try {
-            authenticateServer(server, serverProcess, control);
+            peerProcess = authenticateServer(server, serverProcess, control);
             final ProcessIdentity me = ProcessIdentity.current();
             final byte[] hello = SessionProtocol.encodeHello(new SessionProtocol.Hello(client.name(),
                 dev.isthmus.internal.linux.Credentials.effectiveUid(), dev.isthmus.internal.linux.Credentials.effectiveGid(),
@@ -114,13 +115,15 @@ public final class ClientSession {
                     + reply.message().type());
             }
             final SessionProtocol.Welcome welcome = SessionProtocol.welcome(reply.message().body());
-            if (welcome.serverPid() != control.peerCredentials().pid() || welcome.channels().size() != options.initChannels()
+            if (welcome.serverPid() != peerProcess.identity().pid()
+                || welcome.serverStartTime() != peerProcess.identity().startTimeTicks()
+                || welcome.channels().size() != options.initChannels()
                 || reply.handles().size() != welcome.channels().size() * Session.handlesPerChannel(options.transport())
                     + (options.isZeroCopy() ? Session.ARENA_HANDLES : 0)
                 || welcome.permissionLevel() < 0
                 || welcome.permissionLevel() >= PermissionLevel.values().length) {
                 throw new CorruptDataException("server app \"" + server.name() + "\" sent an inconsistent WELCOME: pid "
-                    + welcome.serverPid() + " (socket peer " + control.peerCredentials().pid() + "), "
+                    + welcome.serverPid() + " (the listener is " + peerProcess + "), "
                     + welcome.channels().size() + " channels with " + reply.handles().size() + " descriptors, "
                     + options.initChannels() + " asked for, permission level " + welcome.permissionLevel());
             }
@@ -132,8 +135,7 @@ public final class ClientSession {
                     + " session");
             }
             session = new Session(Session.Role.CLIENT, welcome.sessionId(), reply.message().token(), client.name(),
-                server.name(), new ProcessIdentity(welcome.serverPid(), welcome.serverStartTime()),
-                control.peerCredentials(), PermissionLevel.values()[welcome.permissionLevel()], options.transport(),
+                server.name(), peerProcess, PermissionLevel.values()[welcome.permissionLevel()], options.transport(),
                 options.isZeroCopy(), options, control, welcome.metadata(),
                 Integer.MAX_VALUE);
             final int perChannel = Session.handlesPerChannel(options.transport());
@@ -163,6 +165,9 @@ public final class ClientSession {
                 session.close();
             } else {
                 control.close();
+                if (peerProcess != null) {
+                    peerProcess.close();
+                }
             }
             throw e;
         }
@@ -181,11 +186,13 @@ public final class ClientSession {
     /**
      * Checks, before anything is sent, that the process listening on the socket is the server app as this
      * client defines it: its kernel credentials ({@code SO_PEERCRED}) carry the app's uid and gid, and it is
-     * the process the pid file names. An impostor (another user's process in a run directory it should
-     * not control) gets nothing: not the HELLO, not the metadata.
+     * the process the pid file names, bound to it by its process descriptor. An impostor (another user's
+     * process in a run directory it should not control) gets nothing: not the HELLO, not the metadata.
+     *
+     * @return the server process, the caller's to close
      */
-    private static void authenticateServer(final ServerApp server, final ProcessIdentity serverProcess,
-                                           final UnixSocketBlobChannel control) {
+    private static PeerProcess authenticateServer(final ServerApp server, final ProcessIdentity serverProcess,
+                                                  final UnixSocketBlobChannel control) {
         final dev.isthmus.transport.PeerCredentials peer = control.peerCredentials();
         if (peer.uid() != server.uid() || peer.gid() != server.gid()) {
             throw new AuthenticationException("the process listening for server app \"" + server.name() + "\" (pid "
@@ -194,10 +201,19 @@ public final class ClientSession {
                 + Integer.toUnsignedString(server.uid()) + ", gid " + Integer.toUnsignedString(server.gid())
                 + ": refusing it, nothing was sent");
         }
-        if (peer.pid() != 0 && peer.pid() != serverProcess.pid()) {
-            // 0: the server is in a pid namespace this process cannot see into; its uid was checked above.
-            throw new AuthenticationException("the process listening for server app \"" + server.name() + "\" is pid "
-                + peer.pid() + ", but its pid file names pid " + serverProcess.pid() + ": refusing it, nothing was sent");
+        final PeerProcess process;
+        try {
+            process = PeerProcess.of(control, serverProcess.pid(), serverProcess.startTimeTicks());
+        } catch (final AuthenticationException e) {
+            throw new AuthenticationException("the process listening for server app \"" + server.name() + "\" is not"
+                + " the one its pid file names: " + e.getMessage() + "; refusing it, nothing was sent");
         }
+        if (!process.isInThisPidNamespace() && !server.otherPidNamespaces()) {
+            process.close();
+            throw new AuthenticationException("server app \"" + server.name() + "\" (" + process + ") runs in another pid"
+                + " namespace (a container?), and its definition does not accept other pid namespaces (see"
+                + " ServerApp.Builder.acceptOtherPidNamespaces): refusing it, nothing was sent");
+        }
+        return process;
     }
 }

@@ -100,12 +100,15 @@ final class PidFile implements AutoCloseable {
      * @param runDirectory the run directory, already {@linkplain dev.isthmus.shm.RunDirectory#verify verified}
      * @param app          the server app's name
      * @param ownerUid     the user id the server app runs as
+     * @param ownNamespace whether the server runs in this process's pid namespace, so that the pid in the
+     *                     file can be checked here; if not, a stale file shows when its socket refuses
      * @throws NoSuchResourceException if the app does not run (no pid file, or its process is gone)
      * @throws dev.isthmus.AuthenticationException if the file is not the app user's regular file (a symbolic
      *                                             link included)
      * @throws dev.isthmus.NativeException         with {@code EACCES} if this user may not read it
      */
-    static ProcessIdentity read(final Path runDirectory, final String app, final int ownerUid) {
+    static ProcessIdentity read(final Path runDirectory, final String app, final int ownerUid,
+                                final boolean ownNamespace) {
         final Path path = path(runDirectory, app);
         final String what = path.toString();
         final int fd;
@@ -141,7 +144,7 @@ final class PidFile implements AutoCloseable {
             FileIo.close(fd);
         }
         final ProcessIdentity identity = parse(text, path);
-        if (!identity.isAlive()) {
+        if (ownNamespace && !identity.isAlive()) {
             throw new NoSuchResourceException("server app \"" + app + "\" is not running: its last instance, pid "
                 + identity.pid() + ", has exited (" + path + ")");
         }

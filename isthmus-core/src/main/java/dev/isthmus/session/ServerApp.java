@@ -35,10 +35,13 @@ import java.util.Optional;
  * @param allowedClients the clients it accepts, by name
  * @param permissions    the permission level of every resource its sessions create
  * @param runDirectory   where its socket and pid file live; empty for the default per-user run directory
+ * @param otherPidNamespaces whether its sessions may join processes in different pid namespaces (a sidecar
+ *                       container sharing the run directory and {@code /dev/shm}); see
+ *                       {@link Builder#acceptOtherPidNamespaces()}
  */
 public record ServerApp(String name, int uid, int gid, Optional<String> mainClass, Optional<Path> jar,
                         Optional<Path> executable, Map<String, ClientApp> allowedClients, PermissionLevel permissions,
-                        Optional<Path> runDirectory) implements App {
+                        Optional<Path> runDirectory, boolean otherPidNamespaces) implements App {
     /**
      * Validates the description.
      *
@@ -71,6 +74,7 @@ public record ServerApp(String name, int uid, int gid, Optional<String> mainClas
         private final Map<String, ClientApp> allowedClients = new LinkedHashMap<>();
         private PermissionLevel permissions = PermissionLevel.USER_ACCESS;
         private Path runDirectory;
+        private boolean otherPidNamespaces;
 
         private Builder(final String name) {
             this.name = name;
@@ -171,11 +175,32 @@ public record ServerApp(String name, int uid, int gid, Optional<String> mainClas
         }
 
         /**
+         * Lets the server's sessions join processes in other pid namespaces: a client in a sidecar container
+         * that shares the run directory and {@code /dev/shm} with the server, or a server in a container a
+         * client on the host reaches. Without it such a peer is refused, saying why.
+         *
+         * <p>Across pid namespaces the peer is identified by its kernel credentials (uid and gid, which is
+         * what gives security anyway) and bound to its process through {@code SO_PEERPIDFD}, which also
+         * tells of its death within the liveness interval. What needs the peer's {@code /proc} entry is
+         * impossible where that entry is not visible (a sibling container): a client app defined with a
+         * main class, jar or executable is then refused, since that check cannot be made. A process in a
+         * nested namespace (a container this host started) is still visible and checked in full. Both
+         * programs set this in their shared definition of the server app.
+         *
+         * @return this builder
+         */
+        public Builder acceptOtherPidNamespaces() {
+            this.otherPidNamespaces = true;
+            return this;
+        }
+
+        /**
          * {@return the server application}
          */
         public ServerApp build() {
             return new ServerApp(name, uid, gid, Optional.ofNullable(mainClass), Optional.ofNullable(jar),
-                Optional.ofNullable(executable), allowedClients, permissions, Optional.ofNullable(runDirectory));
+                Optional.ofNullable(executable), allowedClients, permissions, Optional.ofNullable(runDirectory),
+                otherPidNamespaces);
         }
     }
 }

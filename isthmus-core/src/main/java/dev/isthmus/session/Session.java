@@ -101,6 +101,8 @@ public final class Session implements AutoCloseable {
     private final List<Channel> channels = new CopyOnWriteArrayList<>();
     /** The most channels this session may have when the peer asks for one more. */
     private final int maxPeerChannels;
+    /** The peer, bound to its process; closed with the session. */
+    private final PeerProcess peerProcess;
     private final List<Channel> initChannels = new ArrayList<>();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final ShmArena arena;
@@ -114,7 +116,7 @@ public final class Session implements AutoCloseable {
     private volatile boolean closed;
 
     Session(final Role role, final String id, final UUID token, final String localApp, final String peerApp,
-            final ProcessIdentity peer, final PeerCredentials peerCredentials, final PermissionLevel permissions,
+            final PeerProcess peerProcess, final PermissionLevel permissions,
             final ChannelTransport transport, final boolean zeroCopy, final SessionOptions options,
             final UnixSocketBlobChannel control, final byte[] peerMetadata, final int maxPeerChannels) {
         this.maxPeerChannels = maxPeerChannels;
@@ -123,8 +125,9 @@ public final class Session implements AutoCloseable {
         this.token = token;
         this.localApp = localApp;
         this.peerApp = peerApp;
-        this.peer = peer;
-        this.peerCredentials = peerCredentials;
+        this.peerProcess = peerProcess;
+        this.peer = peerProcess.identity();
+        this.peerCredentials = peerProcess.credentials();
         this.permissions = permissions;
         this.transport = transport;
         this.options = options;
@@ -454,6 +457,9 @@ public final class Session implements AutoCloseable {
                     // Sealed anonymous files: nothing in /dev/shm to squat, truncate or sweep.
                     final ResourceName name = ResourceName.of(localApp, "queue", channelId);
                     final ShmBlobChannel queues = ShmBlobChannel.createSealed(name, queueOptions());
+                    if (peerProcess.watch() != null) {
+                        queues.watchPeer(peerProcess.watch());
+                    }
                     blobs = queues;
                     try {
                         handles.addAll(List.of(queues.duplicateDescriptors()));
@@ -538,7 +544,12 @@ public final class Session implements AutoCloseable {
                         received.subList(1, 3).forEach(NativeHandle::close);
                         throw e;
                     }
-                    yield ShmBlobChannel.adopt(name, received.get(1), received.get(2), queueOptions());
+                    final ShmBlobChannel queues = ShmBlobChannel.adopt(name, received.get(1), received.get(2),
+                        queueOptions());
+                    if (peerProcess.watch() != null) {
+                        queues.watchPeer(peerProcess.watch());
+                    }
+                    yield queues;
                 }
                 case UNIX_SOCKET -> handles;
                 case POSIX_MQ -> PosixMqBlobChannel.open(peerResource(spec, "mq"), mqOptions());
@@ -799,7 +810,7 @@ public final class Session implements AutoCloseable {
         for (final CompletableFuture<String> answer : pendingOpens.values()) {
             answer.completeExceptionally(error);
         }
-        removeNames(cause instanceof PeerDeadException || !peer.isAlive());
+        removeNames(cause instanceof PeerDeadException || !peerProcess.isAlive());
         errorHandler.accept(cause);
     }
 
@@ -885,13 +896,14 @@ public final class Session implements AutoCloseable {
             arena.close();
         }
         if (peerArena != null) {
-            final boolean peerDead = !peer.isAlive();
+            final boolean peerDead = !peerProcess.isAlive();
             peerArena.close(peerDead);
             if (peerDead) {
                 removePeerNames(options.arenaOptions().directory());
             }
         }
         control.close();
+        peerProcess.close();
     }
 
     @Override

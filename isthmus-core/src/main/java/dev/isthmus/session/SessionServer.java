@@ -401,6 +401,7 @@ public final class SessionServer implements AutoCloseable {
     private Session handshake(final UnixSocketBlobChannel control) {
         final PeerCredentials credentials = control.peerCredentials();
         Session session = null;
+        PeerProcess peerProcess = null;
         final List<NativeHandle> fars = new ArrayList<>();
         try {
             final SessionProtocol.Reply reply = SessionProtocol.awaitReply(control, limits.handshakeTimeout());
@@ -410,23 +411,32 @@ public final class SessionServer implements AutoCloseable {
                     + reply.message().type() + " instead of HELLO");
             }
             final SessionProtocol.Hello hello = SessionProtocol.hello(reply.message().body());
+            try {
+                peerProcess = PeerProcess.of(control, hello.pid(), hello.startTime());
+            } catch (final AuthenticationException e) {
+                refuse(control, e.getMessage(), SessionProtocol.REJECT_AUTHENTICATION,
+                    new AuthenticationException("server app \"" + app.name() + "\" rejected a client: " + e.getMessage()));
+                return null;
+            }
             final Authenticator.Result result = Authenticator.check(app, hello.clientApp(), hello.uid(), hello.gid(),
-                new Authenticator.PeerCredentials(credentials.pid(), credentials.uid(), credentials.gid()));
+                peerProcess);
             if (!result.isAccepted()) {
+                peerProcess.close();
                 refuse(control, result.toPeer(), SessionProtocol.REJECT_AUTHENTICATION,
                     new AuthenticationException("server app \"" + app.name() + "\" rejected a client: " + result.reason()));
                 return null;
             }
             final String limit = sessionLimit(hello);
             if (limit != null) {
+                peerProcess.close();
                 refuse(control, limit, SessionProtocol.REJECT_SERVER, new SessionRefusedException(limit + " (pid "
                     + credentials.pid() + ")"));
                 return null;
             }
             final String id = "s" + sessionNumbers.incrementAndGet() + "p" + ProcessHandle.current().pid();
             final UUID token = UUID.randomUUID();
-            session = new Session(Session.Role.SERVER, id, token, app.name(), hello.clientApp(), result.identity(),
-                credentials, app.permissions(), hello.transport(), hello.zeroCopy(), options, control, hello.metadata(),
+            session = new Session(Session.Role.SERVER, id, token, app.name(), hello.clientApp(), peerProcess,
+                app.permissions(), hello.transport(), hello.zeroCopy(), options, control, hello.metadata(),
                 limits.maxChannelsPerSession());
             final List<SessionProtocol.ChannelSpec> specs = new ArrayList<>();
             for (int i = 0; i < hello.initChannels(); i++) {
@@ -461,6 +471,9 @@ public final class SessionServer implements AutoCloseable {
                 session.close();
             } else {
                 control.close();
+                if (peerProcess != null) {
+                    peerProcess.close();
+                }
             }
             if (e instanceof Error error) {
                 throw error;

@@ -39,6 +39,25 @@ public final class ProcessWatch implements AutoCloseable {
         }
     }
 
+    private ProcessWatch(final ProcessIdentity identity, final Pidfd.Probe probe) {
+        this.identity = identity;
+        this.probe = probe;
+    }
+
+    /**
+     * Watches the process a process descriptor refers to, e.g. one from {@code SO_PEERPIDFD}: no pid is
+     * looked up, so this works for a process in a pid namespace this one cannot see into, and pid reuse
+     * cannot fool it.
+     *
+     * @param pidfd    a process descriptor, which the watch then owns
+     * @param identity what is known of the process: its pid and start time here, or pid 0 if it is not
+     *                 visible from this pid namespace; for messages only
+     * @return the watch
+     */
+    public static ProcessWatch ofPidfd(final int pidfd, final ProcessIdentity identity) {
+        return new ProcessWatch(identity, new Pidfd.Probe(pidfd));
+    }
+
     /**
      * {@return the watched process}
      */

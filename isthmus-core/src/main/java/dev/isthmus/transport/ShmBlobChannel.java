@@ -155,6 +155,19 @@ public final class ShmBlobChannel implements BlobChannel {
         }
     }
 
+    /**
+     * Judges the peer's liveness by {@code watch} from now on, in both directions, instead of by the pids
+     * the peer wrote in the queues' control pages: for a channel whose peer a session has bound to its
+     * process, which may live in another pid namespace. The watch stays the caller's to close, after the
+     * channel.
+     *
+     * @param watch the peer's watch
+     */
+    public void watchPeer(final dev.isthmus.shm.ProcessWatch watch) {
+        outbound.watchPeer(watch);
+        inbound.watchPeer(watch);
+    }
+
     private static ResourceName queueName(final ResourceName name, final String direction) {
         Objects.requireNonNull(name, "name");
         return new ResourceName(name.prefix(), name.app(), name.pid(), name.kind(), name.id() + "-" + direction);

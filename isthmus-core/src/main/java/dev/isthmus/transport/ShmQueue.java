@@ -116,6 +116,11 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
     final String what;
     private final boolean unlinkOnClose;
     private Producer producer;
+    /**
+     * The peer's liveness as a session knows it (bound to its process descriptor), used instead of the pid
+     * the peer wrote in the control page, which means nothing from another pid namespace; not owned.
+     */
+    private volatile ProcessWatch peerWatch;
     private Consumer consumer;
     private boolean closed;
 
@@ -256,6 +261,18 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
      */
     public long maxCapacity() {
         return maxCapacity;
+    }
+
+    /**
+     * Judges the other process's liveness by {@code watch} from now on, instead of by the pid and start
+     * time it wrote in the control page: for a queue whose peer a session has bound to its process (which
+     * may live in another pid namespace, where that pid names nothing, or a different process). The watch
+     * stays the caller's to close, after this queue.
+     *
+     * @param watch the peer's watch
+     */
+    public final void watchPeer(final ProcessWatch watch) {
+        this.peerWatch = java.util.Objects.requireNonNull(watch, "watch");
     }
 
     /**
@@ -672,7 +689,10 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             }
             lastLivenessCheckNs = now;
             putLongOpaque(control, PRODUCER_HEARTBEAT_OFFSET, now);
-            ProcessWatch watch = consumerWatch;
+            ProcessWatch watch = queue.peerWatch;
+            if (watch == null) {
+                watch = consumerWatch;
+            }
             if (watch == null) {
                 final ProcessIdentity consumerIdentity = queue.identity(CONSUMER_PID_OFFSET, CONSUMER_START_TIME_OFFSET);
                 if (consumerIdentity == null) {
@@ -957,7 +977,10 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             }
             lastLivenessCheckNs = now;
             putLongOpaque(control, CONSUMER_HEARTBEAT_OFFSET, now);
-            ProcessWatch watch = producerWatch;
+            ProcessWatch watch = peerWatch;
+            if (watch == null) {
+                watch = producerWatch;
+            }
             if (watch == null) {
                 final ProcessIdentity producerIdentity = identity(PRODUCER_PID_OFFSET, PRODUCER_START_TIME_OFFSET);
                 if (producerIdentity == null) {

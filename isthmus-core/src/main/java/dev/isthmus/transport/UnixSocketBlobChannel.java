@@ -448,6 +448,21 @@ public final class UnixSocketBlobChannel implements BlobChannel {
         return peer;
     }
 
+    /**
+     * Opens a process descriptor of the process at the other end ({@code SO_PEERPIDFD}, Linux 6.5): the
+     * process that made the connection, in whichever pid namespace it lives.
+     *
+     * @return the pidfd, the caller's to close, or {@code -errno}: {@code -ENOPROTOOPT} if the kernel has no
+     *     {@code SO_PEERPIDFD}, {@code -ESRCH} if the peer has exited
+     * @throws IllegalStateException if the channel is closed
+     */
+    public int openPeerPidfd() {
+        if (isClosing()) {
+            throw new IllegalStateException(what + " is closed");
+        }
+        return Sockets.peerPidfd(fd, what);
+    }
+
     @Override
     public int maxMessageLength() {
         return maxMessageLength;

@@ -49,6 +49,52 @@ public final class Pidfd {
     }
 
     /**
+     * {@return the process's pids as the kernel shows them for a process descriptor of this process's: the
+     * {@code NSpid} line of {@code /proc/self/fdinfo/<pidfd>}, from the pid namespace of this process's
+     * {@code /proc} down to the process's own; {@code {0}} if the process lives in a pid namespace this
+     * one cannot see into (a sibling container), {@code {-1}} once it has exited}
+     *
+     * <p>For a process in this pid namespace the array has one element, its pid; for one in a nested
+     * namespace (a container this process started) the first element is its pid here and the last its
+     * pid there.
+     *
+     * @param pidfd a process descriptor
+     * @throws dev.isthmus.NativeException if the descriptor's fdinfo cannot be read
+     */
+    public static long[] namespacePids(final int pidfd) {
+        final java.nio.file.Path info = java.nio.file.Path.of("/proc/self/fdinfo/" + pidfd);
+        final java.util.List<String> lines;
+        try {
+            lines = java.nio.file.Files.readAllLines(info, java.nio.charset.StandardCharsets.US_ASCII);
+        } catch (final java.io.IOException e) {
+            throw new dev.isthmus.NativeException("read(" + info + ")", Errno.EIO, "EIO", e.toString());
+        }
+        String pidLine = null;
+        for (final String line : lines) {
+            if (line.startsWith("NSpid:")) {
+                return parsePids(line.substring(6));
+            }
+            if (line.startsWith("Pid:")) {
+                pidLine = line.substring(4);
+            }
+        }
+        if (pidLine == null) {
+            throw new dev.isthmus.NativeException("read(" + info + ")", Errno.EINVAL, "EINVAL",
+                "fd " + pidfd + " is not a process descriptor");
+        }
+        return parsePids(pidLine);
+    }
+
+    private static long[] parsePids(final String text) {
+        final String[] fields = text.trim().split("\\s+");
+        final long[] pids = new long[fields.length];
+        for (int i = 0; i < fields.length; i++) {
+            pids[i] = Long.parseLong(fields[i]);
+        }
+        return pids;
+    }
+
+    /**
      * A reusable {@code struct pollfd} for one process descriptor, so that checks allocate nothing.
      */
     public static final class Probe implements AutoCloseable {

@@ -55,6 +55,8 @@ public final class Sockets {
     private static final int SO_SNDBUF = 7;
     private static final int SO_RCVBUF = 8;
     private static final int SO_PEERCRED = 17;
+    /** {@code SO_PEERPIDFD} (Linux 6.5), the same on x86-64 and aarch64. */
+    private static final int SO_PEERPIDFD = 77;
     private static final int SCM_RIGHTS = 1;
     private static final int MSG_CTRUNC = 0x8;
     private static final int MSG_DONTWAIT = 0x40;
@@ -495,6 +497,39 @@ public final class Sockets {
             throw Native.rethrow(t);
         }
     }
+
+    /**
+     * Opens a process descriptor of the peer of a connected socket ({@code SO_PEERPIDFD}): the process
+     * that connected (or listened), whichever pid namespace it lives in and even if its pid has been reused
+     * since. Linux 6.5 and later.
+     *
+     * @param fd   the connected socket
+     * @param what the socket, for the error message
+     * @return the pidfd, the caller's to close, or {@code -errno}: {@code -ENOPROTOOPT} if the kernel has no
+     *     {@code SO_PEERPIDFD}, {@code -ESRCH} if the peer has exited already
+     * @throws dev.isthmus.NativeException on any other failure
+     */
+    public static int peerPidfd(final int fd, final String what) {
+        final Native.CallState state = Native.callState();
+        try (Arena arena = Arena.ofConfined()) {
+            final MemorySegment optval = arena.allocate(JAVA_INT);
+            final MemorySegment length = arena.allocateFrom(JAVA_INT, (int) JAVA_INT.byteSize());
+            final int rc = (int) GETSOCKOPT.invokeExact(state.errnoSegment(), fd, SOL_SOCKET, SO_PEERPIDFD, optval, length);
+            if (rc == -1) {
+                final int errno = state.errno();
+                if (errno == ENOPROTOOPT || errno == Errno.ESRCH || errno == Errno.EINVAL) {
+                    return -errno;
+                }
+                throw Errno.exception("getsockopt(" + what + ", SO_PEERPIDFD)", errno);
+            }
+            return optval.get(JAVA_INT, 0);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** {@code ENOPROTOOPT}: the option is unknown to this kernel. */
+    public static final int ENOPROTOOPT = 92;
 
     /**
      * Sets the kernel's send buffer size ({@code SO_SNDBUF}); the kernel doubles the value and applies
