@@ -78,6 +78,17 @@ public final class Channel implements AutoCloseable {
         return blobs.isOpen() && handles.isOpen();
     }
 
+    /**
+     * Fails the channel's sockets as if the peer had died (its shared-memory queues fail through the
+     * session's watch of the peer): pending and later operations get {@link dev.isthmus.PeerDeadException}.
+     */
+    void declarePeerDead() {
+        handles.declarePeerDead();
+        if (blobs instanceof UnixSocketBlobChannel socket && socket != handles) {
+            socket.declarePeerDead();
+        }
+    }
+
     /** Removes the names of what this side created for the channel, keeping the mappings. */
     void unlinkResources() {
         if (blobs instanceof ShmBlobChannel shm) {

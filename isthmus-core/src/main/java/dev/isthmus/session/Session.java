@@ -810,6 +810,16 @@ public final class Session implements AutoCloseable {
         for (final CompletableFuture<String> answer : pendingOpens.values()) {
             answer.completeExceptionally(error);
         }
+        if (!(cause instanceof ChannelClosedException) || cause instanceof PeerDeadException) {
+            // Not a goodbye: a peer that died, stopped answering or broke the protocol. Its channels fail too,
+            // pending operations included, rather than wait on a process that may never move again.
+            if (peerProcess.watch() != null) {
+                peerProcess.watch().declareDead("session " + id + " failed: " + cause.getMessage());
+            }
+            for (final Channel channel : channels) {
+                channel.declarePeerDead();
+            }
+        }
         removeNames(cause instanceof PeerDeadException || !peerProcess.isAlive());
         errorHandler.accept(cause);
     }

@@ -19,6 +19,8 @@ public final class ProcessWatch implements AutoCloseable {
     private final ProcessIdentity identity;
     private final Pidfd.Probe probe;
     private volatile boolean exited;
+    /** Why the process counts as dead although it may run, if someone {@linkplain #declareDead declared} it. */
+    private volatile String declared;
 
     /**
      * Starts watching.
@@ -77,6 +79,27 @@ public final class ProcessWatch implements AutoCloseable {
             exited = true;
         }
         return alive;
+    }
+
+    /**
+     * Declares the process dead from now on, although it may still run: e.g. a session that gave up on a
+     * peer that stopped answering (SIGSTOP, a pause longer than the idle timeout), so that everything
+     * judging the peer by this watch fails at its next check instead of waiting on a process that may
+     * never move again. Irreversible.
+     *
+     * @param reason what happened, e.g. {@code "stopped answering for PT5S"}
+     */
+    public void declareDead(final String reason) {
+        declared = java.util.Objects.requireNonNull(reason, "reason");
+        exited = true;
+    }
+
+    /**
+     * {@return how the process ended, for messages: {@code "died"}, or the reason it was declared dead}
+     */
+    public String fate() {
+        final String reason = declared;
+        return reason == null ? "died" : "was declared dead: " + reason;
     }
 
     /** Stops watching. Idempotent. */

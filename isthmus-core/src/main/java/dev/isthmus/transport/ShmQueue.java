@@ -701,7 +701,7 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
                 watch = consumerWatch = new ProcessWatch(consumerIdentity);
             }
             if (!watch.isAlive()) {
-                throw new PeerDeadException(what + ": the consumer (pid " + watch.identity().pid() + ") died");
+                throw new PeerDeadException(what + ": the consumer (pid " + watch.identity().pid() + ") " + watch.fate());
             }
         }
 
@@ -989,7 +989,7 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
                 watch = producerWatch = new ProcessWatch(producerIdentity);
             }
             if (!watch.isAlive() && !hasCommittedRecord()) {
-                throw new PeerDeadException(what + ": the producer (pid " + watch.identity().pid() + ") died");
+                throw new PeerDeadException(what + ": the producer (pid " + watch.identity().pid() + ") " + watch.fate());
             }
         }
 

@@ -1240,6 +1240,25 @@ public final class UnixSocketBlobChannel implements BlobChannel {
         }
     }
 
+    /**
+     * Ends the connection as if the peer had died: both directions are shut down, so a thread waiting in
+     * {@code poll} or {@code offer} wakes at once and, like every later call, gets {@link PeerDeadException}
+     * once what had arrived is read. For an owner that gave up on a peer that stopped answering. The
+     * channel still needs {@link #close()}. Idempotent; a no-op on a closed channel.
+     */
+    public void declarePeerDead() {
+        try {
+            enter();
+        } catch (final ChannelClosedException closed) {
+            return;
+        }
+        try {
+            Sockets.shutdown(fd, Sockets.SHUT_RDWR, what);
+        } finally {
+            exit();
+        }
+    }
+
     private boolean isClosing() {
         return (int) CLOSED.getVolatile(this) != 0;
     }

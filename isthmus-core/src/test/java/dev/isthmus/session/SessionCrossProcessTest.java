@@ -243,6 +243,65 @@ class SessionCrossProcessTest {
         command.set(index + 1, classPath);
     }
 
+    private static void signal(final long pid, final String signal) throws Exception {
+        assertEquals(0, new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start().waitFor());
+    }
+
+    @Test
+    void shouldFailAPendingPollWhenTheClientIsStoppedForLongerThanTheIdleTimeout() throws Exception {
+        final TestUniverse universe = universe(PEER);
+        final SessionOptions impatient = SessionOptions.defaults().keepAlive(Duration.ofMillis(300), Duration.ofSeconds(2));
+        try (SessionServer server = SessionServer.start(universe.server(), impatient);
+             ChildJvm client = ChildJvm.start(SessionPeerMain.class, args("client", universe, "stream"))) {
+            try (Session session = server.accept(LONG)) {
+                final dev.isthmus.transport.BlobChannel channel = session.initChannels().getFirst().blobs();
+                final long[] received = {0};
+                while (received[0] < 1_000) {
+                    received[0] += channel.poll((buffer, offset, length) -> { }, 256, TimeUnit.SECONDS.toNanos(10));
+                }
+                signal(client.pid(), "STOP");
+                final long stoppedAt = System.nanoTime();
+                final PeerDeadException failed = assertThrows(PeerDeadException.class, () -> {
+                    while (true) {
+                        channel.poll((buffer, offset, length) -> { }, 4096, TimeUnit.SECONDS.toNanos(30));
+                    }
+                });
+                final long afterMs = (System.nanoTime() - stoppedAt) / 1_000_000;
+                assertTrue(afterMs < 2_000 + 3_000, "the pending poll failed after " + afterMs + " ms");
+                assertTrue(failed.getMessage().contains("declared dead"), failed.getMessage());
+                assertInstanceOf(PeerDeadException.class, session.failure().orElseThrow());
+            } finally {
+                client.kill9();
+            }
+        }
+    }
+
+    @Test
+    void shouldFailAPendingOfferWhenTheServerIsStoppedForLongerThanTheIdleTimeout() throws Exception {
+        final TestUniverse universe = universe("-");
+        final SessionOptions impatient = SessionOptions.defaults().initChannels(1)
+            .keepAlive(Duration.ofMillis(300), Duration.ofSeconds(2));
+        try (ChildJvm server = ChildJvm.start(SessionPeerMain.class, args("server", universe, "hold"))) {
+            server.awaitReady();
+            try (Session session = ClientSession.connect(universe.client(), universe.server(), impatient)) {
+                final dev.isthmus.transport.BlobChannel channel = session.initChannels().getFirst().blobs();
+                final byte[] message = new byte[1024];
+                // Nobody reads on the server: fill the ring, then stop the server with this offer waiting.
+                while (channel.offer(message, 0, message.length, 0)) {
+                    assertTrue(session.isOpen());
+                }
+                signal(server.pid(), "STOP");
+                final long stoppedAt = System.nanoTime();
+                assertThrows(PeerDeadException.class, () -> channel.offer(message, 0, message.length,
+                    TimeUnit.SECONDS.toNanos(30)));
+                final long afterMs = (System.nanoTime() - stoppedAt) / 1_000_000;
+                assertTrue(afterMs < 2_000 + 3_000, "the pending offer failed after " + afterMs + " ms");
+            } finally {
+                server.kill9();
+            }
+        }
+    }
+
     @Test
     void shouldTellTheServerWithinOneSecondWhenTheClientIsKilledAndLeaveNothingBehind() throws Exception {
         final TestUniverse universe = universe(PEER);

@@ -22,9 +22,21 @@ import java.util.List;
  * @param clientGid   the gid the client must run as
  * @param serverUid   the uid the server runs as
  * @param serverGid   the gid the server runs as
+ * @param otherPidNamespaces whether the server app accepts peers in other pid namespaces
  */
 record TestUniverse(String serverName, String clientName, Path runDir, PermissionLevel level, String clientMain,
-                    int clientUid, int clientGid, int serverUid, int serverGid) {
+                    int clientUid, int clientGid, int serverUid, int serverGid, boolean otherPidNamespaces) {
+    TestUniverse(final String serverName, final String clientName, final Path runDir, final PermissionLevel level,
+                 final String clientMain, final int clientUid, final int clientGid, final int serverUid,
+                 final int serverGid) {
+        this(serverName, clientName, runDir, level, clientMain, clientUid, clientGid, serverUid, serverGid, false);
+    }
+
+    TestUniverse acrossPidNamespaces() {
+        return new TestUniverse(serverName, clientName, runDir, level, clientMain, clientUid, clientGid, serverUid,
+            serverGid, true);
+    }
+
     ClientApp client() {
         final ClientApp.Builder builder = ClientApp.builder(clientName).user(clientUid, clientGid);
         if (!clientMain.equals("-")) {
@@ -34,20 +46,25 @@ record TestUniverse(String serverName, String clientName, Path runDir, Permissio
     }
 
     ServerApp server() {
-        return ServerApp.builder(serverName).user(serverUid, serverGid).allowedClients(client()).permissions(level)
-            .runDirectory(runDir).build();
+        final ServerApp.Builder builder = ServerApp.builder(serverName).user(serverUid, serverGid)
+            .allowedClients(client()).permissions(level).runDirectory(runDir);
+        if (otherPidNamespaces) {
+            builder.acceptOtherPidNamespaces();
+        }
+        return builder.build();
     }
 
     List<String> args() {
         return List.of(serverName, clientName, runDir.toString(), level.name(), clientMain, Integer.toString(clientUid),
-            Integer.toString(clientGid), Integer.toString(serverUid), Integer.toString(serverGid));
+            Integer.toString(clientGid), Integer.toString(serverUid), Integer.toString(serverGid),
+            Boolean.toString(otherPidNamespaces));
     }
 
     static TestUniverse parse(final String[] args, final int from) {
         return new TestUniverse(args[from], args[from + 1], Path.of(args[from + 2]), PermissionLevel.valueOf(args[from + 3]),
             args[from + 4], Integer.parseInt(args[from + 5]), Integer.parseInt(args[from + 6]),
-            Integer.parseInt(args[from + 7]), Integer.parseInt(args[from + 8]));
+            Integer.parseInt(args[from + 7]), Integer.parseInt(args[from + 8]), Boolean.parseBoolean(args[from + 9]));
     }
 
-    static final int ARGS = 9;
+    static final int ARGS = 10;
 }
