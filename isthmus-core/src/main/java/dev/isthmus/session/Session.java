@@ -99,6 +99,8 @@ public final class Session implements AutoCloseable {
     private final AtomicInteger channelNumbers = new AtomicInteger();
     private final Map<Long, CompletableFuture<String>> pendingOpens = new ConcurrentHashMap<>();
     private final List<Channel> channels = new CopyOnWriteArrayList<>();
+    private static final java.security.SecureRandom UNGUESSABLE = new java.security.SecureRandom();
+
     /** The most channels this session may have when the peer asks for one more. */
     private final int maxPeerChannels;
     /** The peer, bound to its process; closed with the session. */
@@ -474,7 +476,10 @@ public final class Session implements AutoCloseable {
                     resource = "";
                 }
                 case POSIX_MQ -> {
-                    final ResourceName name = ResourceName.of(localApp, "mq", channelId);
+                    // The MQ namespace is shared by every user: an unguessable part keeps anyone from taking
+                    // the name first (the creation is exclusive, so a squatter could only make it fail).
+                    final ResourceName name = ResourceName.of(localApp, "mq", channelId + "-"
+                        + Long.toHexString(UNGUESSABLE.nextLong() | Long.MIN_VALUE));
                     blobs = PosixMqBlobChannel.create(name, mqOptions());
                     resource = name.toString();
                 }
@@ -494,8 +499,8 @@ public final class Session implements AutoCloseable {
         final ResourceName name = ResourceName.parse(spec.resource()).orElseThrow(
             () -> new CorruptDataException("session " + id + ": channel " + spec.id() + " names no valid resource: \""
                 + spec.resource() + "\""));
-        if (!name.app().equals(peerApp) || name.pid() != peer.pid() || !name.id().equals(spec.id())
-            || !name.kind().equals(kind)) {
+        final boolean idMatches = kind.equals("mq") ? name.id().startsWith(spec.id() + "-") : name.id().equals(spec.id());
+        if (!name.app().equals(peerApp) || name.pid() != peer.pid() || !idMatches || !name.kind().equals(kind)) {
             throw new CorruptDataException("session " + id + ": channel " + spec.id() + " names " + name
                 + ", which is not the peer's " + kind + " for it");
         }
