@@ -6,6 +6,7 @@ package dev.isthmus.shm;
 
 import dev.isthmus.internal.linux.FileIo;
 import dev.isthmus.test.HostileEntries;
+import dev.isthmus.test.Privileges;
 import dev.isthmus.test.RootOnly;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -17,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
@@ -26,6 +28,7 @@ import java.util.function.Predicate;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 /**
  * What anyone can put under an Isthmus name in {@code /dev/shm} or a run directory, and that a listing or a
@@ -175,6 +178,29 @@ class ResourcesHostileEntriesTest {
         final ResourceInfo info = find(runDir, directory);
         assertEquals(ResourceInfo.Liveness.UNREADABLE, info.liveness());
         assertTrue(info.detail().startsWith("a directory"), info.detail());
+    }
+
+    @Test
+    void shouldGoOnPastAStaleEntryItCannotRemoveAndReportIt() throws Exception {
+        assumeFalse(Privileges.overridesFileModes(), "file modes do not apply to this process: every unlink succeeds");
+        final Path locked = Files.createDirectory(elsewhere.resolve("read-only"));
+        final long dead = HostileEntries.deadPid();
+        final Path stuck = Files.createFile(locked.resolve(new ResourceName(PREFIX, app, dead, "sock", "a").toString()));
+        final Path free = Files.createFile(runDir.resolve(new ResourceName(PREFIX, app, dead, "sock", "b").toString()));
+        Files.setPosixFilePermissions(locked, PosixFilePermissions.fromString("r-x------"));
+        try {
+            final SweepReport report = Resources.removeStale(List.of(locked, runDir), PREFIX, planted, false);
+            assertEquals(1, report.failures().size(), report.toString());
+            assertEquals(stuck, report.failures().getFirst().resource().path());
+            assertTrue(report.failures().getFirst().reason().startsWith("unlink: EACCES"), report.toString());
+            assertFalse(report.isComplete());
+            assertEquals(List.of(free), report.removed().stream().map(ResourceInfo::path).toList(),
+                "the next directory is still swept");
+            assertTrue(Files.exists(stuck));
+            assertFalse(Files.exists(free));
+        } finally {
+            Files.setPosixFilePermissions(locked, PosixFilePermissions.fromString("rwx------"));
+        }
     }
 
     @Test

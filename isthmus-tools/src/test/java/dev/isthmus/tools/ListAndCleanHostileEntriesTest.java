@@ -8,6 +8,7 @@ import dev.isthmus.shm.ResourceName;
 import dev.isthmus.shm.SharedMemory;
 import dev.isthmus.test.ChildJvm;
 import dev.isthmus.test.HostileEntries;
+import dev.isthmus.test.Privileges;
 import dev.isthmus.test.RootOnly;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -17,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,6 +27,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 /**
  * {@code isthmus ls} and {@code isthmus clean} with a FIFO, a symbolic link and a 3 GiB sparse file under
@@ -97,6 +100,27 @@ class ListAndCleanHostileEntriesTest {
     }
 
     @Test
+    void shouldExitWith1AndSayWhatItCouldNotRemoveAfterRemovingTheRest() throws Exception {
+        assumeFalse(Privileges.overridesFileModes(), "file modes do not apply to this process: every unlink succeeds");
+        final Path locked = Files.createDirectory(elsewhere.resolve("read-only"));
+        final long dead = HostileEntries.deadPid();
+        final Path stuck = Files.createFile(locked.resolve(new ResourceName(PREFIX, app, dead, "sock", "a").toString()));
+        final Path free = HostileEntries.huge(segment(dead, "b"));
+        Files.setPosixFilePermissions(locked, PosixFilePermissions.fromString("r-x------"));
+        try {
+            final String cleaned = runCli(1, "clean", "--dir", locked.toString(), "--dir", SHM.toString());
+            assertTrue(cleaned.contains("cannot remove " + stuck + " (owner pid " + dead + ", ")
+                && cleaned.contains("unlink: EACCES"), cleaned);
+            assertTrue(cleaned.contains("removed " + free + " "), cleaned);
+            assertTrue(cleaned.lines().anyMatch(line -> line.contains("1 could not be removed")), cleaned);
+            assertTrue(Files.exists(stuck));
+            assertFalse(Files.exists(free));
+        } finally {
+            Files.setPosixFilePermissions(locked, PosixFilePermissions.fromString("rwx------"));
+        }
+    }
+
+    @Test
     @RootOnly("chowns the planted entries to another user (uid 64999)")
     void shouldListAndCleanPastEntriesOfAnotherUserWithoutTouchingThem() {
         final long dead = HostileEntries.deadPid();
@@ -122,10 +146,14 @@ class ListAndCleanHostileEntriesTest {
         assertFalse(cleaned.contains("cannot remove"), cleaned);
     }
 
-    /** Runs the CLI in a child JVM; a hang fails here, after a minute, not the whole build. */
+    /** Runs the CLI in a child JVM, expecting exit 0; a hang fails here, after a minute, not the whole build. */
     private static String runCli(final String... args) {
+        return runCli(0, args);
+    }
+
+    private static String runCli(final int exitCode, final String... args) {
         try (ChildJvm cli = ChildJvm.start(Main.class, args)) {
-            cli.assertExit(0, Duration.ofSeconds(60));
+            cli.assertExit(exitCode, Duration.ofSeconds(60));
             return cli.output();
         }
     }
