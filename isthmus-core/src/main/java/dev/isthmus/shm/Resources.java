@@ -364,13 +364,9 @@ public final class Resources {
      *
      * @param path   the file
      * @param prefix the resource prefix
+     * @param uid    this process's effective uid
      * @return what was found, or {@code null} if the name is not a pid file's (or the file vanished)
      */
-    static ResourceInfo inspectPidFile(final Path path, final String prefix) {
-        final Inspected inspected = inspectPidFile(path, prefix, Credentials.effectiveUid());
-        return inspected == null ? null : inspected.info();
-    }
-
     private static Inspected inspectPidFile(final Path path, final String prefix, final int uid) {
         final String file = path.getFileName().toString();
         if (!file.startsWith(prefix + ".") || !file.endsWith(PID_FILE_SUFFIX)) {
@@ -435,13 +431,9 @@ public final class Resources {
      *
      * @param path the file
      * @param name its parsed name
+     * @param uid  this process's effective uid
      * @return what was found, or {@code null} if the file vanished meanwhile
      */
-    static ResourceInfo inspect(final Path path, final ResourceName name) {
-        final Inspected inspected = inspect(path, name, Credentials.effectiveUid());
-        return inspected == null ? null : inspected.info();
-    }
-
     private static Inspected inspect(final Path path, final ResourceName name, final int uid) {
         final Opening opening = openOwnRegularFile(path, uid, true);
         if (opening.vanished()) {
