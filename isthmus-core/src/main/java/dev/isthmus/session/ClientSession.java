@@ -57,7 +57,7 @@ public final class ClientSession {
         final Path runDirectory = RunDirectory.verify(server.runDirectory().orElseGet(RunDirectory::path), server.uid());
         final ProcessIdentity serverProcess;
         try {
-            serverProcess = PidFile.read(runDirectory, server.name(), server.uid(), !server.otherPidNamespaces());
+            serverProcess = PidFile.read(runDirectory, server.name(), server.uid());
         } catch (final dev.isthmus.NativeException e) {
             if (e.errno() == dev.isthmus.internal.linux.Errno.EACCES) {
                 throw refusedByMode(client, server, "this process (uid "

@@ -19,8 +19,6 @@ import dev.isthmus.transport.PeerCredentials;
 import dev.isthmus.transport.UnixSocketBlobChannel;
 import dev.isthmus.transport.UnixSocketServer;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -145,20 +143,37 @@ public final class SessionServer implements AutoCloseable {
         }
     }
 
-    /** Removes what dead instances of this app, and dead clients of it, left behind. */
+    /**
+     * Removes what dead instances of this app, and dead clients of it, left behind: in {@code /dev/shm}, the
+     * run directory and the POSIX message queues (where the {@code mqueue} file system is mounted at
+     * {@link Resources#DEFAULT_MQUEUE_DIRECTORY}).
+     *
+     * <p>Nothing found there stops the start: entries of other users and entries that are not Isthmus files
+     * (a FIFO, a symbolic link) are left alone, and a stale entry that cannot be removed is skipped. Both are
+     * reported through the {@link System.Logger} named after this class ({@code WARNING} for what could not be
+     * removed, {@code INFO} for what was left alone), which {@code java.util.logging} prints by default and
+     * any {@link System.LoggerFinder} redirects.
+     */
     private static void sweep(final ServerApp app, final Path runDirectory) {
         final Set<String> apps = new HashSet<>(app.allowedClients().keySet());
         apps.add(app.name());
-        final List<Path> directories = List.of(SharedMemory.DEFAULT_DIRECTORY, runDirectory);
-        for (final ResourceInfo info : Resources.list(directories, ResourceName.configuredPrefix())) {
-            if (info.isStale() && apps.contains(info.name().app())) {
-                try {
-                    Files.deleteIfExists(info.path());
-                } catch (final IOException e) {
-                    throw new IsthmusException("server app \"" + app.name() + "\" cannot remove the stale " + info.path()
-                        + ": " + e, e);
-                }
-            }
+        final String prefix = ResourceName.configuredPrefix();
+        final java.util.function.Predicate<ResourceName> ofTheseApps = name -> apps.contains(name.app());
+        final dev.isthmus.shm.SweepReport report = Resources.removeStale(
+                List.of(SharedMemory.DEFAULT_DIRECTORY, runDirectory), prefix, ofTheseApps, false)
+            .plus(Resources.removeStaleMessageQueues(Resources.DEFAULT_MQUEUE_DIRECTORY, prefix, ofTheseApps, false));
+        if (report.failures().isEmpty() && report.skipped().isEmpty()) {
+            return;
+        }
+        final System.Logger log = System.getLogger(SessionServer.class.getName());
+        for (final dev.isthmus.shm.SweepReport.Failure failure : report.failures()) {
+            log.log(System.Logger.Level.WARNING, "server app \"" + app.name() + "\" could not remove the stale "
+                + failure.resource().path() + " (" + failure.resource().detail() + "): " + failure.reason()
+                + "; starting anyway, remove it by hand or with isthmus clean");
+        }
+        for (final ResourceInfo skipped : report.skipped()) {
+            log.log(System.Logger.Level.INFO, "server app \"" + app.name() + "\" left " + skipped.path() + " alone: "
+                + skipped.detail());
         }
     }
 

@@ -37,11 +37,11 @@ class ResourcesTest {
                 assertEquals(4096 + 8192, stale.sizeBytes());
                 assertEquals(ResourceInfo.Liveness.LIVE, find(prefix, live.path()).liveness());
 
-                final List<ResourceInfo> wouldRemove = Resources.removeStale(SharedMemory.DEFAULT_DIRECTORY, prefix, true);
+                final List<ResourceInfo> wouldRemove = Resources.removeStale(SharedMemory.DEFAULT_DIRECTORY, prefix, true).removed();
                 assertTrue(wouldRemove.stream().anyMatch(info -> info.path().equals(orphan)));
                 assertTrue(Files.exists(orphan), "a dry run removes nothing");
 
-                final List<ResourceInfo> removed = Resources.removeStale(SharedMemory.DEFAULT_DIRECTORY, prefix, false);
+                final List<ResourceInfo> removed = Resources.removeStale(SharedMemory.DEFAULT_DIRECTORY, prefix, false).removed();
                 assertTrue(removed.stream().anyMatch(info -> info.path().equals(orphan)));
                 assertTrue(removed.stream().noneMatch(info -> info.path().equals(live.path())));
                 assertFalse(Files.exists(orphan));
@@ -95,7 +95,7 @@ class ResourcesTest {
                 assertEquals(child.pid(), stale.ownerPid());
                 assertEquals(ResourceInfo.Liveness.LIVE, find(directories, prefix, live.address()).liveness());
 
-                final List<ResourceInfo> removed = Resources.removeStale(directories, prefix, false);
+                final List<ResourceInfo> removed = Resources.removeStale(directories, prefix, false).removed();
                 assertTrue(removed.stream().anyMatch(info -> info.path().equals(orphan)));
                 assertFalse(Files.exists(orphan));
                 assertTrue(Files.exists(live.address()), "a live owner's socket is never removed");

@@ -20,10 +20,13 @@ import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 
 /**
- * {@code isthmus ls}: lists the resources Isthmus processes created, live or stale.
+ * {@code isthmus ls}: lists the resources Isthmus processes created, live or stale, and the entries under
+ * Isthmus names it did not judge: {@code foreign} (another user's) or {@code unreadable} (a FIFO, a symbolic
+ * link, anything else Isthmus does not create), each with the reason.
  */
 @Command(name = "ls", mixinStandardHelpOptions = true,
-    description = "List Isthmus resources (shared memory, sockets, queues): name, kind, size, owner pid, live or stale.")
+    description = "List Isthmus resources (shared memory, sockets, queues, pid files): name, kind, size, owner pid, "
+        + "state (live, stale; foreign: another user's, not read; unreadable: not an Isthmus file, not read).")
 final class ListCommand implements Callable<Integer> {
     @Option(names = "--dir", paramLabel = "DIR",
         description = "Where to look; repeatable (default: the segment directory, /dev/shm, and the run directory).")
@@ -81,12 +84,20 @@ final class ListCommand implements Callable<Integer> {
                 others.add(info);
             }
         }
-        final String format = "%-" + width + "s  %-6s  %12s  %8s  %-5s  %s%n";
+        final String format = "%-" + width + "s  %-6s  %12s  %8s  %-10s  %s%n";
         out.printf(format, "NAME", "KIND", "SIZE", "PID", "STATE", "DETAIL");
         for (final Map.Entry<String, List<ResourceInfo>> session : sessions.entrySet()) {
             final long stale = session.getValue().stream().filter(ResourceInfo::isStale).count();
-            out.printf("session %s: %s%n", session.getKey(), stale == 0 ? "live"
-                : "stale (" + stale + " of " + session.getValue().size() + " resources have a dead owner)");
+            final long skipped = session.getValue().stream().filter(ResourceInfo::isSkipped).count();
+            final String state;
+            if (stale > 0) {
+                state = "stale (" + stale + " of " + session.getValue().size() + " resources have a dead owner)";
+            } else if (skipped == session.getValue().size()) {
+                state = "not judged (other users' entries, or not Isthmus files)";
+            } else {
+                state = "live";
+            }
+            out.printf("session %s: %s%n", session.getKey(), state);
             for (final ResourceInfo info : session.getValue()) {
                 row(out, format, "  ", info);
             }
@@ -102,6 +113,6 @@ final class ListCommand implements Callable<Integer> {
 
     private static void row(final PrintWriter out, final String format, final String indent, final ResourceInfo info) {
         out.printf(format, indent + info.path().getFileName(), info.name().kind(), info.sizeBytes(), info.ownerPid(),
-            info.isStale() ? "stale" : "live", info.detail());
+            info.liveness().name().toLowerCase(java.util.Locale.ROOT), info.detail());
     }
 }

@@ -17,7 +17,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
  * File descriptors: {@code open}, {@code close}, {@code fchmod}, {@code fallocate}, {@code lseek},
- * {@code memfd_create}, {@code statx}.
+ * {@code memfd_create}, {@code statx}, {@code flock}, {@code unlink}.
  *
  * <p>Every method retries {@code EINTR}, returns what the caller is expected to handle, and throws a
  * {@link dev.isthmus.NativeException} naming the call and the path for anything else.
@@ -33,22 +33,34 @@ public final class FileIo {
     public static final int O_EXCL = 0200;
     /** Close the descriptor on {@code exec}. */
     public static final int O_CLOEXEC = 02000000;
-    /** Do not block in {@code open} or {@code read}: a FIFO opens at once; the same on every architecture. */
+    /**
+     * Never block in {@code open} or {@code read}: opening a FIFO for reading returns at once, even without
+     * a writer; the same on every architecture.
+     */
     public static final int O_NONBLOCK = 04000;
-    /** {@code S_IFMT}: the file-type bits of {@link Status#mode()}. */
-    public static final int S_IFMT = 0170000;
-    /** {@code S_IFREG}: a regular file. */
-    public static final int S_IFREG = 0100000;
     /** A descriptor that only names a file (no reading or writing); the same on every architecture. */
     private static final int O_PATH = 010000000;
 
     private static final int SEEK_END = 2;
+    private static final int AT_FDCWD = -100;
+    private static final int AT_SYMLINK_NOFOLLOW = 0x100;
+    private static final int AT_NO_AUTOMOUNT = 0x800;
     private static final int AT_EMPTY_PATH = 0x1000;
     private static final int STATX_TYPE = 0x1;
     private static final int STATX_MODE = 0x2;
     private static final int STATX_BASIC_STATS = 0x7ff;
+    private static final int LOCK_SH = 1;
+    private static final int LOCK_EX = 2;
+    private static final int LOCK_NB = 4;
+    // Offsets in struct statx (include/uapi/linux/stat.h), the same on every architecture.
+    private static final long STX_UID_OFFSET = 20;
+    private static final long STX_GID_OFFSET = 24;
     /** {@code stx_mode} is a u16 at offset 28 of {@code struct statx}, the same on every architecture. */
     private static final long STX_MODE_OFFSET = 28;
+    private static final long STX_INO_OFFSET = 32;
+    private static final long STX_SIZE_OFFSET = 40;
+    private static final long STX_DEV_MAJOR_OFFSET = 136;
+    private static final long STX_DEV_MINOR_OFFSET = 140;
     /** The empty path of {@code statx(fd, "", AT_EMPTY_PATH)}, allocated once. */
     private static final MemorySegment EMPTY_PATH = Arena.global().allocateFrom("");
 
@@ -76,6 +88,7 @@ public final class FileIo {
         Native.downcall("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle STATX =
         Native.downcall("statx", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle UNLINK = Native.downcall("unlink", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle FCNTL = Native.downcall("fcntl",
         FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
 
@@ -125,6 +138,54 @@ public final class FileIo {
                 return -errno;
             }
             throw Errno.exception("open(" + path + ")", errno);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /**
+     * Opens a file like {@link #open}, without following a symbolic link in the last component, and
+     * reports every failure as a return value: for callers that go through many files they do not trust
+     * (a sweep of {@code /dev/shm}) and must go on past any one of them.
+     *
+     * @param path  the file
+     * @param flags {@code O_*} flags; {@code O_NOFOLLOW} and {@link #O_CLOEXEC} are always added; add
+     *              {@link #O_NONBLOCK} to open a FIFO that may have been planted under the name without
+     *              waiting for a writer
+     * @param mode  the permission bits if the file is created (subject to the umask)
+     * @return the file descriptor, or {@code -errno} on any failure, e.g. {@code -ELOOP} for a symbolic link
+     */
+    public static int tryOpen(final String path, final int flags, final int mode) {
+        final Native.CallState state = Native.callState();
+        try (Arena arena = Arena.ofConfined()) {
+            final MemorySegment cPath = arena.allocateFrom(path);
+            final int allFlags = flags | O_CLOEXEC | Platform.arch().oNoFollow;
+            int fd;
+            do {
+                fd = (int) OPEN.invokeExact(state.errnoSegment(), cPath, allFlags, mode);
+            } while (fd == -1 && state.errno() == Errno.EINTR);
+            return fd >= 0 ? fd : -state.errno();
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /**
+     * Removes a name from the file system ({@code unlink(2)}); the file lives on while descriptors of it are open.
+     *
+     * @param path the name
+     * @return 0, or {@code -errno} on any failure (e.g. {@code -ENOENT}, {@code -EPERM}, {@code -EACCES}), which
+     *     callers report in their own words
+     */
+    public static int unlink(final String path) {
+        final Native.CallState state = Native.callState();
+        try (Arena arena = Arena.ofConfined()) {
+            final MemorySegment cPath = arena.allocateFrom(path);
+            int rc;
+            do {
+                rc = (int) UNLINK.invokeExact(state.errnoSegment(), cPath);
+            } while (rc == -1 && state.errno() == Errno.EINTR);
+            return rc == 0 ? 0 : -state.errno();
         } catch (final Throwable t) {
             throw Native.rethrow(t);
         }
@@ -344,11 +405,29 @@ public final class FileIo {
      * @throws dev.isthmus.NativeException on failure
      */
     public static boolean tryLockExclusive(final int fd, final String what) {
+        return flock(fd, LOCK_EX | LOCK_NB, "flock(" + what + ", LOCK_EX|LOCK_NB)");
+    }
+
+    /**
+     * Takes a shared {@code flock(2)} lock without waiting: granted unless another open file description
+     * holds an exclusive lock on the file, which makes it a test of whether the file's owner is alive that
+     * never blocks (and that other shared holders do not disturb). Closing the descriptor releases it.
+     *
+     * @param fd   the descriptor; any access mode
+     * @param what the file's name, for the error message
+     * @return whether the lock was taken; {@code false} if another holds an exclusive lock
+     * @throws dev.isthmus.NativeException on failure
+     */
+    public static boolean tryLockShared(final int fd, final String what) {
+        return flock(fd, LOCK_SH | LOCK_NB, "flock(" + what + ", LOCK_SH|LOCK_NB)");
+    }
+
+    private static boolean flock(final int fd, final int operation, final String call) {
         final Native.CallState state = Native.callState();
         int rc;
         try {
             do {
-                rc = (int) FLOCK.invokeExact(state.errnoSegment(), fd, 2 /* LOCK_EX */ | 4 /* LOCK_NB */);
+                rc = (int) FLOCK.invokeExact(state.errnoSegment(), fd, operation);
             } while (rc == -1 && state.errno() == Errno.EINTR);
         } catch (final Throwable t) {
             throw Native.rethrow(t);
@@ -359,7 +438,7 @@ public final class FileIo {
         if (state.errno() == Errno.EAGAIN) {
             return false;
         }
-        throw Errno.exception("flock(" + what + ", LOCK_EX|LOCK_NB)", state.errno());
+        throw Errno.exception(call, state.errno());
     }
 
     /**
@@ -500,53 +579,6 @@ public final class FileIo {
     }
 
     /**
-     * What {@code statx(fd, "", AT_EMPTY_PATH)} says of an open file.
-     *
-     * @param mode  the type and permission bits ({@code st_mode}); see {@link #S_IFMT}
-     * @param uid   the owner's user id
-     * @param gid   the owner's group id
-     * @param size  the length in bytes
-     * @param inode the inode number, which with the device identifies the file
-     * @param device the device ({@code major << 32 | minor})
-     */
-    public record Status(int mode, int uid, int gid, long size, long inode, long device) {
-        /** {@return whether the file is a regular file} */
-        public boolean isRegularFile() {
-            return (mode & S_IFMT) == S_IFREG;
-        }
-    }
-
-    /**
-     * {@return the type, owner, size and identity of an open file}
-     *
-     * @param fd   the descriptor
-     * @param what the file's name, for the error message
-     * @throws dev.isthmus.NativeException on failure
-     */
-    public static Status status(final int fd, final String what) {
-        final Native.CallState state = Native.callState();
-        try (Arena arena = Arena.ofConfined()) {
-            final MemorySegment scratch = arena.allocate(STATX_LENGTH, 8);
-            int rc;
-            do {
-                rc = (int) STATX.invokeExact(state.errnoSegment(), fd, EMPTY_PATH, AT_EMPTY_PATH, STATX_BASIC_STATS,
-                    scratch);
-            } while (rc == -1 && state.errno() == Errno.EINTR);
-            if (rc == -1) {
-                throw Errno.exception("statx(" + what + ")", state.errno());
-            }
-            // struct statx: stx_uid u32 @20, stx_gid u32 @24, stx_mode u16 @28, stx_ino u64 @32,
-            // stx_size u64 @40, stx_dev_major u32 @136, stx_dev_minor u32 @140.
-            return new Status(Short.toUnsignedInt(scratch.get(JAVA_SHORT, STX_MODE_OFFSET)),
-                scratch.get(JAVA_INT, 20), scratch.get(JAVA_INT, 24), scratch.get(JAVA_LONG, 40),
-                scratch.get(JAVA_LONG, 32),
-                Integer.toUnsignedLong(scratch.get(JAVA_INT, 136)) << 32 | Integer.toUnsignedLong(scratch.get(JAVA_INT, 140)));
-        } catch (final Throwable t) {
-            throw Native.rethrow(t);
-        }
-    }
-
-    /**
      * {@return the permission bits of an open file, like {@link #mode(int, String)}, without allocating}
      *
      * @param fd      the descriptor
@@ -573,5 +605,133 @@ public final class FileIo {
             throw Errno.exception("statx(" + what + ")", state.errno());
         }
         return Short.toUnsignedInt(scratch.get(JAVA_SHORT, STX_MODE_OFFSET)) & 07777;
+    }
+
+    /** {@code S_IFMT}: the file-type bits of a mode. */
+    public static final int S_IFMT = 0170000;
+    /** {@code S_IFREG}: a regular file. */
+    public static final int S_IFREG = 0100000;
+    /** {@code S_IFSOCK}: a socket. */
+    public static final int S_IFSOCK = 0140000;
+    /** {@code S_IFLNK}: a symbolic link. */
+    public static final int S_IFLNK = 0120000;
+    /** {@code S_IFDIR}: a directory. */
+    public static final int S_IFDIR = 0040000;
+    /** {@code S_IFIFO}: a FIFO (named pipe). */
+    public static final int S_IFIFO = 0010000;
+    /** {@code S_IFCHR}: a character device. */
+    public static final int S_IFCHR = 0020000;
+    /** {@code S_IFBLK}: a block device. */
+    public static final int S_IFBLK = 0060000;
+
+    /**
+     * What {@code statx} says of a file.
+     *
+     * @param mode      file type and permission bits, as {@code st_mode}
+     * @param uid       the owner's user id
+     * @param gid       the owner's group id
+     * @param sizeBytes the length (of a symbolic link: of its target's path)
+     * @param device    the device holding the file: {@code major << 32 | minor}
+     * @param inode     the inode number on that device
+     */
+    public record Stat(int mode, int uid, int gid, long sizeBytes, long device, long inode) {
+        /** {@return the file-type bits of the mode, e.g. {@link #S_IFREG}} */
+        public int type() {
+            return mode & S_IFMT;
+        }
+
+        /** {@return whether this is a regular file} */
+        public boolean isRegularFile() {
+            return type() == S_IFREG;
+        }
+
+        /** {@return whether this is a socket} */
+        public boolean isSocket() {
+            return type() == S_IFSOCK;
+        }
+
+        /**
+         * {@return whether both describe the same file: the same inode on the same device}
+         *
+         * @param other another file's status
+         */
+        public boolean isSameFile(final Stat other) {
+            return device == other.device && inode == other.inode;
+        }
+
+        /** {@return the file type in words, e.g. {@code "FIFO"}, for messages} */
+        public String typeName() {
+            return switch (type()) {
+                case S_IFREG -> "regular file";
+                case S_IFDIR -> "directory";
+                case S_IFLNK -> "symbolic link";
+                case S_IFIFO -> "FIFO";
+                case S_IFSOCK -> "socket";
+                case S_IFCHR -> "character device";
+                case S_IFBLK -> "block device";
+                default -> "file of type 0" + Integer.toOctalString(type());
+            };
+        }
+    }
+
+    /**
+     * {@return the status of an open file: {@code statx(fd, "", AT_EMPTY_PATH)}}
+     *
+     * @param fd   the descriptor
+     * @param what the file's name, for the error message
+     * @throws dev.isthmus.NativeException on failure
+     */
+    public static Stat stat(final int fd, final String what) {
+        try (Arena arena = Arena.ofConfined()) {
+            final MemorySegment buffer = arena.allocate(STATX_LENGTH, 8);
+            final int errno = statx(fd, EMPTY_PATH, AT_EMPTY_PATH, buffer);
+            if (errno != 0) {
+                throw Errno.exception("statx(" + what + ")", errno);
+            }
+            return stat(buffer);
+        }
+    }
+
+    /**
+     * {@return the status of a name itself, not following a symbolic link (as {@code lstat}), or
+     * {@code null} if nothing has that name}
+     *
+     * @param path the name
+     * @throws dev.isthmus.NativeException on any other failure, e.g. {@code EACCES} on a directory of the path
+     */
+    public static Stat statNoFollow(final String path) {
+        try (Arena arena = Arena.ofConfined()) {
+            final MemorySegment buffer = arena.allocate(STATX_LENGTH, 8);
+            final int errno = statx(AT_FDCWD, arena.allocateFrom(path), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, buffer);
+            if (errno == Errno.ENOENT) {
+                return null;
+            }
+            if (errno != 0) {
+                throw Errno.exception("statx(" + path + ", AT_SYMLINK_NOFOLLOW)", errno);
+            }
+            return stat(buffer);
+        }
+    }
+
+    /** {@code statx} of the basic fields; 0 or the errno. */
+    private static int statx(final int dirFd, final MemorySegment path, final int flags, final MemorySegment buffer) {
+        final Native.CallState state = Native.callState();
+        int rc;
+        try {
+            do {
+                rc = (int) STATX.invokeExact(state.errnoSegment(), dirFd, path, flags, STATX_BASIC_STATS, buffer);
+            } while (rc == -1 && state.errno() == Errno.EINTR);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+        return rc == 0 ? 0 : state.errno();
+    }
+
+    private static Stat stat(final MemorySegment buffer) {
+        final long device = (Integer.toUnsignedLong(buffer.get(JAVA_INT, STX_DEV_MAJOR_OFFSET)) << 32)
+            | Integer.toUnsignedLong(buffer.get(JAVA_INT, STX_DEV_MINOR_OFFSET));
+        return new Stat(Short.toUnsignedInt(buffer.get(JAVA_SHORT, STX_MODE_OFFSET)), buffer.get(JAVA_INT, STX_UID_OFFSET),
+            buffer.get(JAVA_INT, STX_GID_OFFSET), buffer.get(JAVA_LONG, STX_SIZE_OFFSET), device,
+            buffer.get(JAVA_LONG, STX_INO_OFFSET));
     }
 }
