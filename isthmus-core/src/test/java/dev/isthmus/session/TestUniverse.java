@@ -32,6 +32,13 @@ record TestUniverse(String serverName, String clientName, Path runDir, Permissio
         this(serverName, clientName, runDir, level, clientMain, clientUid, clientGid, serverUid, serverGid, false);
     }
 
+    /** A universe whose server runs as this process's user. */
+    TestUniverse(final String serverName, final String clientName, final Path runDir, final PermissionLevel level,
+                 final String clientMain, final int clientUid, final int clientGid) {
+        this(serverName, clientName, runDir, level, clientMain, clientUid, clientGid,
+            dev.isthmus.internal.linux.Credentials.effectiveUid(), dev.isthmus.internal.linux.Credentials.effectiveGid());
+    }
+
     TestUniverse acrossPidNamespaces() {
         return new TestUniverse(serverName, clientName, runDir, level, clientMain, clientUid, clientGid, serverUid,
             serverGid, true);
