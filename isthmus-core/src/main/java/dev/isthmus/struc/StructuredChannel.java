@@ -425,9 +425,8 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         }
         assemblingId = header.id;
         assemblingHeader = header;
-        assembly = header.payloadLength <= Integer.MAX_VALUE - 16
-            ? MemorySegment.ofArray(new byte[(int) header.payloadLength])
-            : java.lang.foreign.Arena.ofAuto().allocate(header.payloadLength);
+        // What the peer declares is allocated only as its bytes arrive, beyond upFrontBytes.
+        assembly = allocateAssembly(Math.min(header.payloadLength, Math.max(first, options.upFrontBytes())));
         MemorySegment.copy(buffer, offset + HEADER_LENGTH, assembly, 0, first);
         assembled = first;
     }
@@ -439,13 +438,21 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                 + (assemblingId < 0 ? "no message was incomplete" : "message " + assemblingId + " was incomplete"));
         }
         final long part = length - FRAGMENT_HEADER_LENGTH;
-        if (part > assembly.byteSize() - assembled) {
+        final long declared = assemblingHeader.payloadLength;
+        if (part > declared - assembled) {
             throw new CorruptDataException(options.name() + ": message " + id + " has more payload than it declared ("
-                + assembly.byteSize() + " bytes)");
+                + declared + " bytes)");
+        }
+        if (part > assembly.byteSize() - assembled) {
+            // Doubling, capped at the declared length: the buffer ends exactly that long.
+            final MemorySegment grown = allocateAssembly(Math.min(declared,
+                Math.max(assembled + part, assembly.byteSize() * 2)));
+            MemorySegment.copy(assembly, 0, grown, 0, assembled);
+            assembly = grown;
         }
         MemorySegment.copy(buffer, offset + FRAGMENT_HEADER_LENGTH, assembly, assembled, part);
         assembled += part;
-        if (assembled == assembly.byteSize()) {
+        if (assembled == declared) {
             final Header header = assemblingHeader;
             final MemorySegment payload = assembly;
             assemblingId = -1;
@@ -453,6 +460,11 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             assembly = null;
             dispatch(header, payload, true);
         }
+    }
+
+    private static MemorySegment allocateAssembly(final long bytes) {
+        return bytes <= Integer.MAX_VALUE - 16 ? MemorySegment.ofArray(new byte[(int) bytes])
+            : java.lang.foreign.Arena.ofAuto().allocate(bytes);
     }
 
     private void dispatch(final Header header, final MemorySegment payload, final boolean owned) {

@@ -12,8 +12,9 @@ import java.util.function.Consumer;
 /**
  * How a {@link StructuredChannel} runs. Immutable; build with {@link #builder()}.
  *
- * <p>Defaults: a driver thread of the channel's own, no session token (all zeros), payloads up to 4 GiB,
- * sends that wait up to 30 s for room, failures reported to no one but the calls they fail.
+ * <p>Defaults: a driver thread of the channel's own, no session token (all zeros), payloads up to 4 GiB
+ * of which at most 16 MiB is allocated before it has arrived, sends that wait up to 30 s for room, failures
+ * reported to no one but the calls they fail.
  */
 public final class StructuredChannelOptions {
     private static final StructuredChannelOptions DEFAULTS = builder().build();
@@ -21,6 +22,7 @@ public final class StructuredChannelOptions {
     private final boolean driverThread;
     private final UUID token;
     private final long maxPayloadBytes;
+    private final long upFrontBytes;
     private final Duration sendTimeout;
     private final Consumer<Throwable> errorHandler;
     private final String name;
@@ -30,6 +32,7 @@ public final class StructuredChannelOptions {
         this.driverThread = builder.driverThread;
         this.token = builder.token;
         this.maxPayloadBytes = builder.maxPayloadBytes;
+        this.upFrontBytes = builder.upFrontBytes;
         this.sendTimeout = builder.sendTimeout;
         this.errorHandler = builder.errorHandler;
         this.name = builder.name;
@@ -73,6 +76,15 @@ public final class StructuredChannelOptions {
     }
 
     /**
+     * {@return the most bytes allocated for a payload that arrives in parts before those parts have
+     * arrived: a larger payload's buffer grows (doubling) as its bytes come, so a peer that declares a
+     * large payload and sends little costs little}
+     */
+    public long upFrontBytes() {
+        return upFrontBytes;
+    }
+
+    /**
      * {@return how long a send waits for room in the channel before failing}
      */
     public Duration sendTimeout() {
@@ -106,6 +118,7 @@ public final class StructuredChannelOptions {
         private boolean driverThread = true;
         private UUID token = new UUID(0, 0);
         private long maxPayloadBytes = 4L << 30;
+        private long upFrontBytes = 16L << 20;
         private Duration sendTimeout = Duration.ofSeconds(30);
         private Consumer<Throwable> errorHandler = error -> { };
         private String name = "structured-channel";
@@ -147,6 +160,21 @@ public final class StructuredChannelOptions {
                 throw new IllegalArgumentException("maxPayloadBytes=" + bytes + " must be >= 1");
             }
             this.maxPayloadBytes = bytes;
+            return this;
+        }
+
+        /**
+         * Sets the most bytes allocated for a payload before its parts have arrived; see
+         * {@link StructuredChannelOptions#upFrontBytes()}.
+         *
+         * @param bytes at least 1
+         * @return this builder
+         */
+        public Builder upFrontBytes(final long bytes) {
+            if (bytes < 1) {
+                throw new IllegalArgumentException("upFrontBytes=" + bytes + " must be >= 1");
+            }
+            this.upFrontBytes = bytes;
             return this;
         }
 

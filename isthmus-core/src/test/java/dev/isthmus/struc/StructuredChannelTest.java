@@ -202,6 +202,52 @@ class StructuredChannelTest {
     }
 
     @Test
+    void shouldGrowTheBufferOfAPayloadLargerThanWhatIsAllocatedUpFront() {
+        final StructuredChannelOptions small = StructuredChannelOptions.builder().upFrontBytes(1 << 20).build();
+        try (Pair pair = pair(small, small)) {
+            serveEcho(pair.server);
+            final byte[] big = new byte[9 * 1024 * 1024 + 77];
+            new Random(11).nextBytes(big);
+            try (Received<byte[]> response = pair.client.request(message(pair.client, ECHO, big), LONG)) {
+                assertArrayEquals(big, response.root());
+            }
+        }
+    }
+
+    @Test
+    void shouldNotAllocateWhatAHostilePeerDeclaresBeforeItArrives() {
+        final ResourceName name = ResourceName.of("structest", "queue", "s" + IDS.incrementAndGet());
+        try (ShmBlobChannel hostile = ShmBlobChannel.create(name, ShmQueueOptions.defaults());
+             StructuredChannel<byte[], BytesCodec.Message> victim = StructuredChannel.open(
+                 ShmBlobChannel.open(name, ShmQueueOptions.defaults()), new BytesCodec(),
+                 StructuredChannelOptions.builder().driverThread(false).build());
+             java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            // A notification that declares 1.5 GiB of payload and carries 100 bytes of it.
+            final java.lang.foreign.MemorySegment blob = arena.allocate(StructuredDescriptor.HEADER_LENGTH + 100);
+            blob.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, StructuredDescriptor.MAGIC_OFFSET,
+                StructuredDescriptor.MAGIC);
+            blob.set(java.lang.foreign.ValueLayout.JAVA_BYTE, StructuredDescriptor.VERSION_OFFSET, StructuredDescriptor.VERSION);
+            blob.set(java.lang.foreign.ValueLayout.JAVA_BYTE, StructuredDescriptor.KIND_OFFSET,
+                StructuredDescriptor.KIND_NOTIFICATION);
+            blob.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, StructuredDescriptor.TYPE_OFFSET, ECHO);
+            blob.set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, StructuredDescriptor.ID_OFFSET, 1);
+            blob.set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, StructuredDescriptor.PAYLOAD_LENGTH_OFFSET,
+                1536L << 20);
+            assertTrue(hostile.offer(blob, 0, (int) blob.byteSize(), LONG.toNanos()));
+            final com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+            final long before = threads.getCurrentThreadAllocatedBytes();
+            final long deadline = System.nanoTime() + LONG.toNanos();
+            while (victim.poll(16) == 0 && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            final long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+            assertTrue(allocated < 32L << 20, "receiving the first part allocated " + allocated + " bytes");
+            assertTrue(victim.isOpen());
+        }
+    }
+
+    @Test
     void shouldWorkWithoutDriverThreadsWhenTheCallerDrives() throws Exception {
         final StructuredChannelOptions callerDriven = StructuredChannelOptions.builder().driverThread(false).build();
         try (Pair pair = pair(callerDriven, callerDriven)) {
