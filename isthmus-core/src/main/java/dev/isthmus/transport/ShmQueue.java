@@ -106,6 +106,12 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
     static final int MAX_NON_DATA_RECORDS_PER_DRAIN = 64;
 
     final SharedMemory memory;
+    /**
+     * Whether this process has faulted the queue's pages in: done on first use by either role, where
+     * {@link ShmQueueOptions#prefault()} asks for it, rather than at creation, so that an idle queue costs
+     * no memory. Plain: two roles racing to it both fault the pages in, harmlessly (it never writes).
+     */
+    private boolean prefaulted;
     final ShmQueueOptions options;
     final boolean manyProducers;
     final int maxMessageLength;
@@ -151,8 +157,9 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         final SharedMemory.Builder builder = SharedMemory.builder(name)
             .lengthBytes(FIRST_REGION_OFFSET + capacity)
             .permissions(options.permissions())
-            .directory(options.directory())
-            .prefault(options.prefault());
+            .directory(options.directory());
+        // Not pre-faulted here: each side faults its mapping in on first use (prefaultOnFirstUse), so an idle
+        // queue costs no memory.
         final SharedMemory memory = sealed ? builder.createSealed() : builder.create();
         final MemorySegment control = memory.segment();
         control.set(JAVA_INT, VERSION_OFFSET, VERSION);
@@ -163,6 +170,16 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         // release: publishes the descriptor; pairs with openSegment()'s getLongAcquire(MAGIC).
         putLongRelease(control, MAGIC_OFFSET, MAGIC);
         return memory;
+    }
+
+    /** Faults this mapping's pages in the first time a role uses the queue; see {@link #prefaulted}. */
+    final void prefaultOnFirstUse() {
+        if (!prefaulted) {
+            prefaulted = true;
+            if (options.prefault()) {
+                memory.prefault();
+            }
+        }
     }
 
     static SharedMemory openSegment(final ResourceName name, final ShmQueueOptions options,
@@ -180,14 +197,11 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             manyProducers);
     }
 
-    /** Validates a queue segment another process created, and pre-faults it; closes it if it is not a queue. */
+    /** Validates a queue segment another process created; closes it if it is not a queue. */
     private static SharedMemory checked(final SharedMemory memory, final ShmQueueOptions options,
                                         final boolean manyProducers) {
         try {
             validate(memory, manyProducers);
-            if (options.prefault()) {
-                memory.prefault();
-            }
             return memory;
         } catch (final RuntimeException | Error e) {
             memory.close();
@@ -662,6 +676,9 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             if (closed) {
                 throw new ChannelClosedException(what + ": this producer is closed");
             }
+            if (!queue.prefaulted) {
+                queue.prefaultOnFirstUse();
+            }
             // The roles line is written only at attach and close: this read stays in the local cache.
             if (getIntAcquire(control, CONSUMER_STATE_OFFSET) == STATE_CLOSED || --offersUntilLivenessCheck < 0) {
                 offersUntilLivenessCheck = OFFERS_PER_LIVENESS_CHECK;
@@ -785,6 +802,9 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         private int drain(final BlobHandler handler, final int limit) {
             if (closed) {
                 throw new ChannelClosedException(what + ": this consumer is closed");
+            }
+            if (!prefaulted) {
+                prefaultOnFirstUse();
             }
             if (corruption != null) {
                 throw corruption;

@@ -13,6 +13,7 @@ import dev.isthmus.PeerDeadException;
 import dev.isthmus.internal.linux.Credentials;
 import dev.isthmus.internal.linux.Errno;
 import dev.isthmus.internal.linux.Processes;
+import dev.isthmus.internal.linux.Mmap;
 import dev.isthmus.internal.linux.Sockets;
 import dev.isthmus.shm.NoSuchResourceException;
 
@@ -207,14 +208,15 @@ public final class UnixSocketBlobChannel implements BlobChannel {
         this.closeTimeoutNs = options.closeTimeoutNs();
         this.arena = Arena.ofShared();
         try {
-            staging = arena.allocate(HANDLES_HEADER_LENGTH + (long) maxMessageLength, 8);
+            // Anonymous mappings, not arena allocations: an idle channel's buffers cost no memory until used.
+            staging = Mmap.anonymous(HANDLES_HEADER_LENGTH + (long) maxMessageLength, arena, what + " staging");
             claimBuffer = staging.asSlice(HEADER_LENGTH, maxMessageLength);
             stagingBuffer = staging.asByteBuffer();
             sendHeader = new Sockets.MessageHeader(arena);
             final int maxFrameLength = HANDLES_HEADER_LENGTH + maxMessageLength;
             receiveCapacity = Math.max(MIN_RECEIVE_BUFFER_BYTES, maxFrameLength);
             compactThreshold = Math.max(maxFrameLength, MIN_RECEIVE_BUFFER_BYTES / 4);
-            receiveBuffer = arena.allocate(receiveCapacity, 8);
+            receiveBuffer = Mmap.anonymous(receiveCapacity, arena, what + " receive buffer");
             receiveView = receiveBuffer.asReadOnly();
             receiveHeader = new Sockets.MessageHeader(arena);
         } catch (final RuntimeException | Error e) {

@@ -259,6 +259,40 @@ class SessionServerAbuseTest {
         }
     }
 
+    /** {@return the resident kilobytes of this process: anonymous, file-backed and shared memory} */
+    private static long residentKiB() throws IOException {
+        long total = 0;
+        for (final String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("RssAnon:") || line.startsWith("RssShmem:")) {
+                total += Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        return total;
+    }
+
+    @Test
+    void shouldBoundTheMemoryOfIdleChannels() throws Exception {
+        try (SessionServer server = start(ServerLimits.defaults())) {
+            final Session[] sessions = connect(server, SessionOptions.defaults());
+            try (Session mine = sessions[0]; Session theirs = sessions[1]) {
+                theirs.onChannel(channel -> { });
+                for (int i = 0; i < 10; i++) {
+                    mine.openChannel();
+                }
+                System.gc();
+                final long before = residentKiB();
+                final int count = 200;
+                for (int i = 0; i < count; i++) {
+                    mine.openChannel();
+                }
+                System.gc();
+                final long perChannelKiB = (residentKiB() - before) / count;
+                System.out.println("resident memory per idle channel, both ends: " + perChannelKiB + " KiB");
+                assertTrue(perChannelKiB < 256, "an idle channel costs both ends " + perChannelKiB + " KiB");
+            }
+        }
+    }
+
     @Test
     void shouldLetABurstOfOneUsersClientsWaitTheirTurnRatherThanBeRefused() {
         try (SessionServer server = start(ServerLimits.defaults().maxHandshakes(1, 1).maxSessionsPerClient(16))) {

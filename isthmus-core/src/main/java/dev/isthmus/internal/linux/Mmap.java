@@ -22,6 +22,9 @@ public final class Mmap {
     private static final int PROT_READ = 1;
     private static final int PROT_WRITE = 2;
     private static final int MAP_SHARED = 1;
+    private static final int MAP_PRIVATE = 2;
+    /** {@code MAP_ANONYMOUS}, the same on x86-64 and aarch64. */
+    private static final int MAP_ANONYMOUS = 0x20;
     private static final int MADV_POPULATE_READ = 22;
     private static final int MADV_POPULATE_WRITE = 23;
     private static final long PAGE_SIZE = queryPageSize();
@@ -74,6 +77,38 @@ public final class Mmap {
         }
         final MemorySegment mapping = address.reinterpret(length, arena, segment -> unmap(segment, length));
         return writable ? mapping : mapping.asReadOnly();
+    }
+
+    /**
+     * Maps {@code length} bytes of private anonymous memory: zeros that cost nothing until a page is first
+     * touched, unlike an arena's allocation, which clears (and so commits) every byte at once. For large
+     * buffers that may stay mostly unused, such as a socket channel's staging and receive buffers.
+     *
+     * <p>The mapping is undone when {@code arena} closes; it is page-aligned.
+     *
+     * @param length the number of bytes, greater than 0
+     * @param arena  the arena that owns the mapping
+     * @param what   what the memory is for, for the error message
+     * @return the mapping, readable and writable
+     * @throws dev.isthmus.NativeException on failure, e.g. {@code ENOMEM}
+     */
+    @SuppressWarnings("restricted")
+    public static MemorySegment anonymous(final long length, final Arena arena, final String what) {
+        if (length <= 0) {
+            throw new IllegalArgumentException("length=" + length + " must be > 0");
+        }
+        final Native.CallState state = Native.callState();
+        final MemorySegment address;
+        try {
+            address = (MemorySegment) MMAP.invokeExact(state.errnoSegment(), MemorySegment.NULL, length,
+                PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0L);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (address.address() == -1L) {
+            throw Errno.exception("mmap(anonymous, " + length + " bytes, " + what + ")", state.errno());
+        }
+        return address.reinterpret(length, arena, segment -> unmap(segment, length));
     }
 
     private static void unmap(final MemorySegment address, final long length) {
