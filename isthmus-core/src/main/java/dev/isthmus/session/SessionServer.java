@@ -282,6 +282,7 @@ public final class SessionServer implements AutoCloseable {
     /** Accepts connections until the server closes; never reads from one. */
     private void acceptLoop() {
         while (!closed) {
+            reapUnaccepted();
             final UnixSocketBlobChannel control;
             try {
                 control = socket.accept(TimeUnit.MILLISECONDS.toNanos(200));
@@ -299,6 +300,20 @@ public final class SessionServer implements AutoCloseable {
             } catch (final RuntimeException e) {
                 control.close();
                 report(e);
+            }
+        }
+    }
+
+    /**
+     * Closes the established sessions that failed before anyone took them (a client that connected and
+     * died): nobody else can hold them, so everything they hold is released now, not when the server closes.
+     */
+    private void reapUnaccepted() {
+        for (final Iterator<Session> it = established.iterator(); it.hasNext(); ) {
+            final Session session = it.next();
+            if (!session.isOpen() && established.remove(session)) {
+                session.close();
+                sessions.remove(session);
             }
         }
     }
