@@ -586,8 +586,11 @@ public final class Session implements AutoCloseable {
         final long deadline = System.nanoTime() + options.connectTimeout().toNanos();
         sendLock.lock();
         try {
+            long backoffNs = 10_000;
             while (true) {
-                final boolean sent = handles.length == 0 ? control.offer(bytes, 0, message.length)
+                final long remaining = deadline - System.nanoTime();
+                // A peer that does not read its socket costs a sleeping wait, not a spinning one.
+                final boolean sent = handles.length == 0 ? control.offer(bytes, 0, message.length, Math.max(0, remaining))
                     : control.offerWithHandles(bytes, 0, message.length, handles);
                 if (sent) {
                     lastSentNs = System.nanoTime();
@@ -597,8 +600,8 @@ public final class Session implements AutoCloseable {
                     throw new IsthmusTimeoutException("session " + id + ": the control socket stayed full for "
                         + options.connectTimeout());
                 }
-                Thread.onSpinWait();
-                Thread.yield();
+                java.util.concurrent.locks.LockSupport.parkNanos(backoffNs);
+                backoffNs = Math.min(backoffNs * 2, 1_000_000);
             }
         } finally {
             sendLock.unlock();
@@ -751,6 +754,16 @@ public final class Session implements AutoCloseable {
     }
 
     private void drive() {
+        try {
+            driveLoop();
+        } catch (final Error e) {
+            // Not silently: the session fails and says why; the thread then ends with the error.
+            fail(e);
+            throw e;
+        }
+    }
+
+    private void driveLoop() {
         long idleNs = 0;
         while (!closed && failure.get() == null) {
             if (driven.isEmpty()) {
