@@ -30,6 +30,12 @@ import java.util.List;
  * }
  */
 public final class ClientSession {
+    /**
+     * The most channels a client's session may have when the server opens one more: a server that opens
+     * channels without end is refused (its open fails with the reason), however many the client opened.
+     */
+    public static final int MAX_SERVER_OPENED_CHANNELS = 1024;
+
     private ClientSession() {
     }
 
@@ -137,7 +143,7 @@ public final class ClientSession {
             session = new Session(Session.Role.CLIENT, welcome.sessionId(), reply.message().token(), client.name(),
                 server.name(), peerProcess, PermissionLevel.values()[welcome.permissionLevel()], options.transport(),
                 options.isZeroCopy(), options, control, welcome.metadata(),
-                Integer.MAX_VALUE);
+                MAX_SERVER_OPENED_CHANNELS);
             final int perChannel = Session.handlesPerChannel(options.transport());
             final int channelHandles = welcome.channels().size() * perChannel;
             for (int i = 0; i < welcome.channels().size(); i++) {

@@ -58,7 +58,9 @@ final class PeerProcess implements AutoCloseable {
     static PeerProcess of(final UnixSocketBlobChannel control, final long claimedPid, final long claimedStart) {
         final PeerCredentials credentials = control.peerCredentials();
         final int pidfd = control.openPeerPidfd();
-        if (pidfd == -Errno.ESRCH) {
+        if (pidfd == -Errno.ESRCH || pidfd == -Errno.EINVAL) {
+            // Kernels report an exited peer either way: never a reason to fall back to the pid, which the
+            // socket's new holder could make name another process.
             throw new AuthenticationException("the process at the other end of " + control + " has exited");
         }
         if (pidfd < 0) {
@@ -102,9 +104,11 @@ final class PeerProcess implements AutoCloseable {
                                         final long claimedPid, final long claimedStart, final String why) {
         final ProcessIdentity claimed = new ProcessIdentity(claimedPid, claimedStart);
         if (credentials.pid() == 0) {
-            // In a pid namespace this one cannot see: nothing but the socket's own end tells of its death.
-            return new PeerProcess(credentials, 0, false, claimed, null, why + ", and the peer is in a pid namespace"
-                + " this process cannot see into: liveness from the socket only");
+            // In a pid namespace this one cannot see, without a process descriptor: its liveness cannot be
+            // watched (its queues would judge it by a pid that names nothing here).
+            throw new AuthenticationException("the process at the other end of " + control + " is in a pid namespace"
+                + " this process cannot see into, and " + why + ": its liveness cannot be watched; such peers need"
+                + " Linux 6.5 or later");
         }
         if (credentials.pid() != claimedPid) {
             throw new AuthenticationException("the process at the other end of " + control + " claims pid " + claimedPid
@@ -164,9 +168,14 @@ final class PeerProcess implements AutoCloseable {
         return watch;
     }
 
-    /** {@return whether the peer still runs; {@code true} when this cannot be told apart from the socket} */
+    /** {@return whether the peer still runs and has not been declared dead} */
     boolean isAlive() {
         return watch == null || watch.isAlive();
+    }
+
+    /** {@return whether the peer's process has really exited (not merely been declared dead)} */
+    boolean hasExited() {
+        return watch != null && watch.hasExited();
     }
 
     /** {@return how the peer is bound, for messages} */

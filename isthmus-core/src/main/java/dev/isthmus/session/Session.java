@@ -300,6 +300,13 @@ public final class Session implements AutoCloseable {
         return !closed && failure.get() == null;
     }
 
+    /** Run once when the session is closed (the server forgets it then); set before the session is shared. */
+    private volatile Runnable closedHook;
+
+    void onClosed(final Runnable hook) {
+        this.closedHook = hook;
+    }
+
     /** {@return whether {@link #close()} ran: everything the session held is released} */
     boolean isClosed() {
         return closed;
@@ -480,7 +487,11 @@ public final class Session implements AutoCloseable {
                     // the name first (the creation is exclusive, so a squatter could only make it fail).
                     final ResourceName name = ResourceName.of(localApp, "mq", channelId + "-"
                         + Long.toHexString(UNGUESSABLE.nextLong() | Long.MIN_VALUE));
-                    blobs = PosixMqBlobChannel.create(name, mqOptions());
+                    final PosixMqBlobChannel queues = PosixMqBlobChannel.create(name, mqOptions());
+                    if (peerProcess.watch() != null) {
+                        queues.watchPeer(peerProcess.watch());
+                    }
+                    blobs = queues;
                     resource = name.toString();
                 }
                 default -> throw new IllegalStateException("channel transport " + transport);
@@ -557,7 +568,13 @@ public final class Session implements AutoCloseable {
                     yield queues;
                 }
                 case UNIX_SOCKET -> handles;
-                case POSIX_MQ -> PosixMqBlobChannel.open(peerResource(spec, "mq"), mqOptions());
+                case POSIX_MQ -> {
+                    final PosixMqBlobChannel queues = PosixMqBlobChannel.open(peerResource(spec, "mq"), mqOptions());
+                    if (peerProcess.watch() != null) {
+                        queues.watchPeer(peerProcess.watch());
+                    }
+                    yield queues;
+                }
             };
             final Channel channel = new Channel(this, spec.id(), blobs, handles);
             channels.add(channel);
@@ -717,8 +734,17 @@ public final class Session implements AutoCloseable {
         }
         final long idle = options.idleTimeout().toNanos();
         if (idle > 0 && now - lastReceivedNs > idle) {
-            fail(new PeerDeadException("session " + id + ": no sign of life from " + peerApp + " (pid " + peer.pid()
+            fail(new PeerStalledException("session " + id + ": no sign of life from " + peerApp + " (pid " + peer.pid()
                 + ") for " + options.idleTimeout()));
+        }
+    }
+
+    /** A peer that may still run but stopped answering: dead to the session, though its names are its own. */
+    private static final class PeerStalledException extends PeerDeadException {
+        private static final long serialVersionUID = 1L;
+
+        PeerStalledException(final String message) {
+            super(message);
         }
     }
 
@@ -828,9 +854,13 @@ public final class Session implements AutoCloseable {
         for (final CompletableFuture<String> answer : pendingOpens.values()) {
             answer.completeExceptionally(error);
         }
-        if (!(cause instanceof ChannelClosedException) || cause instanceof PeerDeadException) {
-            // Not a goodbye: a peer that died, stopped answering or broke the protocol. Its channels fail too,
-            // pending operations included, rather than wait on a process that may never move again.
+        // Dead, not merely stopped: its names may go. (Its socket ends before its process descriptor tells.)
+        final boolean peerDead = cause instanceof PeerDeadException && !(cause instanceof PeerStalledException)
+            || peerProcess.hasExited();
+        if (cause instanceof PeerDeadException || cause instanceof CorruptDataException) {
+            // The peer's doing: it died, stopped answering or broke the protocol. Its channels fail too,
+            // pending operations included, rather than wait on a process that may never move again. A local
+            // failure (ours, or the user's handler's) declares nothing about the peer.
             if (peerProcess.watch() != null) {
                 peerProcess.watch().declareDead("session " + id + " failed: " + cause.getMessage());
             }
@@ -838,7 +868,7 @@ public final class Session implements AutoCloseable {
                 channel.declarePeerDead();
             }
         }
-        removeNames(cause instanceof PeerDeadException || !peerProcess.isAlive());
+        removeNames(peerDead);
         errorHandler.accept(cause);
     }
 
@@ -924,7 +954,7 @@ public final class Session implements AutoCloseable {
             arena.close();
         }
         if (peerArena != null) {
-            final boolean peerDead = !peerProcess.isAlive();
+            final boolean peerDead = peerProcess.hasExited();
             peerArena.close(peerDead);
             if (peerDead) {
                 removePeerNames(options.arenaOptions().directory());
@@ -932,6 +962,10 @@ public final class Session implements AutoCloseable {
         }
         control.close();
         peerProcess.close();
+        final Runnable hook = closedHook;
+        if (hook != null) {
+            hook.run();
+        }
     }
 
     @Override

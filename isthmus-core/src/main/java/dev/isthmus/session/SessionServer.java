@@ -74,6 +74,8 @@ public final class SessionServer implements AutoCloseable {
     /** The handshakes in progress: their threads, with the socket each reads. */
     private final Map<Thread, UnixSocketBlobChannel> handshakes = new HashMap<>();
     private final Map<Integer, Integer> pendingPerUid = new HashMap<>();
+    /** Per client app, the handshakes past the session limit's check and not yet ended. */
+    private final Map<String, Integer> reservedPerApp = new HashMap<>();
     /** Connections waiting for a handshake slot, in arrival order, with their user ids. */
     private final ArrayDeque<Queued> queued = new ArrayDeque<>();
     private final Map<Integer, Integer> queuedPerUid = new HashMap<>();
@@ -288,16 +290,17 @@ public final class SessionServer implements AutoCloseable {
                 control = socket.accept(TimeUnit.MILLISECONDS.toNanos(200));
             } catch (final IsthmusTimeoutException e) {
                 continue;
-            } catch (final RuntimeException e) {
+            } catch (final RuntimeException | Error e) {
                 if (!closed) {
-                    report(new IsthmusException("server app \"" + app.name() + "\" cannot accept: " + e.getMessage(), e));
+                    report(new IsthmusException("server app \"" + app.name() + "\" cannot accept: " + e, e));
                     sleepQuietly();
                 }
                 continue;
             }
             try {
                 admit(control);
-            } catch (final RuntimeException e) {
+            } catch (final RuntimeException | Error e) {
+                // The acceptor goes on whatever one connection did: it is the server's only way in.
                 control.close();
                 report(e);
             }
@@ -368,19 +371,34 @@ public final class SessionServer implements AutoCloseable {
 
     /** Starts a handshake's thread. Call holding {@link #lock}. */
     private void begin(final UnixSocketBlobChannel control, final int uid) {
-        pendingPerUid.merge(uid, 1, Integer::sum);
         final Thread thread = Thread.ofPlatform().daemon()
             .name("isthmus-handshake-" + app.name() + "-" + handshakeNumbers.incrementAndGet())
             .unstarted(() -> runHandshake(control, uid));
+        pendingPerUid.merge(uid, 1, Integer::sum);
         handshakes.put(thread, control);
-        thread.start();
+        try {
+            thread.start();
+        } catch (final RuntimeException | Error e) {
+            // No thread (the user's process limit, memory): the slot and the connection are given back.
+            handshakes.remove(thread);
+            pendingPerUid.computeIfPresent(uid, (key, count) -> count == 1 ? null : count - 1);
+            control.close();
+            report(new IsthmusException("server app \"" + app.name() + "\" cannot start a handshake thread: " + e, e));
+        }
     }
 
     /** Begins the oldest waiting connections that may begin now. Call holding {@link #lock}. */
     private void beginQueued() {
+        // First those whose HELLO is there: a connection that stays silent can hold a slot for one handshake
+        // deadline, never keep a client that speaks waiting behind it for longer.
+        beginQueued(true);
+        beginQueued(false);
+    }
+
+    private void beginQueued(final boolean speakingOnly) {
         for (final Iterator<Queued> it = queued.iterator(); it.hasNext() && handshakes.size() < limits.maxHandshakes(); ) {
             final Queued next = it.next();
-            if (mayBegin(next.uid())) {
+            if (mayBegin(next.uid()) && (!speakingOnly || next.control().hasInput())) {
                 it.remove();
                 queuedPerUid.computeIfPresent(next.uid(), (key, count) -> count == 1 ? null : count - 1);
                 begin(next.control(), next.uid());
@@ -403,18 +421,7 @@ public final class SessionServer implements AutoCloseable {
 
     private void runHandshake(final UnixSocketBlobChannel control, final int uid) {
         try {
-            final Session session = handshake(control);
-            if (session == null) {
-                return;
-            }
-            synchronized (lock) {
-                if (!closed) {
-                    sessions.add(session);
-                    established.add(session);
-                    return;
-                }
-            }
-            session.close();
+            handshake(control);
         } finally {
             synchronized (lock) {
                 handshakes.remove(Thread.currentThread());
@@ -432,6 +439,7 @@ public final class SessionServer implements AutoCloseable {
         final PeerCredentials credentials = control.peerCredentials();
         Session session = null;
         PeerProcess peerProcess = null;
+        String reservedFor = null;
         final List<NativeHandle> fars = new ArrayList<>();
         try {
             final SessionProtocol.Reply reply = SessionProtocol.awaitReply(control, limits.handshakeTimeout());
@@ -457,7 +465,9 @@ public final class SessionServer implements AutoCloseable {
                 return null;
             }
             final String limit = sessionLimit(hello);
-            if (limit != null) {
+            if (limit == null) {
+                reservedFor = hello.clientApp();
+            } else {
                 peerProcess.close();
                 refuse(control, limit, SessionProtocol.REJECT_SERVER, new SessionRefusedException(limit + " (pid "
                     + credentials.pid() + ")"));
@@ -495,7 +505,18 @@ public final class SessionServer implements AutoCloseable {
                 ready.closeHandles();
             }
             session.startDriver();
-            return session;
+            final Session done = session;
+            session.onClosed(() -> sessions.remove(done));
+            synchronized (lock) {
+                if (!closed) {
+                    // Counted from now on by the list, not by the reservation (released below).
+                    sessions.add(session);
+                    established.add(session);
+                    return session;
+                }
+            }
+            session.close();
+            return null;
         } catch (final RuntimeException | Error e) {
             if (session != null) {
                 session.close();
@@ -516,6 +537,9 @@ public final class SessionServer implements AutoCloseable {
         } finally {
             // The far ends went to the peer with the WELCOME (the kernel holds its copies), or not at all.
             fars.forEach(NativeHandle::close);
+            if (reservedFor != null) {
+                releaseReservation(reservedFor);
+            }
         }
     }
 
@@ -526,17 +550,30 @@ public final class SessionServer implements AutoCloseable {
                 + " init channels (maxInitChannels); client app \"" + hello.clientApp() + "\" asked for "
                 + hello.initChannels();
         }
-        long open = 0;
-        for (final Session session : sessions) {
-            if (session.isOpen() && session.peerApp().equals(hello.clientApp())) {
-                open++;
+        synchronized (lock) {
+            // Every session not yet closed counts (a failed one still holds its resources), and so does every
+            // handshake of the app past this point: concurrent handshakes cannot overshoot the limit.
+            long held = reservedPerApp.getOrDefault(hello.clientApp(), 0);
+            for (final Session session : sessions) {
+                if (!session.isClosed() && session.peerApp().equals(hello.clientApp())) {
+                    held++;
+                }
             }
+            if (held >= limits.maxSessionsPerClient()) {
+                return "client app \"" + hello.clientApp() + "\" has " + held + " sessions with server app \""
+                    + app.name() + "\", its limit (maxSessionsPerClient); close one first (a failed session counts"
+                    + " until it is closed)";
+            }
+            reservedPerApp.merge(hello.clientApp(), 1, Integer::sum);
+            return null;
         }
-        if (open >= limits.maxSessionsPerClient()) {
-            return "client app \"" + hello.clientApp() + "\" has " + open + " sessions with server app \"" + app.name()
-                + "\", its limit (maxSessionsPerClient); close one first";
+    }
+
+    /** Gives back what {@link #sessionLimit} reserved for a handshake that ended. */
+    private void releaseReservation(final String clientApp) {
+        synchronized (lock) {
+            reservedPerApp.computeIfPresent(clientApp, (key, count) -> count == 1 ? null : count - 1);
         }
-        return null;
     }
 
     private void report(final Throwable error) {

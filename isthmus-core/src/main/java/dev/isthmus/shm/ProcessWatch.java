@@ -71,14 +71,22 @@ public final class ProcessWatch implements AutoCloseable {
      * {@return whether the process still runs}
      */
     public boolean isAlive() {
+        return declared == null && !hasExited();
+    }
+
+    /**
+     * {@return whether the process has really exited, whatever it was {@linkplain #declareDead declared};
+     * {@code true} once this watch is closed (nothing can be told any more)}
+     */
+    public boolean hasExited() {
         if (exited) {
-            return false;
+            return true;
         }
-        final boolean alive = probe != null ? !probe.hasExited() : identity.isAlive();
-        if (!alive) {
+        final boolean gone = probe != null ? probe.hasExited() : !identity.isAlive();
+        if (gone) {
             exited = true;
         }
-        return alive;
+        return gone;
     }
 
     /**
@@ -91,7 +99,6 @@ public final class ProcessWatch implements AutoCloseable {
      */
     public void declareDead(final String reason) {
         declared = java.util.Objects.requireNonNull(reason, "reason");
-        exited = true;
     }
 
     /**
@@ -99,12 +106,15 @@ public final class ProcessWatch implements AutoCloseable {
      */
     public String fate() {
         final String reason = declared;
-        return reason == null ? "died" : "was declared dead: " + reason;
+        return reason == null ? "died" : "was declared dead (" + reason + ")";
     }
 
     /** Stops watching. Idempotent. */
     @Override
     public void close() {
+        if (declared == null) {
+            declared = "its watch was closed";
+        }
         if (probe != null) {
             probe.close();
         }

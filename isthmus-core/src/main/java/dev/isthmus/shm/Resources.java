@@ -19,6 +19,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -440,7 +441,17 @@ public final class Resources {
             return null;
         }
         if (opening.isSocket()) {
-            // A socket has no header: the pid in its name says whose it is.
+            // A server's socket is live while its instance holds the pid file's lock, in whichever pid namespace
+            // it runs; any other socket has no header, and the pid in its name says whose it is.
+            final Path pidFile = path.resolveSibling(name.prefix() + "." + name.app() + ".pid");
+            if (name.kind().equals("sock") && Files.exists(pidFile, LinkOption.NOFOLLOW_LINKS)) {
+                final Inspected server = inspectPidFile(pidFile, name.prefix(), uid);
+                if (server != null && server.info().liveness() == ResourceInfo.Liveness.LIVE
+                    && server.info().ownerPid() == name.pid()) {
+                    return new Inspected(new ResourceInfo(name, path, 0, name.pid(), ResourceInfo.Liveness.LIVE,
+                        "socket; its server's pid file is locked"), opening.stat());
+                }
+            }
             return new Inspected(byNamePid(path, name, 0, "socket"), opening.stat());
         }
         if (!opening.isOpen()) {

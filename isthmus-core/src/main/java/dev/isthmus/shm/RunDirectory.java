@@ -211,7 +211,15 @@ public final class RunDirectory {
                 + "): refusing to trust anything in it, since another user could have planted the pid file and socket;"
                 + " the server narrows it when it starts");
         }
-        for (Path ancestor = absolute.getParent(); ancestor != null; ancestor = ancestor.getParent()) {
+        // The ancestors as they really are (a link such as /var/run -> /run is resolved, and its target checked).
+        Path realParent;
+        try {
+            realParent = absolute.getParent() == null ? null : absolute.getParent().toRealPath();
+        } catch (final IOException e) {
+            throw new dev.isthmus.AuthenticationException("cannot resolve the parent of the run directory " + absolute
+                + ": " + e);
+        }
+        for (Path ancestor = realParent; ancestor != null; ancestor = ancestor.getParent()) {
             final int ancestorOwner;
             final int mode;
             try {

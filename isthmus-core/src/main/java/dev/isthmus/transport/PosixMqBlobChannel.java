@@ -143,6 +143,8 @@ public final class PosixMqBlobChannel implements BlobChannel {
     private volatile ProcessIdentity peer;
     /** Watches {@link #peer} through a pidfd, without allocating; set with it, closed by {@link #release()}. */
     private volatile ProcessWatch peerWatch;
+    /** The peer's liveness as a session knows it, used instead of {@link #peerWatch}; not owned. */
+    private volatile ProcessWatch suppliedWatch;
     /** {@link #close()} has begun: operations stop. */
     private volatile boolean closing;
     /** Descriptors and memory are released. */
@@ -710,7 +712,8 @@ public final class PosixMqBlobChannel implements BlobChannel {
             return;
         }
         txNextLivenessCheckNs = now + livenessCheckIntervalNs;
-        final ProcessWatch watch = peerWatch != null ? peerWatch : attachFromSendingSide();
+        final ProcessWatch supplied = suppliedWatch;
+        final ProcessWatch watch = supplied != null ? supplied : peerWatch != null ? peerWatch : attachFromSendingSide();
         if (watch == null) {
             // No peer has attached yet: nothing to check; the queue holds what was offered.
             return;
@@ -888,7 +891,7 @@ public final class PosixMqBlobChannel implements BlobChannel {
             return 0;
         }
         rxNextLivenessCheckNs = now + livenessCheckIntervalNs;
-        final ProcessWatch watch = peerWatch;
+        final ProcessWatch watch = suppliedWatch != null ? suppliedWatch : peerWatch;
         if (watch == null) {
             return 0;
         }
@@ -1028,6 +1031,18 @@ public final class PosixMqBlobChannel implements BlobChannel {
                 + ", but the channel's name says its creator is pid " + creatorPid);
         }
         attach(creatorIdentity);
+    }
+
+    /**
+     * Judges the peer's liveness by {@code watch} from now on, instead of by the pid and start time of its
+     * HELLO: for a channel whose peer a session has bound to its process, which may live in another pid
+     * namespace (where that pid names nothing) or be declared dead by the session. The watch stays the
+     * caller's to close, after the channel.
+     *
+     * @param watch the peer's watch
+     */
+    public void watchPeer(final ProcessWatch watch) {
+        this.suppliedWatch = java.util.Objects.requireNonNull(watch, "watch");
     }
 
     /** Records the peer's identity and starts watching its process. */
@@ -1171,7 +1186,7 @@ public final class PosixMqBlobChannel implements BlobChannel {
         try {
             while (true) {
                 final long remaining = closeLingerNs - (System.nanoTime() - start);
-                final ProcessWatch watch = peerWatch;
+                final ProcessWatch watch = suppliedWatch != null ? suppliedWatch : peerWatch;
                 if (remaining <= 0 || watch != null && !watch.isAlive()) {
                     return;
                 }

@@ -459,10 +459,33 @@ public final class UnixSocketBlobChannel implements BlobChannel {
      * @throws IllegalStateException if the channel is closed
      */
     public int openPeerPidfd() {
-        if (isClosing()) {
-            throw new IllegalStateException(what + " is closed");
+        try {
+            enter();
+        } catch (final ChannelClosedException e) {
+            throw new IllegalStateException(what + " is closed", e);
         }
-        return Sockets.peerPidfd(fd, what);
+        try {
+            return Sockets.peerPidfd(fd, what);
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * {@return whether bytes (or the peer's end) are waiting in the socket now, without receiving them:
+     * for a channel nobody has polled yet; {@code false} on a closed channel}
+     */
+    public boolean hasInput() {
+        try {
+            enter();
+        } catch (final ChannelClosedException e) {
+            return false;
+        }
+        try {
+            return Sockets.poll(fd, Sockets.POLLIN, 0) != 0;
+        } finally {
+            exit();
+        }
     }
 
     @Override

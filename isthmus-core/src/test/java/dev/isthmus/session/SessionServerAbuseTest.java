@@ -116,6 +116,26 @@ class SessionServerAbuseTest {
     }
 
     @Test
+    void shouldLetAClientThatSpeaksGoBeforeQueuedSilentConnectionsOfItsUser() throws Exception {
+        // One handshake at a time for this uid, 3 s each: four silent connections would hold a client that
+        // waited its turn behind them for 12 s; one that speaks waits for one deadline at most.
+        try (SessionServer server = start(ServerLimits.defaults().maxHandshakes(1, 64)
+                 .handshakeTimeout(Duration.ofSeconds(3)));
+             UnixSocketBlobChannel silent1 = rawConnection();
+             UnixSocketBlobChannel silent2 = rawConnection();
+             UnixSocketBlobChannel silent3 = rawConnection();
+             UnixSocketBlobChannel silent4 = rawConnection()) {
+            Thread.sleep(100);
+            final long start = System.nanoTime();
+            final Session[] sessions = connect(server, SessionOptions.defaults());
+            final long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            sessions[0].close();
+            sessions[1].close();
+            assertTrue(tookMs < 8_000, "the client waited " + tookMs + " ms behind four silent connections");
+        }
+    }
+
+    @Test
     void shouldDropASilentConnectionAtTheHandshakeDeadlineAndEndHandshakesOnClose() throws Exception {
         final SessionServer server = start(ServerLimits.defaults().handshakeTimeout(Duration.ofMillis(300)));
         try (UnixSocketBlobChannel silent = rawConnection()) {

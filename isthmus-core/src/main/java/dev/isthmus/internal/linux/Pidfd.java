@@ -113,11 +113,13 @@ public final class Pidfd {
         }
 
         /**
-         * {@return whether the process has exited (it may be a zombie not yet reaped)}
+         * {@return whether the process has exited (it may be a zombie not yet reaped); {@code true} once the
+         * probe is closed}
          */
         public synchronized boolean hasExited() {
             if (closed) {
-                throw new IllegalStateException("pidfd probe is closed");
+                // Nothing can be told any more: whoever still asks is told the process is gone.
+                return true;
             }
             pollfd.set(JAVA_INT, 0, fd);
             pollfd.set(JAVA_SHORT, 4, POLLIN);
