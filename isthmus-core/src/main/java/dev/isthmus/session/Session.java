@@ -447,9 +447,12 @@ public final class Session implements AutoCloseable {
         }
     }
 
-    /** {@return how many descriptors travel with a channel of this transport: its socket, and its queues} */
+    /**
+     * {@return how many descriptors travel with a channel of this transport: its socket, and for shared-memory
+     * queues each queue's control page and regions}
+     */
     static int handlesPerChannel(final ChannelTransport transport) {
-        return transport == ChannelTransport.SHM_QUEUE ? 3 : 1;
+        return transport == ChannelTransport.SHM_QUEUE ? 5 : 1;
     }
 
     Prepared prepareChannel() {
@@ -557,11 +560,11 @@ public final class Session implements AutoCloseable {
                     try {
                         name = peerResource(spec, "queue");
                     } catch (final RuntimeException e) {
-                        received.subList(1, 3).forEach(NativeHandle::close);
+                        received.subList(1, received.size()).forEach(NativeHandle::close);
                         throw e;
                     }
                     final ShmBlobChannel queues = ShmBlobChannel.adopt(name, received.get(1), received.get(2),
-                        queueOptions());
+                        received.get(3), received.get(4), queueOptions());
                     if (peerProcess.watch() != null) {
                         queues.watchPeer(peerProcess.watch());
                     }

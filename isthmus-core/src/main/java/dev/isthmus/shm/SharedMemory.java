@@ -505,7 +505,7 @@ public final class SharedMemory implements AutoCloseable {
         if (writable) {
             Mmap.populateWrite(segment, what);
         } else {
-            segment.load();
+            Mmap.populateRead(segment, what);
         }
     }
 
@@ -521,7 +521,7 @@ public final class SharedMemory implements AutoCloseable {
         if (writable) {
             Mmap.populateWrite(part.asSlice(0, part.byteSize()), what);
         } else {
-            part.load();
+            Mmap.populateRead(part, what);
         }
     }
 

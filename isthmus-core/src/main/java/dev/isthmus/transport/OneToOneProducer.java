@@ -258,9 +258,9 @@ final class OneToOneProducer extends ShmQueue.Producer {
             capacity *= 2;
         }
         capacity = Math.min(capacity, queue.maxCapacity);
-        queue.memory.refresh();
-        final long fileOffset = queue.memory.lengthBytes();
-        queue.memory.grow(fileOffset + capacity, queue.options.prefault());
+        queue.data.refresh();
+        final long fileOffset = queue.data.lengthBytes();
+        queue.data.grow(fileOffset + capacity, queue.options.prefault());
         final ShmQueue.Region next = queue.region(fileOffset, capacity, 0);
 
         // The jump record goes where the next record would; JUMP_RESERVE guarantees the room.

@@ -34,6 +34,10 @@ public final class OneToOneShmQueue extends ShmQueue {
         super(memory, options, false, unlinkOnClose);
     }
 
+    private OneToOneShmQueue(final SharedMemory[] split, final ShmQueueOptions options) {
+        super(split[0], split[1], options, false, false);
+    }
+
     /**
      * Creates the queue's segment, exclusively. The creator removes the name when it closes the queue,
      * unless {@link #unlink()} did so earlier.
@@ -70,6 +74,40 @@ public final class OneToOneShmQueue extends ShmQueue {
      */
     public static OneToOneShmQueue createSealed(final ResourceName name, final ShmQueueOptions options) {
         return new OneToOneShmQueue(createSegment(name, options, false, true), options, false);
+    }
+
+    /**
+     * Creates the queue in two sealed anonymous files: its control page, which both sides write, and its
+     * regions, which only the producer writes. The peer gets both as descriptors
+     * ({@link #duplicateDescriptor()}, {@link #duplicateDataDescriptor(boolean)}): a consuming peer gets the
+     * regions read-only, so the kernel refuses it a writable mapping and a stray write faults in the peer,
+     * never silently in this process's ring.
+     *
+     * @param name    a name for diagnostics
+     * @param options capacities, permissions, idle strategy
+     * @return the queue, with no role attached yet
+     */
+    public static OneToOneShmQueue createSplitSealed(final ResourceName name, final ShmQueueOptions options) {
+        return new OneToOneShmQueue(createSplitSegments(name, options), options);
+    }
+
+    /**
+     * Maps a queue the peer created with {@link #createSplitSealed} from its two descriptors, after checking
+     * both files' seals and lengths.
+     *
+     * @param controlFd    the control page's descriptor, owned by the queue from now on (closed if this fails)
+     * @param dataFd       the regions' descriptor, likewise; read-only if this side is to consume
+     * @param name         the name the peer gave it, for diagnostics
+     * @param options      the idle strategy and liveness interval for this side; its max capacity bounds what is
+     *                     mapped
+     * @param dataWritable whether to map the regions for writing: only the producer does
+     * @return the queue, with no role attached yet
+     * @throws dev.isthmus.CorruptDataException if a file is not sealed, too large, or not a one-to-one queue
+     * @throws dev.isthmus.NativeException      if the regions are to be writable and their descriptor is not
+     */
+    public static OneToOneShmQueue adoptSplit(final int controlFd, final int dataFd, final ResourceName name,
+                                              final ShmQueueOptions options, final boolean dataWritable) {
+        return new OneToOneShmQueue(adoptSplitSegments(controlFd, dataFd, name, options, dataWritable), options);
     }
 
     /**

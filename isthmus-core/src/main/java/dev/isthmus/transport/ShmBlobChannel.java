@@ -8,6 +8,8 @@ import dev.isthmus.ChannelClosedException;
 import dev.isthmus.shm.ResourceName;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -104,45 +106,59 @@ public final class ShmBlobChannel implements BlobChannel {
      * @return this side of the channel
      */
     public static ShmBlobChannel createSealed(final ResourceName name, final ShmQueueOptions options) {
-        return create(name, options, OneToOneShmQueue::createSealed);
+        return create(name, options, OneToOneShmQueue::createSplitSealed);
     }
 
     /**
-     * {@return new descriptors of the two queues of a sealed channel, creator-to-opener first, the caller's to
-     * close once handed over}
+     * {@return new descriptors of the two queues of a sealed channel, the caller's to close once handed over:
+     * the creator-to-opener queue's control page and its regions, read-only (the opener only consumes them),
+     * then the opener-to-creator queue's control page and its regions, writable (the opener produces there)}
      */
     public NativeHandle[] duplicateDescriptors() {
-        final NativeHandle ab = NativeHandle.adopt(outbound.duplicateDescriptor());
+        final List<NativeHandle> handles = new ArrayList<>(4);
         try {
-            return new NativeHandle[] {ab, NativeHandle.adopt(inbound.duplicateDescriptor())};
+            handles.add(NativeHandle.adopt(outbound.duplicateDescriptor()));
+            handles.add(NativeHandle.adopt(outbound.duplicateDataDescriptor(true)));
+            handles.add(NativeHandle.adopt(inbound.duplicateDescriptor()));
+            handles.add(NativeHandle.adopt(inbound.duplicateDataDescriptor(false)));
+            return handles.toArray(NativeHandle[]::new);
         } catch (final RuntimeException | Error e) {
-            ab.close();
+            handles.forEach(NativeHandle::close);
             throw e;
         }
     }
 
     /**
-     * Maps the other side of a sealed channel from the two descriptors its creator handed over, after checking
-     * each file's seals and length.
+     * Maps the other side of a sealed channel from the four descriptors its creator handed over
+     * ({@link #duplicateDescriptors()}), after checking each file's seals and length. The queue this side
+     * receives from has its regions mapped read-only, from a read-only descriptor: nothing here can write a
+     * byte of the creator's ring.
      *
-     * @param name    the name the creator used, for diagnostics
-     * @param ab      the creator-to-opener queue's descriptor, owned by the channel from now on
-     * @param ba      the opener-to-creator queue's descriptor, owned by the channel from now on
-     * @param options the idle strategy and liveness interval for this side; its max capacity bounds what is mapped
+     * @param name      the name the creator used, for diagnostics
+     * @param abControl the creator-to-opener queue's control page, owned by the channel from now on
+     * @param abData    its regions, read-only, likewise
+     * @param baControl the opener-to-creator queue's control page, likewise
+     * @param baData    its regions, writable, likewise
+     * @param options   the idle strategy and liveness interval for this side; its max capacity bounds what is mapped
      * @return this side of the channel
      * @throws dev.isthmus.CorruptDataException if a file is not sealed, too large, or not a queue
      */
-    public static ShmBlobChannel adopt(final ResourceName name, final NativeHandle ab, final NativeHandle ba,
+    public static ShmBlobChannel adopt(final ResourceName name, final NativeHandle abControl, final NativeHandle abData,
+                                       final NativeHandle baControl, final NativeHandle baData,
                                        final ShmQueueOptions options) {
         final OneToOneShmQueue in;
         try {
-            in = OneToOneShmQueue.adopt(ab.release(), queueName(name, "ab"), options);
+            in = OneToOneShmQueue.adoptSplit(abControl.release(), abData.release(), queueName(name, "ab"), options, false);
         } catch (final RuntimeException | Error e) {
-            ba.close();
+            abControl.close();
+            abData.close();
+            baControl.close();
+            baData.close();
             throw e;
         }
         try {
-            final OneToOneShmQueue out = OneToOneShmQueue.adopt(ba.release(), queueName(name, "ba"), options);
+            final OneToOneShmQueue out = OneToOneShmQueue.adoptSplit(baControl.release(), baData.release(),
+                queueName(name, "ba"), options, true);
             try {
                 return new ShmBlobChannel(out, in);
             } catch (final RuntimeException | Error e) {
@@ -150,6 +166,8 @@ public final class ShmBlobChannel implements BlobChannel {
                 throw e;
             }
         } catch (final RuntimeException | Error e) {
+            baControl.close();
+            baData.close();
             in.close();
             throw e;
         }

@@ -107,6 +107,12 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
 
     final SharedMemory memory;
     /**
+     * The file of the queue's regions (the rings): {@link #memory} itself, or, for a sealed one-to-one
+     * queue, a file of its own, so that the consumer can be handed it read-only while both sides write the
+     * control page. The consumer of a one-to-one queue never writes a ring.
+     */
+    final SharedMemory data;
+    /**
      * Whether this process has faulted the queue's pages in: done on first use by either role, where
      * {@link ShmQueueOptions#prefault()} asks for it, rather than at creation, so that an idle queue costs
      * no memory. Plain: two roles racing to it both fault the pages in, harmlessly (it never writes).
@@ -132,7 +138,13 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
 
     ShmQueue(final SharedMemory memory, final ShmQueueOptions options, final boolean manyProducers,
              final boolean unlinkOnClose) {
+        this(memory, memory, options, manyProducers, unlinkOnClose);
+    }
+
+    ShmQueue(final SharedMemory memory, final SharedMemory data, final ShmQueueOptions options,
+             final boolean manyProducers, final boolean unlinkOnClose) {
         this.memory = memory;
+        this.data = data;
         this.options = options;
         this.manyProducers = manyProducers;
         this.unlinkOnClose = unlinkOnClose;
@@ -177,9 +189,75 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         if (!prefaulted) {
             prefaulted = true;
             if (options.prefault()) {
-                memory.prefault();
+                data.prefault();
             }
         }
+    }
+
+    /**
+     * Creates a sealed one-to-one queue in two anonymous files: the control page, which both sides write,
+     * sealed at its length; and the regions, which only the producer writes, growable, so that the consumer
+     * can map them from a read-only descriptor.
+     *
+     * @return the control file, then the regions' file
+     */
+    static SharedMemory[] createSplitSegments(final ResourceName name, final ShmQueueOptions options) {
+        final long capacity = options.initialCapacityBytes();
+        final SharedMemory control = SharedMemory.builder(name).lengthBytes(FIRST_REGION_OFFSET)
+            .permissions(options.permissions()).fixedLength().createSealed();
+        try {
+            // The regions keep their offsets (the first page of this file stays a hole, costing nothing).
+            final SharedMemory data = SharedMemory.builder(dataName(name)).lengthBytes(FIRST_REGION_OFFSET + capacity)
+                .permissions(options.permissions()).createSealed();
+            final MemorySegment page = control.segment();
+            page.set(JAVA_INT, VERSION_OFFSET, VERSION);
+            page.set(JAVA_INT, FLAGS_OFFSET, 0);
+            page.set(JAVA_INT, MAX_MESSAGE_LENGTH_OFFSET, options.maxMessageLengthBytes());
+            page.set(JAVA_LONG, INITIAL_CAPACITY_OFFSET, capacity);
+            page.set(JAVA_LONG, MAX_CAPACITY_OFFSET, options.maxCapacityBytes());
+            // release: publishes the descriptor; pairs with validate()'s getLongAcquire(MAGIC).
+            putLongRelease(page, MAGIC_OFFSET, MAGIC);
+            return new SharedMemory[] {control, data};
+        } catch (final RuntimeException | Error e) {
+            control.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Maps a split sealed one-to-one queue a peer handed over as two descriptors, after checking both files'
+     * seals and lengths: the control page read-write, the regions read-write for the producer and read-only
+     * for the consumer (whose descriptor is then read-only too, so it cannot map them otherwise).
+     *
+     * @return the control file, then the regions' file
+     */
+    static SharedMemory[] adoptSplitSegments(final int controlFd, final int dataFd, final ResourceName name,
+                                             final ShmQueueOptions options, final boolean dataWritable) {
+        final SharedMemory control;
+        try {
+            control = SharedMemory.adopt(controlFd, name, true, FIRST_REGION_OFFSET);
+        } catch (final RuntimeException | Error e) {
+            dev.isthmus.internal.linux.FileIo.close(dataFd);
+            throw e;
+        }
+        try {
+            final SharedMemory data = SharedMemory.adopt(dataFd, dataName(name), dataWritable,
+                FIRST_REGION_OFFSET + 2 * options.maxCapacityBytes());
+            try {
+                validate(control, data, false);
+                return new SharedMemory[] {control, data};
+            } catch (final RuntimeException | Error e) {
+                data.close();
+                throw e;
+            }
+        } catch (final RuntimeException | Error e) {
+            control.close();
+            throw e;
+        }
+    }
+
+    private static ResourceName dataName(final ResourceName name) {
+        return new ResourceName(name.prefix(), name.app(), name.pid(), name.kind(), name.id() + "-d");
     }
 
     static SharedMemory openSegment(final ResourceName name, final ShmQueueOptions options,
@@ -217,11 +295,36 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         return memory.duplicateDescriptor(false);
     }
 
+    /**
+     * {@return a new descriptor of this queue's regions file, the caller's to close, for a split sealed
+     * queue ({@link #isSplit()}): read-only for the consumer, which then cannot map a byte of it for writing}
+     *
+     * @param readOnly whether to hand out a read-only descriptor
+     * @throws IllegalStateException if the queue is not split
+     */
+    public int duplicateDataDescriptor(final boolean readOnly) {
+        if (!isSplit()) {
+            throw new IllegalStateException(what + " keeps its regions in its control file");
+        }
+        return data.duplicateDescriptor(readOnly);
+    }
+
+    /** {@return whether the regions live in a file of their own, apart from the control page} */
+    public boolean isSplit() {
+        return data != memory;
+    }
+
     private static void validate(final SharedMemory memory, final boolean manyProducers) {
+        validate(memory, memory, manyProducers);
+    }
+
+    private static void validate(final SharedMemory memory, final SharedMemory data, final boolean manyProducers) {
         final String what = "queue " + memory.path();
         final MemorySegment segment = memory.segment();
-        if (segment.byteSize() < FIRST_REGION_OFFSET + MIN_CAPACITY) {
-            throw new CorruptDataException(what + " is too short for a queue: " + segment.byteSize() + " bytes");
+        final long dataLength = data.segment().byteSize();
+        if (segment.byteSize() < FIRST_REGION_OFFSET || dataLength < FIRST_REGION_OFFSET + MIN_CAPACITY) {
+            throw new CorruptDataException(what + " is too short for a queue: " + segment.byteSize() + " bytes"
+                + (data != memory ? ", its regions " + dataLength + " bytes" : ""));
         }
         // acquire: pairs with createSegment()'s putLongRelease(MAGIC).
         final long magic = getLongAcquire(segment, MAGIC_OFFSET);
@@ -242,9 +345,9 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         final long initial = segment.get(JAVA_LONG, INITIAL_CAPACITY_OFFSET);
         final long max = segment.get(JAVA_LONG, MAX_CAPACITY_OFFSET);
         if (!isCapacity(initial) || !isCapacity(max) || max < initial || manyProducers && initial != max
-            || FIRST_REGION_OFFSET + initial > segment.byteSize()) {
+            || FIRST_REGION_OFFSET + initial > dataLength) {
             throw new CorruptDataException(what + " declares impossible capacities: initial " + initial + ", max " + max
-                + ", segment " + segment.byteSize() + " bytes");
+                + ", regions " + dataLength + " bytes");
         }
         final int maxMessage = segment.get(JAVA_INT, MAX_MESSAGE_LENGTH_OFFSET);
         if (maxMessage < 0 || maxMessage > max / 4) {
@@ -379,7 +482,13 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             if (unlinkOnClose) {
                 memory.unlink();
             }
-            memory.close();
+            try {
+                memory.close();
+            } finally {
+                if (data != memory) {
+                    data.close();
+                }
+            }
         }
     }
 
@@ -409,19 +518,19 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             throw new CorruptDataException(what + " names an impossible region: offset " + fileOffset + ", capacity "
                 + capacity + " (max capacity " + maxCapacity + ")");
         }
-        MemorySegment data = memory.segment();
-        if (fileOffset + capacity > data.byteSize()) {
-            memory.refresh();
-            data = memory.segment();
-            if (fileOffset + capacity > data.byteSize()) {
+        MemorySegment rings = data.segment();
+        if (fileOffset + capacity > rings.byteSize()) {
+            data.refresh();
+            rings = data.segment();
+            if (fileOffset + capacity > rings.byteSize()) {
                 throw new CorruptDataException(what + " names a region beyond its end: offset " + fileOffset + ", capacity "
-                    + capacity + ", segment " + data.byteSize() + " bytes");
+                    + capacity + ", segment " + rings.byteSize() + " bytes");
             }
             if (options.prefault()) {
-                memory.prefault(fileOffset, capacity);
+                data.prefault(fileOffset, capacity);
             }
         }
-        return new Region(data.asSlice(fileOffset, capacity), fileOffset, capacity, base);
+        return new Region(rings.asSlice(fileOffset, capacity), fileOffset, capacity, base);
     }
 
     /**

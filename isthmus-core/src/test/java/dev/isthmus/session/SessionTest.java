@@ -352,7 +352,8 @@ class SessionTest {
                     queues += name.contains(".queue.") ? 1 : 0;
                     pools += name.contains(".arena.") && name.contains("-p0") ? 1 : 0;
                 }
-                assertEquals(2, queues, "the two queues of the init channel: " + modes);
+                assertEquals(4, queues, "the two queues of the init channel, each a control page and a file of rings: "
+                    + modes);
                 assertEquals(2, pools, "one pool per side: " + modes);
                 assertTrue(modes.keySet().stream().anyMatch(n -> n.endsWith(".sock.srv")), modes.toString());
             }

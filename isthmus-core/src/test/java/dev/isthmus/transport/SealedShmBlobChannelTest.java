@@ -26,7 +26,7 @@ class SealedShmBlobChannelTest {
             .maxMessageLengthBytes(4096).prefault(false).build();
         try (ShmBlobChannel creator = ShmBlobChannel.createSealed(name, options)) {
             final NativeHandle[] fds = creator.duplicateDescriptors();
-            try (ShmBlobChannel opener = ShmBlobChannel.adopt(name, fds[0], fds[1], options)) {
+            try (ShmBlobChannel opener = ShmBlobChannel.adopt(name, fds[0], fds[1], fds[2], fds[3], options)) {
                 final byte[] message = new byte[1000];
                 final long[] received = {0};
                 final long[] wrong = {0};
@@ -46,11 +46,41 @@ class SealedShmBlobChannelTest {
                     }
                 }
                 assertEquals(0, wrong[0]);
-                assertTrue(creator.outbound().memory.lengthBytes() > 4096 + 4096, "the ring grew");
-                assertTrue(opener.inbound().memory.isSealed());
+                assertTrue(creator.outbound().data.lengthBytes() > 4096 + 4096, "the ring grew");
+                assertTrue(opener.inbound().memory.isSealed() && opener.inbound().data.isSealed());
+                assertTrue(opener.inbound().data.segment().isReadOnly(), "the opener reads the creator's ring read-only");
             }
             try (Stream<Path> entries = Files.list(SharedMemory.DEFAULT_DIRECTORY)) {
                 assertEquals(0, entries.filter(p -> p.getFileName().toString().contains("sealtest")).count());
+            }
+        }
+    }
+
+    @Test
+    void shouldHandTheConsumerARingItCannotMapForWriting() throws Exception {
+        final ResourceName name = ResourceName.of("sealtest", "queue", "readonly");
+        final ShmQueueOptions options = ShmQueueOptions.builder().initialCapacityBytes(4096).maxCapacityBytes(1 << 20)
+            .maxMessageLengthBytes(4096).build();
+        try (ShmBlobChannel creator = ShmBlobChannel.createSealed(name, options)) {
+            final NativeHandle[] fds = creator.duplicateDescriptors();
+            try {
+                // A consumer that tries for a writable mapping of the creator's ring is refused by the kernel.
+                final int ringFd = fds[1].fd();
+                final dev.isthmus.NativeException refused = org.junit.jupiter.api.Assertions.assertThrows(
+                    dev.isthmus.NativeException.class,
+                    () -> dev.isthmus.internal.linux.Mmap.map(ringFd, 4096, true, java.lang.foreign.Arena.global(), "ring"));
+                assertEquals(dev.isthmus.internal.linux.Errno.EACCES, refused.errno(), refused.getMessage());
+                // Nor can it reopen the descriptor for writing through /proc: the file's mode stays the creator's.
+                assertEquals(0, dev.isthmus.internal.linux.FileIo.mode(ringFd, "ring") & 0022);
+                // The control page and the other queue's ring are writable: the opener writes its position and
+                // produces there.
+                final java.lang.foreign.MemorySegment control = dev.isthmus.internal.linux.Mmap.map(fds[0].fd(), 4096, true,
+                    java.lang.foreign.Arena.ofAuto(), "control");
+                assertTrue(control.byteSize() == 4096);
+            } finally {
+                for (final NativeHandle fd : fds) {
+                    fd.close();
+                }
             }
         }
     }

@@ -126,6 +126,23 @@ public final class Mmap {
     }
 
     /**
+     * Faults in every page of a mapping for reading now, for a read-only mapping ({@code madvise(
+     * MADV_POPULATE_READ)}, Linux 5.14, else reading one byte of each page). Never a write.
+     *
+     * @param segment a mapping, or a page-aligned part of one
+     * @param what    the file's name, for the error message
+     * @throws dev.isthmus.NativeException if {@code madvise} fails other than with {@code EINVAL}
+     */
+    public static void populateRead(final MemorySegment segment, final String what) {
+        if (segment.byteSize() == 0) {
+            return;
+        }
+        if (!advise(segment, MADV_POPULATE_READ, "MADV_POPULATE_READ", what)) {
+            populateByReading(segment);
+        }
+    }
+
+    /**
      * Faults in every page of a shared mapping now, so that the first access to each page later costs
      * little, without ever writing to it: another process may be writing the same pages.
      *
