@@ -56,11 +56,10 @@ class DoorbellTest {
     }
 
     @Test
-    void shouldDefaultToTheAsymmetricModeWhereTheKernelHasExpeditedBarriers() {
+    void shouldDefaultToTheFencedMode() {
         assumeTrue(System.getProperty("isthmus.doorbell.mode") == null, "the default is overridden");
         try (Arena arena = Arena.ofConfined()) {
-            assertEquals(Membarrier.isRegistered() ? Doorbell.Mode.ASYMMETRIC : Doorbell.Mode.FENCED,
-                new Doorbell(arena.allocate(8, 8), 0).mode());
+            assertEquals(Doorbell.Mode.FENCED, new Doorbell(arena.allocate(8, 8), 0).mode());
         }
     }
 
