@@ -280,11 +280,13 @@ class StructuredChannelTest {
             serveEcho(pair.server);
             pair.client.send(message(pair.client, ECHO, "intruder"));
             final long deadline = System.nanoTime() + LONG.toNanos();
-            while (pair.server.isOpen() && System.nanoTime() < deadline) {
+            // The channel is marked failed, then its handler told, on the driver thread: wait for both.
+            while ((pair.server.isOpen() || serverErrors.isEmpty()) && System.nanoTime() < deadline) {
                 Thread.sleep(5);
             }
             assertInstanceOf(CorruptDataException.class, pair.server.failure());
             assertTrue(pair.server.failure().getMessage().contains("wrong session token"));
+            Thread.sleep(50);
             assertEquals(1, serverErrors.size(), "reported once");
         }
     }
