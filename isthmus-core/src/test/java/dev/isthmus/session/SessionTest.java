@@ -337,7 +337,12 @@ class SessionTest {
                     }
                     if (target.startsWith("/memfd:") && (target.contains(".queue." + client.id() + "-")
                         || target.contains(".arena." + client.id() + "-"))) {
-                        modes.put(target, mode(fd));
+                        try {
+                            modes.put(target, mode(fd));
+                        } catch (final java.nio.file.NoSuchFileException closedMeanwhile) {
+                            // A duplicate handed over (the handshake closes its copies after sending them): the
+                            // file itself stays open through the descriptor its owner maps it with.
+                        }
                     }
                 }
                 final String pidFile = PosixFilePermissions.toString(PidFile.permissions(level));
