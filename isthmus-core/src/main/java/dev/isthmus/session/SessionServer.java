@@ -49,8 +49,14 @@ import java.util.function.Consumer;
  * <p>One instance per server app runs at a time: a second one is refused with the first one's pid. At
  * start, the server removes what dead earlier instances of itself, and dead clients of it, left in
  * {@code /dev/shm} and the run directory. Every connecting process is authenticated before anything is
- * created for it; a rejected client is told why, and the {@linkplain #onError error handler} hears of it
- * once.
+ * created for it; a rejected client is told why (a stranger learns nothing of the allowed apps, users or
+ * files), and the {@linkplain #onError error handler} hears of it once.
+ *
+ * <p>What a hostile or stalled client can cost is bounded by {@link ServerLimits}: a connection from a uid
+ * no allowed client runs as is refused before anything is read from it; handshakes run concurrently, each
+ * on a thread of its own with a deadline, a few per uid at a time (further connections of that uid wait in
+ * order, those that have spoken first); sessions per client app, channels per session and init channels
+ * are capped, each refusal a {@link SessionRefusedException} naming the limit.
  *
  * <p>Thread safety: all methods are thread-safe.
  */
