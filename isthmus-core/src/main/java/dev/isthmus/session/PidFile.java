@@ -191,18 +191,17 @@ final class PidFile implements AutoCloseable {
     static ProcessIdentity read(final Path runDirectory, final String app, final int ownerUid) {
         final Path path = path(runDirectory, app);
         final String what = path.toString();
-        final int fd;
-        try {
-            fd = FileIo.open(what, FileIo.O_RDONLY | FileIo.O_NONBLOCK, 0);
-        } catch (final dev.isthmus.NativeException e) {
-            if (e.errno() == dev.isthmus.internal.linux.Errno.EACCES) {
-                throw e; // the caller explains the permission level
-            }
-            throw new dev.isthmus.AuthenticationException("cannot open " + path + " as the pid file of server app \""
-                + app + "\" (" + e.getMessage() + "): refusing to trust it");
-        }
+        final int fd = FileIo.tryOpen(what, FileIo.O_RDONLY | FileIo.O_NONBLOCK, 0);
         if (fd == -dev.isthmus.internal.linux.Errno.ENOENT) {
             throw new NoSuchResourceException("server app \"" + app + "\" is not running: no " + path);
+        }
+        if (fd == -dev.isthmus.internal.linux.Errno.EACCES) {
+            // the caller explains the permission level
+            throw dev.isthmus.internal.linux.Errno.exception("open(" + path + ")", -fd);
+        }
+        if (fd < 0) {
+            throw new dev.isthmus.AuthenticationException("cannot open " + path + " as the pid file of server app \""
+                + app + "\" (" + dev.isthmus.internal.linux.Errno.name(-fd) + "): refusing to trust it");
         }
         final String text;
         final boolean unlocked;

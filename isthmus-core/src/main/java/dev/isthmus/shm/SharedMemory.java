@@ -196,6 +196,13 @@ public final class SharedMemory implements AutoCloseable {
                     + " against shrinking (seals " + seals + "): refused, it could be truncated under this process");
             }
             return mapExisting(name, path, fd, writable, maxDataLength, true);
+        } catch (final dev.isthmus.NativeException e) {
+            FileIo.close(fd);
+            if (writable && e.errno() == dev.isthmus.internal.linux.Errno.EACCES) {
+                throw new CorruptDataException("shared-memory segment " + path + " was handed over read-only where a"
+                    + " segment this process writes was expected: refused (" + e.getMessage() + ")");
+            }
+            throw e;
         } catch (final RuntimeException | Error e) {
             FileIo.close(fd);
             throw e;

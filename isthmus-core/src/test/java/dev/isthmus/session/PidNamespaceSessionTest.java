@@ -110,6 +110,24 @@ class PidNamespaceSessionTest {
         }
     }
 
+    /**
+     * Reads the peer's stream, then keeps reading for several liveness intervals (a live peer whose pid names
+     * nothing here must not be declared dead), then kills it: the session must be told within a second.
+     */
+    private static void streamThenKill(final Session session, final ChildJvm peer) throws Exception {
+        final CompletableFuture<Long> toldAt = new CompletableFuture<>();
+        session.onError(error -> toldAt.complete(System.nanoTime()));
+        final BlobChannel channel = session.initChannels().getFirst().blobs();
+        readMessages(channel, 10_000);
+        readFor(channel, Duration.ofSeconds(3));
+        assertTrue(session.isOpen(), "declared dead while alive: " + session.failure());
+        peer.kill9();
+        final long killedAt = System.nanoTime();
+        final long toldAfterMs = (toldAt.get(10, TimeUnit.SECONDS) - killedAt) / 1_000_000;
+        assertTrue(toldAfterMs < 1000, "told after " + toldAfterMs + " ms");
+        assertInstanceOf(PeerDeadException.class, session.failure().orElseThrow());
+    }
+
     @Test
     void shouldRefuseAPeerInAnotherPidNamespaceUnlessTheServerAppAcceptsThem() {
         final TestUniverse universe = universe();
@@ -139,19 +157,9 @@ class PidNamespaceSessionTest {
              ChildJvm client = inNewPidNamespace("ns-client", "client", universe, "stream")) {
             final Session session = server.accept(LONG);
             assertEquals(1, session.peer().pid(), "the client's own pid, as init of its namespace");
-            final CompletableFuture<Long> toldAt = new CompletableFuture<>();
-            session.onError(error -> toldAt.complete(System.nanoTime()));
-            final BlobChannel channel = session.initChannels().getFirst().blobs();
-            readMessages(channel, 10_000);
-            // Several liveness intervals: a live peer whose pid names nothing here is not declared dead.
-            readFor(channel, Duration.ofSeconds(3));
-            assertTrue(session.isOpen(), "declared dead while alive: " + session.failure());
-            client.kill9();
-            final long killedAt = System.nanoTime();
-            final long toldAfterMs = (toldAt.get(10, TimeUnit.SECONDS) - killedAt) / 1_000_000;
-            assertTrue(toldAfterMs < 1000, "told after " + toldAfterMs + " ms");
-            assertInstanceOf(PeerDeadException.class, session.failure().orElseThrow());
-            assertThrows(PeerDeadException.class, () -> readFor(channel, Duration.ofSeconds(10)));
+            streamThenKill(session, client);
+            assertThrows(PeerDeadException.class,
+                () -> readFor(session.initChannels().getFirst().blobs(), Duration.ofSeconds(10)));
             session.close();
         }
     }
@@ -165,17 +173,7 @@ class PidNamespaceSessionTest {
                 SessionOptions.defaults().initChannels(1));
             try {
                 assertEquals(1, session.peer().pid());
-                final CompletableFuture<Long> toldAt = new CompletableFuture<>();
-                session.onError(error -> toldAt.complete(System.nanoTime()));
-                final BlobChannel channel = session.initChannels().getFirst().blobs();
-                readMessages(channel, 10_000);
-                readFor(channel, Duration.ofSeconds(3));
-                assertTrue(session.isOpen(), "declared dead while alive: " + session.failure());
-                server.kill9();
-                final long killedAt = System.nanoTime();
-                final long toldAfterMs = (toldAt.get(10, TimeUnit.SECONDS) - killedAt) / 1_000_000;
-                assertTrue(toldAfterMs < 1000, "told after " + toldAfterMs + " ms");
-                assertInstanceOf(PeerDeadException.class, session.failure().orElseThrow());
+                streamThenKill(session, server);
             } finally {
                 session.close();
             }

@@ -252,6 +252,28 @@ class SessionServerAbuseTest {
     }
 
     @Test
+    void shouldRejectAHelloThatLiesAboutItsPidOrStartTime() throws Exception {
+        try (SessionServer ignored = start(ServerLimits.defaults())) {
+            final dev.isthmus.shm.ProcessIdentity me = dev.isthmus.shm.ProcessIdentity.current();
+            final long[][] lies = {{me.pid() + 1, me.startTimeTicks()}, {me.pid(), me.startTimeTicks() + 1}};
+            final String[] expected = {"claims pid " + (me.pid() + 1), "claims start time " + (me.startTimeTicks() + 1)};
+            for (int i = 0; i < lies.length; i++) {
+                try (UnixSocketBlobChannel liar = rawConnection()) {
+                    final byte[] hello = SessionProtocol.encodeHello(new SessionProtocol.Hello(client.name(),
+                        dev.isthmus.internal.linux.Credentials.effectiveUid(),
+                        dev.isthmus.internal.linux.Credentials.effectiveGid(), lies[i][0], lies[i][1], 0,
+                        ChannelTransport.SHM_QUEUE, false, new byte[0]));
+                    assertTrue(liar.offer(hello, 0, hello.length, TimeUnit.SECONDS.toNanos(10)));
+                    final SessionProtocol.Reply reply = SessionProtocol.awaitReply(liar, LONG);
+                    assertEquals(SessionProtocol.REJECT, reply.message().type());
+                    final String reason = SessionProtocol.rejection(reply.message().body()).reason();
+                    assertTrue(reason.contains(expected[i]), reason);
+                }
+            }
+        }
+    }
+
+    @Test
     void shouldRefuseTheSessionBeyondTheLimitOfAClientApp() {
         try (SessionServer server = start(ServerLimits.defaults().maxSessionsPerClient(2))) {
             final Session[] first = connect(server, SessionOptions.defaults());

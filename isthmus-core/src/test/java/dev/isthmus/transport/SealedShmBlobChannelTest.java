@@ -84,4 +84,23 @@ class SealedShmBlobChannelTest {
             }
         }
     }
+
+    @Test
+    void shouldRefuseDescriptorsHandedOverInTheWrongPlaces() throws Exception {
+        final ResourceName name = ResourceName.of("sealtest", "queue", "swapped");
+        final ShmQueueOptions options = ShmQueueOptions.builder().initialCapacityBytes(4096).maxCapacityBytes(1 << 20)
+            .maxMessageLengthBytes(4096).build();
+        try (ShmBlobChannel creator = ShmBlobChannel.createSealed(name, options)) {
+            final NativeHandle[] fds = creator.duplicateDescriptors();
+            // A peer that passes a ring where a control page belongs: larger than a control page, refused
+            // before it is mapped; every descriptor handed over is closed.
+            final dev.isthmus.CorruptDataException refused = org.junit.jupiter.api.Assertions.assertThrows(
+                dev.isthmus.CorruptDataException.class,
+                () -> ShmBlobChannel.adopt(name, fds[1], fds[0], fds[2], fds[3], options));
+            assertTrue(refused.getMessage() != null, refused.toString());
+            for (final NativeHandle fd : fds) {
+                org.junit.jupiter.api.Assertions.assertFalse(fd.isOpen(), fd + " was left open");
+            }
+        }
+    }
 }

@@ -122,25 +122,11 @@ public final class FileIo {
      * @throws dev.isthmus.NativeException for any other failure
      */
     public static int open(final String path, final int flags, final int mode) {
-        final Native.CallState state = Native.callState();
-        try (Arena arena = Arena.ofConfined()) {
-            final MemorySegment cPath = arena.allocateFrom(path);
-            final int allFlags = flags | O_CLOEXEC | Platform.arch().oNoFollow;
-            int fd;
-            do {
-                fd = (int) OPEN.invokeExact(state.errnoSegment(), cPath, allFlags, mode);
-            } while (fd == -1 && state.errno() == Errno.EINTR);
-            if (fd >= 0) {
-                return fd;
-            }
-            final int errno = state.errno();
-            if (errno == Errno.ENOENT || errno == Errno.EEXIST) {
-                return -errno;
-            }
-            throw Errno.exception("open(" + path + ")", errno);
-        } catch (final Throwable t) {
-            throw Native.rethrow(t);
+        final int fd = tryOpen(path, flags, mode);
+        if (fd >= 0 || fd == -Errno.ENOENT || fd == -Errno.EEXIST) {
+            return fd;
         }
+        throw Errno.exception("open(" + path + ")", -fd);
     }
 
     /**
