@@ -112,6 +112,13 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
     private SharedMemory returns;
     private long returnsConsumed;
     private boolean returnsBroken;
+    /**
+     * Sealed: lends since the return ring was last read. An owner that only lends (a pre-built response
+     * sent over and over) reads it every {@link #LENDS_PER_DRAIN} lends, so the ring never fills and no
+     * block's lend count reaches its limit while the borrower keeps returning.
+     */
+    private int lendsSinceDrain;
+    static final int LENDS_PER_DRAIN = 1024;
 
     private static final class Pool {
         final int index;
@@ -343,9 +350,13 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
     @Override
     public synchronized void lent(final ShmBlock block) {
         final long key = encode(block.poolIndex(), block.offset());
-        final long meta = blocks.get(key);
+        long meta = blocks.get(key);
         if (closed || meta == LongLongMap.MISSING || (meta & ALLOCATED) == 0 || generation(meta) != block.generation()) {
             throw new IllegalStateException("block " + block.handle() + " of arena " + group + " is not allocated");
+        }
+        if (++lendsSinceDrain >= LENDS_PER_DRAIN || lends(meta) == MAX_LENDS) {
+            drainReturnRing();
+            meta = blocks.get(key);
         }
         if (lends(meta) == MAX_LENDS) {
             throw new IllegalStateException("block " + block.handle() + " is lent " + MAX_LENDS + " times already");
@@ -464,6 +475,7 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
      * closes.
      */
     private void drainReturnRing() {
+        lendsSinceDrain = 0;
         final SharedMemory ring = returns;
         if (ring == null || returnsBroken) {
             return;

@@ -98,6 +98,27 @@ class SealedArenaTest {
     }
 
     /**
+     * A server that answers with one pre-built response allocates nothing between sends: lending alone must
+     * read the returns, or the ring fills, returns pile up in the borrower and the block's lend count
+     * reaches its limit (65,535) after as many round trips.
+     */
+    @Test
+    void shouldReadReturnsWhileOnlyLendingOneBlockOverAndOver() {
+        try (Pair pair = pair()) {
+            final ShmBlock block = pair.arena.allocate(4096);
+            for (int i = 0; i < 200_000; i++) {
+                pair.view.borrow(block.lend()).close();
+            }
+            assertEquals(0, pair.view.droppedReturns(), "no return was dropped for want of room");
+            assertTrue(block.references() <= 1 + ShmArena.LENDS_PER_DRAIN,
+                "the returns were read as they came: " + block.references() + " references");
+            block.close();
+            assertEquals(0, pair.arena.allocatedBytes(), "every lend came back");
+            assertEquals(0, pair.arena.refusedReturns());
+        }
+    }
+
+    /**
      * An owner that never reads its returns (stopped, or lying in its pool header about how far it read)
      * cannot make the borrower's memory grow without bound: past a bounded backlog, returns are dropped
      * and counted, and the owner keeps those blocks.
