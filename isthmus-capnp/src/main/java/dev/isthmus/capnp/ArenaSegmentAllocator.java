@@ -36,6 +36,8 @@ final class ArenaSegmentAllocator implements Allocator {
     private final long maxBlockBytes;
     private final List<ShmBlock> blocks = new ArrayList<>();
     private long nextBlockBytes = FIRST_BLOCK_BYTES;
+    /** The first segment's exact length, or 0 for the usual whole block. */
+    private long firstSegmentBytes;
 
     ArenaSegmentAllocator(final ShmArena arena, final long maxBlockBytes) {
         this.arena = arena;
@@ -54,17 +56,34 @@ final class ArenaSegmentAllocator implements Allocator {
         }
     }
 
+    /**
+     * Sets the first segment's length exactly (a whole number of words), in a block rounded up to hold it;
+     * the block's pages beyond it are never touched for this message.
+     *
+     * @param bytes the first segment's length, a multiple of 8 and at most {@link #MAX_BUFFER_BYTES}
+     */
+    void firstSegmentBytes(final long bytes) {
+        if (blocks.isEmpty()) {
+            firstSegmentBytes = bytes;
+        }
+    }
+
     @Override
     public ByteBuffer allocateSegment(final int minimumSize) {
-        final long blockBytes = Math.max(nextBlockBytes, ArenaDescriptor.blockSizeFor(minimumSize));
-        final long length = Math.min(blockBytes - ArenaDescriptor.BLOCK_HEADER_LENGTH, MAX_BUFFER_BYTES);
-        final ShmBlock block = arena.allocate(length);
+        final long length;
+        final long blockBytes;
+        if (blocks.isEmpty() && firstSegmentBytes >= minimumSize) {
+            length = firstSegmentBytes;
+            blockBytes = FIRST_BLOCK_BYTES;
+        } else {
+            blockBytes = Math.max(nextBlockBytes, ArenaDescriptor.blockSizeFor(minimumSize));
+            length = Math.min(blockBytes - ArenaDescriptor.BLOCK_HEADER_LENGTH, MAX_BUFFER_BYTES);
+        }
+        // Cap'n Proto requires zeroed segments: a reused block is cleared, fresh memory is zero already.
+        final ShmBlock block = arena.allocateZeroed(length);
         blocks.add(block);
-        final MemorySegment segment = block.segment();
-        // Cap'n Proto requires zeroed segments, and a reused block holds its previous message.
-        segment.fill((byte) 0);
         nextBlockBytes = Math.min(maxBlockBytes, Math.max(nextBlockBytes, blockBytes * 2));
-        return segment.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        return block.segment().asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
     }
 
     /**

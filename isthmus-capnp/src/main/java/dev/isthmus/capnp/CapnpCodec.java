@@ -264,10 +264,12 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
      *
      * <p>For a message whose size is known in advance (a cache's pre-built response, say), one large first
      * segment instead of dozens of doubling ones means fewer handles to lend and borrow per send
-     * ({@link Backing#SESSION_SHM}). The first segment is the largest arena block (a power of two) that the
-     * hint fills, at most what a {@link java.nio.ByteBuffer} holds; what does not fit goes to further
-     * segments as usual. With {@link Backing#HEAP} the hint is ignored: heap messages grow as Cap'n Proto
-     * grows them.
+     * ({@link Backing#SESSION_SHM}). The first segment holds the hint rounded up (plus 1/64 and 4 KiB for the
+     * lists and pointers around the data the hint counts), at most what a {@link java.nio.ByteBuffer} holds,
+     * so a message as large as its hint is one segment and one handle; what does not fit goes to further
+     * segments as usual. Only the pages the segment spans are touched, though its arena block is the next
+     * power of two. With {@link Backing#HEAP} the hint is ignored: heap messages grow as Cap'n Proto grows
+     * them.
      *
      * @param sizeHintBytes the expected size of the message, at least 0
      * @throws IllegalArgumentException if {@code sizeHintBytes} is negative
@@ -280,9 +282,21 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
             return newMessage();
         }
         final ArenaSegmentAllocator allocator = new ArenaSegmentAllocator(arena, MAX_SEGMENT_BYTES);
-        allocator.firstBlockBytes(Long.highestOneBit(Math.max(ArenaSegmentAllocator.FIRST_BLOCK_BYTES,
-            sizeHintBytes + dev.isthmus.arena.ArenaDescriptor.BLOCK_HEADER_LENGTH)));
+        allocator.firstSegmentBytes(firstSegmentBytes(sizeHintBytes));
         return new CapnpOutgoing<>(this, factory, allocator);
+    }
+
+    /**
+     * The first segment of a message of about {@code sizeHintBytes}: the hint plus 1/64 and 4 KiB for the
+     * structure around the data the hint counts (lists, pointers, small fields), in whole words, at most what
+     * a {@link ByteBuffer} holds. Rounded up, never down: a message as large as its hint is one segment.
+     */
+    static long firstSegmentBytes(final long sizeHintBytes) {
+        final long slack = (sizeHintBytes >>> 6) + 4096;
+        final long wanted = sizeHintBytes > ArenaSegmentAllocator.MAX_BUFFER_BYTES - slack
+            ? ArenaSegmentAllocator.MAX_BUFFER_BYTES : sizeHintBytes + slack;
+        return Math.max(ArenaSegmentAllocator.FIRST_BLOCK_BYTES - dev.isthmus.arena.ArenaDescriptor.BLOCK_HEADER_LENGTH,
+            wanted + BYTES_PER_WORD - 1 & -BYTES_PER_WORD);
     }
 
     /**

@@ -56,6 +56,31 @@ class ZeroCopyTest {
         }
     }
 
+    /**
+     * A size hint is rounded up, never down: a file of 2<sup>k</sup> bytes in 16 KiB parts (the cache demo's
+     * shape) is one segment, one handle; and a message built again in the blocks the first one freed reads
+     * as built, since reused memory is cleared.
+     */
+    @Test
+    void shouldBuildAMessageAsLargeAsItsHintInOneSegment() {
+        try (Endpoints endpoints = Endpoints.open(Backing.SESSION_SHM)) {
+            for (final int bytes : new int[] {16 << 10, 100 << 10, 1 << 20, 16 << 20}) {
+                for (int round = 0; round < 2; round++) {
+                    try (CapnpOutgoing<Body.Builder> message = endpoints.codecB().newMessage(bytes)) {
+                        CacheMessages.response(message.root(), bytes + round, bytes / (16 << 10), 16 << 10);
+                        assertEquals(1, message.segmentCount(), bytes + " bytes, round " + round);
+                        endpoints.b.onMessage(Body.Which.GET_CACHE_REQ, (request, replier) -> replier.reply(message));
+                        try (Received<Body.Reader> response = request(endpoints, "any")) {
+                            assertEquals(CapnpDescriptor.shmPayloadLength(1), response.payloadLength());
+                            CacheMessages.verify(response.root(), bytes + round, bytes / (16 << 10));
+                        }
+                    }
+                }
+            }
+            assertEquals(0, endpoints.arenaB.allocatedBytes());
+        }
+    }
+
     @Test
     void shouldReadInPlaceInTheSendersMemory() {
         try (Endpoints endpoints = Endpoints.open(Backing.SESSION_SHM)) {

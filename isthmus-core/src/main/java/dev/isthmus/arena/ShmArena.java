@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.List;
 
 import static dev.isthmus.arena.ArenaDescriptor.BLOCK_GENERATION_OFFSET;
+import static dev.isthmus.arena.ArenaDescriptor.BLOCK_HEADER_LENGTH;
 import static dev.isthmus.arena.ArenaDescriptor.BLOCK_MAGIC;
 import static dev.isthmus.arena.ArenaDescriptor.BLOCK_MAGIC_OFFSET;
 import static dev.isthmus.arena.ArenaDescriptor.BLOCK_NEXT_OFFSET;
@@ -220,7 +221,25 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
      * @throws IllegalArgumentException if {@code length} is negative or beyond {@link SharedMemory#MAX_LENGTH_BYTES}
      * @throws IllegalStateException    if the arena is closed
      */
-    public synchronized ShmBlock allocate(final long length) {
+    public ShmBlock allocate(final long length) {
+        return allocate(length, false);
+    }
+
+    /**
+     * Allocates a block as {@link #allocate} does, its first {@code length} payload bytes zero: a reused block
+     * is cleared, memory fresh from the kernel (zero already) is not touched, so a large block whose message
+     * uses only part of it commits no more pages than that part.
+     *
+     * @param length the payload length, at least 0
+     * @return the block
+     * @throws IllegalArgumentException if {@code length} is negative or beyond {@link SharedMemory#MAX_LENGTH_BYTES}
+     * @throws IllegalStateException    if the arena is closed
+     */
+    public ShmBlock allocateZeroed(final long length) {
+        return allocate(length, true);
+    }
+
+    private synchronized ShmBlock allocate(final long length, final boolean zeroed) {
         if (closed) {
             throw new IllegalStateException("arena " + group + " is closed");
         }
@@ -238,6 +257,9 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
             pool = pools.get((int) (encoded >>> 48));
             offset = encoded & (1L << 48) - 1;
             generation = generation(blocks.get(encoded));
+            if (zeroed) {
+                pool.segment.asSlice(offset + BLOCK_HEADER_LENGTH, length).fill((byte) 0);
+            }
         } else {
             pool = poolWithRoom(size);
             offset = alignUp(pool.bump, Math.min(size, Mmap.pageSize()));
@@ -246,8 +268,9 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
             pool.segment.set(JAVA_LONG, offset + BLOCK_SIZE_OFFSET, size);
             pool.segment.set(JAVA_INT, offset + BLOCK_MAGIC_OFFSET, BLOCK_MAGIC);
             if (options.prefault()) {
+                // Only what is asked for: a block rounded up to twice the length commits no more than it.
                 final long start = alignUp(offset, Mmap.pageSize());
-                final long end = offset + size & -Mmap.pageSize();
+                final long end = offset + BLOCK_HEADER_LENGTH + length & -Mmap.pageSize();
                 if (end > start) {
                     pool.memory.prefault(start, end - start);
                 }
