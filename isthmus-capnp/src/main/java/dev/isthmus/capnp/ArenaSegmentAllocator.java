@@ -19,8 +19,13 @@ import java.util.List;
  * Places a message's segments in blocks of a {@link ShmArena}: segment {@code i} of the message is block
  * {@code i} of {@link #blocks()}, because the builder asks for segments one at a time, in order.
  *
+ * <p>A message that may go inline (one built without a size hint) starts on the heap: its first segment is
+ * a 1 KiB heap buffer, and a message that fits there is sent in the payload itself, allocating nothing in
+ * shared memory and asking the receiver to borrow nothing. If it outgrows that, its further segments are
+ * blocks, and the first one is {@linkplain #spill copied to a block} when it is encoded.
+ *
  * <p>Sizes follow Cap'n Proto's growth heuristic, fitted to the arena: each segment is a whole block (a power
- * of two, minus the block header), the first one 8 KiB, each next one twice the last, up to
+ * of two, minus the block header), the first block 8 KiB, each next one twice the last, up to
  * {@code maxBlockBytes}. An object larger than that gets a segment of its own, as large as it needs (the
  * format requires every object to lie in one segment), at most what one {@link ByteBuffer} can hold.
  *
@@ -39,10 +44,55 @@ final class ArenaSegmentAllocator implements Allocator {
     /** The first segment's exact length, or 0 for the usual whole block. */
     private long firstSegmentBytes;
 
-    ArenaSegmentAllocator(final ShmArena arena, final long maxBlockBytes) {
+    /** The first segment of a message that may be sent inline, on the heap: 1 KiB. */
+    static final int INLINE_SEGMENT_BYTES = 1024;
+
+    /** Whether the first segment starts on the heap, to be sent inline if it stays the only one. */
+    private final boolean inlineFirst;
+    /** The first segment, on the heap; null if it is an arena block (or none was asked for yet). */
+    private ByteBuffer heapFirst;
+    /** The block the heap first segment is copied to once the message has more segments; null before. */
+    private ShmBlock spilled;
+
+    ArenaSegmentAllocator(final ShmArena arena, final long maxBlockBytes, final boolean inlineFirst) {
         this.arena = arena;
         this.maxBlockBytes = maxBlockBytes;
+        this.inlineFirst = inlineFirst;
     }
+
+    /**
+     * {@return whether a message whose segments are these goes inline: its one segment is on the heap}
+     *
+     * @param segments the message's segments, as the builder has them now
+     */
+    boolean isInline(final ByteBuffer[] segments) {
+        return heapFirst != null && segments.length == 1;
+    }
+
+    /**
+     * Copies the heap first segment of a message that outgrew it to the block it was given when the second
+     * segment was allocated ({@link #blocks()} starts with that block), again on every call: the builder may
+     * have changed it since. Then every segment can be lent.
+     *
+     * @param segments the message's segments, more than one
+     */
+    void spill(final ByteBuffer[] segments) {
+        if (heapFirst == null) {
+            return;
+        }
+        final int used = segments[0].limit();
+        MemorySegment.copy(MemorySegment.ofBuffer(heapFirst), 0, spilled.segment(), 0, used);
+    }
+
+    /**
+     * {@return the heap first segment as a view of its used bytes}
+     *
+     * @param segments the message's segments
+     */
+    MemorySegment inlineSegment(final ByteBuffer[] segments) {
+        return MemorySegment.ofBuffer(heapFirst).asSlice(0, segments[0].limit());
+    }
+
 
     /**
      * Sets the first segment's block size, instead of {@link #FIRST_BLOCK_BYTES}; may exceed the usual
@@ -70,9 +120,20 @@ final class ArenaSegmentAllocator implements Allocator {
 
     @Override
     public ByteBuffer allocateSegment(final int minimumSize) {
+        if (inlineFirst && heapFirst == null && blocks.isEmpty() && firstSegmentBytes == 0
+            && minimumSize <= INLINE_SEGMENT_BYTES) {
+            // Cap'n Proto requires zeroed segments: a fresh heap buffer is.
+            heapFirst = ByteBuffer.allocate(INLINE_SEGMENT_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            return heapFirst;
+        }
+        if (heapFirst != null && spilled == null) {
+            // Outgrown: the heap segment will need a block to be lent from; its bytes go there at encoding.
+            spilled = arena.allocate(INLINE_SEGMENT_BYTES);
+            blocks.add(spilled);
+        }
         final long length;
         final long blockBytes;
-        if (blocks.isEmpty() && firstSegmentBytes >= minimumSize) {
+        if (blocks.isEmpty() && heapFirst == null && firstSegmentBytes >= minimumSize) {
             length = firstSegmentBytes;
             blockBytes = FIRST_BLOCK_BYTES;
         } else {
@@ -87,7 +148,8 @@ final class ArenaSegmentAllocator implements Allocator {
     }
 
     /**
-     * {@return the blocks, one per segment, in segment order}
+     * {@return the blocks, one per segment, in segment order; a heap first segment has one only once
+     * the message has a second}
      */
     List<ShmBlock> blocks() {
         return blocks;

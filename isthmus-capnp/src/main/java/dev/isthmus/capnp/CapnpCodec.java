@@ -62,7 +62,9 @@ import static dev.isthmus.capnp.CapnpDescriptor.SHM_MAGIC_OFFSET;
  *   doubling, each at most {@link #MAX_SEGMENT_BYTES}, so a 1 GiB message is a few dozen segments); a send
  *   lends each block and the payload is {@code 8 + 24 * segments} bytes of handles. The receiver borrows
  *   every block through its {@link ArenaView} of the sender's arena, which validates each handle, and reads
- *   the segments in place; closing the {@link Received} message gives the blocks back.</li>
+ *   the segments in place; closing the {@link Received} message gives the blocks back. A message of at most
+ *   1 KiB built without a size hint (a typical request) goes inline instead: it is built on the heap and its
+ *   one segment travels in the payload, so nothing is allocated in shared memory or borrowed for it.</li>
  * </ul>
  *
  * <p><b>Hostile peers: what {@link #decode} checks.</b> Everything in a payload is checked before use:
@@ -256,7 +258,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
     @Override
     public CapnpOutgoing<B> newMessage() {
         return new CapnpOutgoing<>(this, factory,
-            backing == Backing.HEAP ? null : new ArenaSegmentAllocator(arena, MAX_SEGMENT_BYTES));
+            backing == Backing.HEAP ? null : new ArenaSegmentAllocator(arena, MAX_SEGMENT_BYTES, true));
     }
 
     /**
@@ -281,7 +283,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         if (backing == Backing.HEAP) {
             return newMessage();
         }
-        final ArenaSegmentAllocator allocator = new ArenaSegmentAllocator(arena, MAX_SEGMENT_BYTES);
+        final ArenaSegmentAllocator allocator = new ArenaSegmentAllocator(arena, MAX_SEGMENT_BYTES, false);
         allocator.firstSegmentBytes(firstSegmentBytes(sizeHintBytes));
         return new CapnpOutgoing<>(this, factory, allocator);
     }
@@ -408,6 +410,9 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         if (length < SHM_HANDLES_OFFSET) {
             throw corrupt(id, "payloadLength=" + length + " is shorter than the " + SHM_HANDLES_OFFSET + "-byte header");
         }
+        if (payload.get(INT_LE, SHM_MAGIC_OFFSET) == CapnpDescriptor.INLINE_MAGIC) {
+            return decodeInline(payload, type, id);
+        }
         if (payload.get(INT_LE, SHM_MAGIC_OFFSET) != SHM_MAGIC) {
             throw corrupt(id, "magic=0x" + Integer.toHexString(payload.get(INT_LE, SHM_MAGIC_OFFSET))
                 + " is not a shared-memory payload's (is the peer's backing HEAP?)");
@@ -464,6 +469,27 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
             release.run();
             throw e;
         }
+    }
+
+    /**
+     * A small message sent in the payload itself: checked, then copied out of the channel, so that nothing
+     * the sender does afterwards changes what is read.
+     */
+    private Received<R> decodeInline(final MemorySegment payload, final int type, final long id) {
+        final long length = payload.byteSize();
+        final long words = Integer.toUnsignedLong(payload.get(INT_LE, CapnpDescriptor.INLINE_WORDS_OFFSET));
+        if (length > CapnpDescriptor.MAX_INLINE_BYTES) {
+            throw corrupt(id, "an inline payload of " + length + " bytes exceeds the " + CapnpDescriptor.MAX_INLINE_BYTES
+                + " accepted");
+        }
+        if (words < 1 || CapnpDescriptor.INLINE_SEGMENT_OFFSET + words * BYTES_PER_WORD != length) {
+            throw corrupt(id, "an inline payload of " + length + " bytes declares a segment of " + words
+                + " words; it must be at least 1 and fill the payload exactly");
+        }
+        final byte[] copy = new byte[(int) (length - CapnpDescriptor.INLINE_SEGMENT_OFFSET)];
+        MemorySegment.copy(payload, ValueLayout.JAVA_BYTE, CapnpDescriptor.INLINE_SEGMENT_OFFSET, copy, 0, copy.length);
+        return received(new ByteBuffer[] {ByteBuffer.wrap(copy).order(ByteOrder.LITTLE_ENDIAN)}, type, id, length,
+            NOTHING_TO_RELEASE);
     }
 
     /**

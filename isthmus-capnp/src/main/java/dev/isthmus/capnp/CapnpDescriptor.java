@@ -36,6 +36,18 @@ import dev.isthmus.arena.ShmHandle;
  * each handle is validated by {@link dev.isthmus.arena.ArenaView#borrow} before a byte of its block is read. The handles
  * name blocks of the sender's arena, each lent with one reference for the receiver, who gives it back
  * when it closes the message.
+ *
+ * <h2>{@link Backing#SESSION_SHM}, inline: a small message in the payload itself</h2>
+ * <pre>
+ *   0   +-------------------------------+-------------------------------+
+ *       | segment length in words w (4) | magic "CPIN" (4)              |
+ *   8   | the message's one segment (8 * w)                             |
+ *       +---------------------------------------------------------------+
+ * </pre>
+ * A message without a size hint starts on the heap, and goes this way while it is one segment of at most
+ * 1 KiB: nothing is allocated in shared memory, lent or borrowed. The payload is exactly {@code 8 + 8 * w}
+ * bytes, {@code w >= 1}, at most {@value #MAX_INLINE_BYTES} bytes; the receiver copies the segment out of the
+ * channel before reading it, so the sender cannot change it while it is read.
  */
 public final class CapnpDescriptor {
     /** The most segments a message may have, in either payload (Cap'n Proto's own stream limit). */
@@ -55,6 +67,15 @@ public final class CapnpDescriptor {
     public static final int SHM_HANDLES_OFFSET = 8;
     /** The length of one handle. */
     public static final int SHM_HANDLE_LENGTH = ShmHandle.ENCODED_LENGTH;
+
+    /** Offset of an inline payload's segment length in words, an int. */
+    public static final int INLINE_WORDS_OFFSET = 0;
+    /** "CPIN" read as a little-endian int: the magic of an inline payload, where {@link #SHM_MAGIC} is otherwise. */
+    public static final int INLINE_MAGIC = 0x4e495043;
+    /** Offset of an inline payload's segment. */
+    public static final int INLINE_SEGMENT_OFFSET = 8;
+    /** The longest inline payload a receiver accepts: the sender inlines at most 1 KiB. */
+    public static final int MAX_INLINE_BYTES = 64 << 10;
 
     private CapnpDescriptor() {
     }

@@ -53,6 +53,7 @@ import static dev.isthmus.capnp.CapnpDescriptor.SHM_MAGIC_OFFSET;
 public final class CapnpOutgoing<B> implements Outgoing<B> {
     private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final Runnable NOTHING_TO_ROLL_BACK = () -> { };
+    private static final ShmBlock[] NO_BLOCKS = new ShmBlock[0];
 
     private final CapnpCodec<?, B> codec;
     private final StructFactory<B, ?> factory;
@@ -128,6 +129,12 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
             sealed = heapEncoding();
         } else {
             final ByteBuffer[] segments = segments();
+            if (allocator.isInline(segments)) {
+                sealedBlocks = NO_BLOCKS;
+                sealed = inlineEncoding(segments);
+                return this;
+            }
+            allocator.spill(segments);
             final ShmBlock[] blocks = allocator.blocks().toArray(new ShmBlock[0]);
             final MemorySegment payload = shmPayloadHeader(segments.length);
             for (int i = 0; i < segments.length; i++) {
@@ -229,6 +236,10 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
      */
     private Codec.Encoded shmEncoding() {
         final ByteBuffer[] segments = segments();
+        if (allocator.isInline(segments)) {
+            return inlineEncoding(segments);
+        }
+        allocator.spill(segments);
         final ShmBlock[] blocks = allocator.blocks().toArray(new ShmBlock[0]);
         final MemorySegment payload = shmPayloadHeader(segments.length);
         lendAll(blocks);
@@ -236,6 +247,18 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
             blocks[i].handle(segments[i].limit()).writeTo(payload, SHM_HANDLES_OFFSET + (long) SHM_HANDLE_LENGTH * i);
         }
         return new Codec.Encoded(List.of(payload), () -> unlend(blocks, blocks.length));
+    }
+
+    /**
+     * A message whose one segment is on the heap: the segment itself follows an 8-byte header, nothing is
+     * lent, and the receiver copies it out of the channel ({@link CapnpDescriptor}, inline payload).
+     */
+    private Codec.Encoded inlineEncoding(final ByteBuffer[] segments) {
+        final MemorySegment segment = allocator.inlineSegment(segments);
+        final MemorySegment header = MemorySegment.ofArray(new byte[CapnpDescriptor.INLINE_SEGMENT_OFFSET]);
+        header.set(INT_LE, CapnpDescriptor.INLINE_WORDS_OFFSET, (int) (segment.byteSize() / BYTES_PER_WORD));
+        header.set(INT_LE, SHM_MAGIC_OFFSET, CapnpDescriptor.INLINE_MAGIC);
+        return new Codec.Encoded(List.of(header, segment), NOTHING_TO_ROLL_BACK);
     }
 
     private static MemorySegment shmPayloadHeader(final int segments) {

@@ -157,6 +157,31 @@ class CapnpShmPayloadFuzzTest {
         assertEquals(baselineBytes, arena.allocatedBytes(), "no block freed or leaked");
     }
 
+    /**
+     * Inline payloads (a small message in the payload itself): any bytes after the magic, with a word count
+     * that is consistent or not, decode or are refused, and never touch a block.
+     */
+    @FuzzTest(maxDuration = "1m")
+    void shouldDecodeOrRefuseAnyInlinePayload(final byte[] recipe) {
+        openArenaOnce();
+        final Reader in = new Reader(recipe);
+        final int flags = in.u8();
+        final byte[] segment = in.rest(4096);
+        final MemorySegment payload = MemorySegment.ofArray(new byte[CapnpDescriptor.INLINE_SEGMENT_OFFSET + segment.length]);
+        payload.set(INT_LE, CapnpDescriptor.INLINE_WORDS_OFFSET, (flags & 1) != 0 ? in.i32() : segment.length / 8);
+        payload.set(INT_LE, CapnpDescriptor.SHM_MAGIC_OFFSET, CapnpDescriptor.INLINE_MAGIC);
+        MemorySegment.copy(MemorySegment.ofArray(segment), 0, payload, CapnpDescriptor.INLINE_SEGMENT_OFFSET, segment.length);
+        try (Received<Body.Reader> received = codec.decode(payload, flags >>> 1 & 3, 1, false)) {
+            read(received);
+        } catch (final CorruptDataException refused) {
+            // The documented outcome for a hostile payload.
+        }
+        for (final ShmBlock block : LIVE) {
+            assertEquals(1, block.references(), "an inline payload borrows nothing: " + block);
+        }
+        assertEquals(baselineBytes, arena.allocatedBytes(), "no block freed or leaked");
+    }
+
     /** Reads the message as a handler would, through {@link CapnpChannels#guarded}. */
     private static void read(final Received<Body.Reader> received) {
         final MessageHandler<Body.Reader, Body.Builder> handler = CapnpChannels.guarded((m, replier) -> {

@@ -96,9 +96,56 @@ class HostilePayloadTest {
         }
     }
 
+    /** A valid inline payload: a small message built without a size hint, sent in the payload itself. */
+    private MemorySegment validInlinePayload() {
+        try (CapnpOutgoing<Body.Builder> small = codec.newMessage()) {
+            CacheMessages.response(small.root(), 2, 2, 100);
+            final Codec.Encoded encoded = codec.encode(small);
+            assertEquals(0, arena.allocatedBytes(), "an inline message allocates no block");
+            return CapnpRoundTripTest.concat(encoded);
+        }
+    }
+
+    @Test
+    void shouldReadAnInlinePayloadFromItsOwnCopy() {
+        final MemorySegment payload = validInlinePayload();
+        assertEquals(CapnpDescriptor.INLINE_MAGIC, payload.get(INT_LE, CapnpDescriptor.SHM_MAGIC_OFFSET));
+        try (Received<Body.Reader> received = codec.decode(payload, RSP, 1, false)) {
+            // The channel's memory is reused once decode returns: what was read must not change with it.
+            payload.fill((byte) 0x5a);
+            CacheMessages.verify(received.root(), 2, 2);
+        }
+    }
+
+    @Test
+    void shouldRefuseInlinePayloadsWhoseLengthsDisagree() {
+        final MemorySegment payload = validInlinePayload();
+        final int words = payload.get(INT_LE, CapnpDescriptor.INLINE_WORDS_OFFSET);
+        for (final int forged : new int[] {0, -1, words - 1, words + 1, Integer.MAX_VALUE, Integer.MIN_VALUE}) {
+            final MemorySegment altered = copy(payload);
+            altered.set(INT_LE, CapnpDescriptor.INLINE_WORDS_OFFSET, forged);
+            assertRefused(altered, "fill the payload exactly");
+        }
+        assertRefused(payload.asSlice(0, payload.byteSize() - 8), "fill the payload exactly");
+        assertRefused(payload.asSlice(0, 8), "fill the payload exactly");
+        final MemorySegment huge = MemorySegment.ofArray(new byte[CapnpDescriptor.MAX_INLINE_BYTES + 8]);
+        huge.set(INT_LE, CapnpDescriptor.INLINE_WORDS_OFFSET, CapnpDescriptor.MAX_INLINE_BYTES / 8);
+        huge.set(INT_LE, CapnpDescriptor.SHM_MAGIC_OFFSET, CapnpDescriptor.INLINE_MAGIC);
+        assertRefused(huge, "exceeds the " + CapnpDescriptor.MAX_INLINE_BYTES + " accepted");
+    }
+
+    @Test
+    void shouldRefuseAnInlineRootPointerOutsideItsSegment() {
+        final MemorySegment payload = MemorySegment.ofArray(new byte[CapnpDescriptor.INLINE_SEGMENT_OFFSET + 64]);
+        payload.set(INT_LE, CapnpDescriptor.INLINE_WORDS_OFFSET, 8);
+        payload.set(INT_LE, CapnpDescriptor.SHM_MAGIC_OFFSET, CapnpDescriptor.INLINE_MAGIC);
+        payload.set(LONG_LE, CapnpDescriptor.INLINE_SEGMENT_OFFSET, (1L << 29) << 2 | (1L << 32));
+        assertRefused(payload, "its root cannot be read");
+    }
+
     @Test
     void shouldReadTheUnalteredPayload() {
-        try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+        try (CapnpOutgoing<Body.Builder> message = codec.newMessage(0)) {
             final MemorySegment payload = validPayload(message);
             for (final ShmBlock block : message.blocks()) {
                 block.lend(); // what the send would have lent
@@ -114,7 +161,7 @@ class HostilePayloadTest {
 
     @Test
     void shouldRefuseWrongSegmentCounts() {
-        try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+        try (CapnpOutgoing<Body.Builder> message = codec.newMessage(0)) {
             final MemorySegment payload = validPayload(message);
             for (final int count : new int[] {0, -1, 513, Integer.MAX_VALUE}) {
                 final MemorySegment forged = copy(payload);
@@ -132,7 +179,7 @@ class HostilePayloadTest {
 
     @Test
     void shouldRefuseTruncatedAndForeignPayloads() {
-        try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+        try (CapnpOutgoing<Body.Builder> message = codec.newMessage(0)) {
             final MemorySegment payload = validPayload(message);
             assertRefused(message, payload.asSlice(0, payload.byteSize() - 1), "differs from");
             assertRefused(message, payload.asSlice(0, 8 + 24), "differs from");
@@ -146,7 +193,7 @@ class HostilePayloadTest {
 
     @Test
     void shouldRefuseHandlesOutOfRange() {
-        try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+        try (CapnpOutgoing<Body.Builder> message = codec.newMessage(0)) {
             final MemorySegment payload = validPayload(message);
             final ShmHandle good = ShmHandle.readFrom(payload, CapnpDescriptor.SHM_HANDLES_OFFSET);
             final ShmHandle[] forged = {
@@ -173,7 +220,7 @@ class HostilePayloadTest {
 
     @Test
     void shouldRefuseLengthsThatAreNotWholeWords() {
-        try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+        try (CapnpOutgoing<Body.Builder> message = codec.newMessage(0)) {
             final MemorySegment payload = validPayload(message);
             final long lengthAt = CapnpDescriptor.SHM_HANDLES_OFFSET + 16;
             for (final long length : new long[] {0, 12, -8, 1L << 33}) {
@@ -187,13 +234,13 @@ class HostilePayloadTest {
     @Test
     void shouldRefuseAFreedBlock() {
         final MemorySegment payload;
-        try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+        try (CapnpOutgoing<Body.Builder> message = codec.newMessage(0)) {
             payload = validPayload(message);
         }
         assertEquals(0, arena.allocatedBytes(), "the message's blocks were freed");
         assertRefused(payload, "stale handle");
         // Reused for another message: a new generation, still refused.
-        try (CapnpOutgoing<Body.Builder> other = codec.newMessage()) {
+        try (CapnpOutgoing<Body.Builder> other = codec.newMessage(0)) {
             validPayload(other);
             assertRefused(payload, "stale handle");
         }
@@ -201,7 +248,7 @@ class HostilePayloadTest {
 
     @Test
     void shouldGiveBackTheValidBlocksWhenAnotherHandleIsRefused() {
-        try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+        try (CapnpOutgoing<Body.Builder> message = codec.newMessage(0)) {
             final MemorySegment payload = validPayload(message);
             for (final ShmBlock block : message.blocks()) {
                 block.lend();
@@ -233,7 +280,7 @@ class HostilePayloadTest {
 
     @Test
     void shouldRefuseARepeatedHandleBeforeBorrowingAnything() {
-        try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+        try (CapnpOutgoing<Body.Builder> message = codec.newMessage(0)) {
             final MemorySegment payload = validPayload(message);
             final MemorySegment repeated = copy(payload);
             MemorySegment.copy(payload, CapnpDescriptor.SHM_HANDLES_OFFSET, repeated,
@@ -270,7 +317,7 @@ class HostilePayloadTest {
 
     @Test
     void shouldRefuseAHandleInsideAnotherSegmentsBlock() {
-        try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+        try (CapnpOutgoing<Body.Builder> message = codec.newMessage(0)) {
             final MemorySegment payload = validPayload(message);
             final ShmHandle first = ShmHandle.readFrom(payload, CapnpDescriptor.SHM_HANDLES_OFFSET);
             final MemorySegment altered = copy(payload);
@@ -284,7 +331,7 @@ class HostilePayloadTest {
     void shouldNotLetTheSenderChangeWhatTheHandlerReadsWhenCopyingOnReceive() {
         final CapnpCodec<Body.Reader, Body.Builder> copying = CapnpCodec.create(Body.factory, Backing.SESSION_SHM, arena,
             view, CapnpReadOptions.defaults().withCopyOnReceive(true));
-        try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+        try (CapnpOutgoing<Body.Builder> message = codec.newMessage(0)) {
             final MemorySegment payload = validPayload(message);
             for (final ShmBlock block : message.blocks()) {
                 block.lend();
@@ -304,7 +351,7 @@ class HostilePayloadTest {
     @Test
     void shouldShowTheSendersLaterWritesWhenReadingInPlace() {
         // The hazard copy on receive exists for: in place, the tag checked at decode is not the tag read later.
-        try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+        try (CapnpOutgoing<Body.Builder> message = codec.newMessage(0)) {
             final MemorySegment payload = validPayload(message);
             for (final ShmBlock block : message.blocks()) {
                 block.lend();
@@ -320,7 +367,7 @@ class HostilePayloadTest {
     void shouldRefuseToCopyMoreThanTheTraversalLimitLetsAReaderRead() {
         final CapnpCodec<Body.Reader, Body.Builder> copying = CapnpCodec.create(Body.factory, Backing.SESSION_SHM, arena,
             view, CapnpReadOptions.defaults().withCopyOnReceive(true).withTraversalLimitWords(100));
-        try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+        try (CapnpOutgoing<Body.Builder> message = codec.newMessage(0)) {
             final MemorySegment payload = validPayload(message);
             for (final ShmBlock block : message.blocks()) {
                 block.lend();

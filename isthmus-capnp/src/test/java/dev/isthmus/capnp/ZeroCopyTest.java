@@ -15,6 +15,7 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@link Backing#SESSION_SHM}: only handles cross, the receiver reads the sender's memory, blocks come back. */
@@ -46,10 +47,15 @@ class ZeroCopyTest {
                 final long checked = CacheMessages.verify(response.root(), 3, parts);
                 assertTrue(checked > 255L << 20, "checked=" + checked);
             }
+            final long lentBefore = endpoints.arenaB.allocatedBytes();
             try (Received<Body.Reader> response = request(endpoints, "small")) {
-                assertEquals(CapnpDescriptor.shmPayloadLength(1), response.payloadLength());
+                // One segment of at most 1 KiB goes inline: the segment itself, after an 8-byte header.
+                assertEquals(CapnpDescriptor.INLINE_SEGMENT_OFFSET + small.sizeBytes(), response.payloadLength());
+                assertFalse(response.root().getGetCacheRsp().getFileParts().get(0).getData().asByteBuffer().isDirect(),
+                    "an inline message is read from this process's copy");
                 CacheMessages.verify(response.root(), 4, 2);
             }
+            assertEquals(lentBefore, endpoints.arenaB.allocatedBytes(), "an inline message allocates no block");
             large.close();
             small.close();
             assertEquals(0, endpoints.arenaB.allocatedBytes());
