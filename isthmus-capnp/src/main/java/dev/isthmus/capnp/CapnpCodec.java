@@ -119,7 +119,8 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
     public static final int NESTING_LIMIT = CapnpReadOptions.DEFAULT_NESTING_LIMIT;
 
     private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final Runnable NOTHING_TO_RELEASE = () -> { };
+    /** A message that holds no shared memory: no cleaner is registered for it. */
+    private static final Runnable NOTHING_TO_RELEASE = null;
 
     private final StructFactory<B, R> factory;
     private final Backing backing;

@@ -8,8 +8,10 @@ import java.lang.ref.Cleaner;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * A base for codecs' {@link Received} messages: idempotent close, {@link #retain()}, and a
- * {@link Cleaner} that releases a message its user forgot to close (a backstop, not a way of working).
+ * A base for codecs' {@link Received} messages: idempotent close, {@link #retain()}, and, for a message that
+ * holds something to give back (borrowed shared memory), a {@link Cleaner} that releases it if its user
+ * forgot to close it (a backstop, not a way of working). A message that holds nothing, such as one copied
+ * to the heap, registers no cleaner: closing it only marks it closed.
  *
  * @param <R> the root reader type
  */
@@ -19,8 +21,10 @@ public abstract class AbstractReceived<R> implements Received<R> {
     private final int type;
     private final long id;
     private final long payloadLength;
+    /** Null if the message holds nothing: then {@link #closed} alone says whether it is closed. */
     private final Release release;
     private final Cleaner.Cleanable cleanable;
+    private final AtomicBoolean closed;
     private volatile boolean retained;
 
     /** Releases a message's resources exactly once, from close or from the cleaner. */
@@ -46,15 +50,23 @@ public abstract class AbstractReceived<R> implements Received<R> {
      * @param type          its type
      * @param id            its id
      * @param payloadLength the payload's length
-     * @param release       what closing releases; must not refer to this object, or the cleaner never runs
+     * @param release       what closing releases, or {@code null} if nothing; must not refer to this object,
+     *                      or the cleaner never runs
      */
     @SuppressWarnings("this-escape") // the cleaner only keeps a phantom reference; it never calls back into this
     protected AbstractReceived(final int type, final long id, final long payloadLength, final Runnable release) {
         this.type = type;
         this.id = id;
         this.payloadLength = payloadLength;
-        this.release = new Release(release);
-        this.cleanable = CLEANER.register(this, this.release);
+        if (release == null) {
+            this.release = null;
+            this.cleanable = null;
+            this.closed = new AtomicBoolean();
+        } else {
+            this.release = new Release(release);
+            this.cleanable = CLEANER.register(this, this.release);
+            this.closed = this.release.done;
+        }
     }
 
     @Override
@@ -76,7 +88,7 @@ public abstract class AbstractReceived<R> implements Received<R> {
      * {@return whether the message is closed}
      */
     protected final boolean isClosed() {
-        return release.done.get();
+        return closed.get();
     }
 
     /**
@@ -105,6 +117,10 @@ public abstract class AbstractReceived<R> implements Received<R> {
 
     @Override
     public final void close() {
-        cleanable.clean();
+        if (cleanable == null) {
+            closed.set(true);
+        } else {
+            cleanable.clean();
+        }
     }
 }

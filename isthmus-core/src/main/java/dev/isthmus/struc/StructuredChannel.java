@@ -12,6 +12,8 @@ import dev.isthmus.transport.BlobChannel;
 import dev.isthmus.transport.BlobHandler;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -109,6 +111,26 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     private final Thread driver;
     private volatile boolean closed;
 
+    // The synchronous request slot: one blocking request at a time waits here, with no future, no map entry
+    // and no allocation of its own; concurrent ones take the pending map.
+    private static final VarHandle SLOT_WAITING_FOR;
+    /** Free if 0; the id of the request waiting; {@code id | DONE} once its response is in {@link #slotResult}. */
+    @SuppressWarnings("unused") // through SLOT_WAITING_FOR
+    private volatile long slotWaitingFor;
+    /** The slot's response or {@link RemoteFailureException}: written by the receiving thread only, before DONE. */
+    private Object slotResult;
+    /** The thread waiting in the slot, to unpark when the driver thread completes it or the channel fails. */
+    private volatile Thread slotWaiter;
+    private static final long DONE = Long.MIN_VALUE;
+
+    static {
+        try {
+            SLOT_WAITING_FOR = MethodHandles.lookup().findVarHandle(StructuredChannel.class, "slotWaitingFor", long.class);
+        } catch (final ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     // Reassembly of a payload spread over several blobs; touched only by the receiving thread.
     private long assemblingId = -1;
     private Header assemblingHeader;
@@ -198,6 +220,9 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
      */
     public Received<R> request(final Outgoing<B> message, final Duration timeout) {
         final long id = nextId.incrementAndGet();
+        if (SLOT_WAITING_FOR.compareAndSet(this, 0L, id)) {
+            return requestInSlot(id, message, timeout);
+        }
         final CompletableFuture<Received<R>> future = new CompletableFuture<>();
         pending.put(id, new Pending<>(future, null));
         try {
@@ -207,6 +232,97 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             throw e;
         }
         return await(id, future, System.nanoTime() + timeout.toNanos(), timeout);
+    }
+
+    /**
+     * A blocking request in the slot, which this thread claimed for {@code id}: the receiving thread puts the
+     * response in {@link #slotResult} and marks the slot done; whoever moves the slot away from {@code id}
+     * first (done, or timed out, or failed) decides the outcome.
+     */
+    private Received<R> requestInSlot(final long id, final Outgoing<B> message, final Duration timeout) {
+        slotWaiter = Thread.currentThread();
+        try {
+            send(KIND_REQUEST, (short) 0, codec.typeOf(message), id, 0, codec.encode(message));
+        } catch (final RuntimeException | Error e) {
+            releaseSlot();
+            throw e;
+        }
+        final long deadline = System.nanoTime() + timeout.toNanos();
+        final long done = id | DONE;
+        while (true) {
+            // acquire (volatile read): pairs with the receiving thread's CAS to done, after it wrote slotResult.
+            if ((long) SLOT_WAITING_FOR.getVolatile(this) == done) {
+                return takeSlotResult();
+            }
+            final long remaining = deadline - System.nanoTime();
+            if (failure.get() != null || remaining <= 0 || Thread.currentThread().isInterrupted()) {
+                // Before the slot is free: a request that claims it next sets its own waiter.
+                slotWaiter = null;
+                if (SLOT_WAITING_FOR.compareAndSet(this, id, 0L)) {
+                    if (failure.get() != null) {
+                        throw failureException();
+                    }
+                    if (remaining <= 0) {
+                        throw new IsthmusTimeoutException(options.name() + ": no response to request " + id + " within "
+                            + timeout);
+                    }
+                    throw new IsthmusException(options.name() + ": interrupted while waiting for the response to request "
+                        + id);
+                }
+                // The response arrived as the wait ended: it is ours.
+                return takeSlotResult();
+            }
+            if (driver == null && receiveLock.tryLock()) {
+                try {
+                    receive(Math.min(remaining, POLL_SLICE_NS));
+                } finally {
+                    receiveLock.unlock();
+                }
+            } else {
+                java.util.concurrent.locks.LockSupport.parkNanos(this, Math.min(remaining, POLL_SLICE_NS));
+            }
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private Received<R> takeSlotResult() {
+        final Object result = slotResult;
+        releaseSlot();
+        if (result instanceof RuntimeException failed) {
+            throw failed;
+        }
+        return (Received<R>) result;
+    }
+
+    private void releaseSlot() {
+        slotResult = null;
+        slotWaiter = null;
+        // release: the slot's fields are cleared before another request may claim it with its CAS.
+        SLOT_WAITING_FOR.setVolatile(this, 0L);
+    }
+
+    /**
+     * The receiving thread offers the slot a response or failure for {@code requestId}.
+     *
+     * @return whether the slot was waiting for it and took it
+     */
+    private boolean completeSlot(final long requestId, final Object result) {
+        if (requestId <= 0 || (long) SLOT_WAITING_FOR.getVolatile(this) != requestId) {
+            return false;
+        }
+        // Only the receiving thread (under receiveLock) writes slotResult, and only while the slot waits for
+        // this id; the CAS publishes it (release) to the waiter's volatile read of done.
+        slotResult = result;
+        if (SLOT_WAITING_FOR.compareAndSet(this, requestId, requestId | DONE)) {
+            final Thread waiter = slotWaiter;
+            if (waiter != null && waiter != Thread.currentThread()) {
+                java.util.concurrent.locks.LockSupport.unpark(waiter);
+            }
+            return true;
+        }
+        // The waiter gave up (timeout, failure) just now.
+        slotResult = null;
+        return false;
     }
 
     /**
@@ -488,6 +604,10 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
 
     private void respond(final Header header, final MemorySegment payload, final boolean owned) {
         final boolean more = (header.flags & FLAG_MORE) != 0;
+        if (!more && (long) SLOT_WAITING_FOR.getVolatile(this) == header.inResponseTo && header.inResponseTo > 0) {
+            respondToSlot(header, payload, owned);
+            return;
+        }
         final Pending<R> waiting = more ? pending.get(header.inResponseTo) : pending.remove(header.inResponseTo);
         if (header.kind == KIND_FAILURE) {
             final String text = new String(payload.toArray(JAVA_BYTE), StandardCharsets.UTF_8);
@@ -526,6 +646,29 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                 waiting.future.complete(null);
             }
         } else if (!waiting.future.complete(response)) {
+            response.close();
+        }
+    }
+
+    private void respondToSlot(final Header header, final MemorySegment payload, final boolean owned) {
+        if (header.kind == KIND_FAILURE) {
+            final String text = new String(payload.toArray(JAVA_BYTE), StandardCharsets.UTF_8);
+            if (!completeSlot(header.inResponseTo, new RemoteFailureException(options.name() + ": request "
+                + header.inResponseTo + " failed at the peer: " + text))) {
+                lateResponses.incrementAndGet();
+            }
+            return;
+        }
+        final Received<R> response;
+        try {
+            response = decode(header, payload, owned);
+        } catch (final RuntimeException e) {
+            // A response that cannot be decoded still ends its request: the caller gets why, not a hang.
+            completeSlot(header.inResponseTo, e);
+            throw e;
+        }
+        if (!completeSlot(header.inResponseTo, response)) {
+            lateResponses.incrementAndGet();
             response.close();
         }
     }
@@ -696,6 +839,11 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             return;
         }
         final RuntimeException error = failureException();
+        final Thread waiter = slotWaiter;
+        if (waiter != null) {
+            // The slot's waiter sees the failure on waking: it checks failure before waiting again.
+            java.util.concurrent.locks.LockSupport.unpark(waiter);
+        }
         for (final Long id : List.copyOf(pending.keySet())) {
             final Pending<R> waiting = pending.remove(id);
             if (waiting != null) {

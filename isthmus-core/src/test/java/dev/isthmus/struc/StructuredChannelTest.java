@@ -28,6 +28,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -307,6 +308,97 @@ class StructuredChannelTest {
             assertInstanceOf(PeerDeadException.class, e.getCause());
             assertTrue(detectedMs < 1000, "noticed after " + detectedMs + " ms");
             assertThrows(PeerDeadException.class, () -> client.send(message(client, ECHO, "after")));
+        }
+    }
+
+    /**
+     * One blocking request at a time waits in the channel's slot, the others in its map: from many threads
+     * at once, each gets its own response, with a driver thread and with callers that receive for
+     * themselves.
+     */
+    @Test
+    void shouldGiveEveryConcurrentRequesterItsOwnResponse() throws Exception {
+        for (final boolean driven : new boolean[] {true, false}) {
+            final StructuredChannelOptions client = StructuredChannelOptions.builder().driverThread(driven).build();
+            try (Pair pair = pair(client, StructuredChannelOptions.defaults())) {
+                serveEcho(pair.server);
+                final List<Throwable> failures = new CopyOnWriteArrayList<>();
+                final List<Thread> threads = new ArrayList<>();
+                for (int t = 0; t < 4; t++) {
+                    final int thread = t;
+                    threads.add(Thread.ofPlatform().start(() -> {
+                        try {
+                            for (int i = 0; i < 2_000; i++) {
+                                final String text = thread + "/" + i;
+                                try (Received<byte[]> response = pair.client.request(message(pair.client, ECHO, text), LONG)) {
+                                    assertEquals(text, new String(response.root(), StandardCharsets.UTF_8));
+                                }
+                            }
+                        } catch (final Throwable e) {
+                            failures.add(e);
+                        }
+                    }));
+                }
+                for (final Thread thread : threads) {
+                    thread.join(60_000);
+                }
+                assertEquals(List.of(), failures, "driver thread: " + driven);
+                assertEquals(0, pair.client.lateResponses());
+            }
+        }
+    }
+
+    /** A blocking request (the slot) fails when another thread closes the channel, also without a driver. */
+    @Test
+    void shouldFailABlockingRequestWhenAnotherThreadCloses() throws Exception {
+        for (final boolean driven : new boolean[] {true, false}) {
+            final StructuredChannelOptions client = StructuredChannelOptions.builder().driverThread(driven).build();
+            final Pair pair = pair(client, StructuredChannelOptions.defaults());
+            pair.server.onMessage(LATE, (request, replier) -> { });
+            final CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+            final Thread requester = Thread.ofPlatform().start(() -> {
+                try {
+                    pair.client.request(message(pair.client, LATE, "never answered"), LONG).close();
+                    outcome.complete(null);
+                } catch (final Throwable e) {
+                    outcome.complete(e);
+                }
+            });
+            Thread.sleep(200);
+            final long closing = System.nanoTime();
+            pair.close();
+            final Throwable failure = outcome.get(10, TimeUnit.SECONDS);
+            final long tookMs = (System.nanoTime() - closing) / 1_000_000;
+            assertInstanceOf(ChannelClosedException.class, failure, "driver thread: " + driven);
+            assertTrue(tookMs < 5_000, "the waiter noticed after " + tookMs + " ms");
+            requester.join(10_000);
+        }
+    }
+
+    /** A blocking request (the slot) fails with the peer's death, not the timeout. */
+    @Test
+    void shouldFailABlockingRequestWhenThePeerDies() {
+        final ResourceName name = ResourceName.of("structest", "queue", "b" + IDS.incrementAndGet());
+        try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
+                 ShmBlobChannel.create(name, ShmQueueOptions.defaults()), new BytesCodec(), StructuredChannelOptions.defaults());
+             ChildJvm server = ChildJvm.start(SilentServerMain.class, name.toString())) {
+            server.awaitReady();
+            final CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+            Thread.ofPlatform().start(() -> {
+                try {
+                    client.request(message(client, LATE, "never answered"), LONG).close();
+                    outcome.complete(null);
+                } catch (final Throwable e) {
+                    outcome.complete(e);
+                }
+            });
+            server.awaitLine("GOT", LONG);
+            server.kill9();
+            final long killed = System.nanoTime();
+            final Throwable failure = assertDoesNotThrow(() -> outcome.get(10, TimeUnit.SECONDS));
+            final long detectedMs = (System.nanoTime() - killed) / 1_000_000;
+            assertInstanceOf(PeerDeadException.class, failure);
+            assertTrue(detectedMs < 1000, "noticed after " + detectedMs + " ms");
         }
     }
 
