@@ -78,6 +78,8 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  */
 public final class Session implements AutoCloseable {
     private static final long SLICE_NS = TimeUnit.MILLISECONDS.toNanos(100);
+    /** The longest the driver sleeps on the control socket when keep-alive has nothing due sooner. */
+    private static final long LONGEST_SLEEP_NS = TimeUnit.SECONDS.toNanos(10);
 
     enum Role { CLIENT, SERVER }
 
@@ -725,6 +727,24 @@ public final class Session implements AutoCloseable {
         }
     }
 
+    /**
+     * {@return how long the driver may sleep before {@link #keepAlive()} has something to do: the next ping
+     * or the idle deadline, whichever comes first, at least 1 ms and at most {@link #LONGEST_SLEEP_NS}}
+     */
+    private long untilKeepAliveNs() {
+        final long now = System.nanoTime();
+        final long interval = options.keepAliveInterval().toNanos();
+        final long idle = options.idleTimeout().toNanos();
+        long wait = LONGEST_SLEEP_NS;
+        if (interval > 0) {
+            wait = Math.min(wait, lastSentNs + interval - now);
+        }
+        if (idle > 0) {
+            wait = Math.min(wait, lastReceivedNs + idle - now);
+        }
+        return Math.max(wait, TimeUnit.MILLISECONDS.toNanos(1));
+    }
+
     private void keepAlive() {
         final long now = System.nanoTime();
         final long interval = options.keepAliveInterval().toNanos();
@@ -798,7 +818,9 @@ public final class Session implements AutoCloseable {
             if (driven.isEmpty()) {
                 receiveLock.lock();
                 try {
-                    receive(SLICE_NS);
+                    // Asleep on the control socket until a message, the peer's end, close() or the next
+                    // keep-alive deadline: no wake-ups in between.
+                    receive(untilKeepAliveNs());
                 } finally {
                     receiveLock.unlock();
                 }
@@ -939,6 +961,8 @@ public final class Session implements AutoCloseable {
             }
         }
         closed = true;
+        // Closing the control socket (close frame, then shutdown) wakes the driver asleep on it at once.
+        control.close();
         if (driver != null && Thread.currentThread() != driver) {
             try {
                 driver.join(TimeUnit.SECONDS.toMillis(5));

@@ -73,7 +73,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * {@code poll} reads whatever has arrived (up to the receive buffer, at least {@code maxMessageLength + 8}
  * bytes and at least 256 KiB) with one {@code recvmsg}, hands every complete frame to the handler in place
  * (through a read-only view of the buffer), and keeps an incomplete one for the next read. Timed polls
- * wait with {@code ppoll(2)} in slices of at most 100 ms.
+ * sleep in {@code ppoll(2)} until data, the peer's end or {@link #close()} wakes them: no periodic wake-ups.
  *
  * <h2>Closing and failure</h2>
  * {@link #close()} sends what is still pending and then a close frame (waiting up to
@@ -96,7 +96,12 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * heap, except {@link #offerWithHandles} and the delivery of handles.
  */
 public final class UnixSocketBlobChannel implements BlobChannel {
-    private static final long WAIT_SLICE_NS = TimeUnit.MILLISECONDS.toNanos(100);
+    /**
+     * The longest one {@code ppoll} waits. Nothing needs a shorter slice: {@link #close()} and
+     * {@link #declarePeerDead()} shut the socket down, which wakes every waiter at once, as the peer's end
+     * does; this only bounds a wait on a kernel that failed to wake it.
+     */
+    private static final long WAIT_SLICE_NS = TimeUnit.SECONDS.toNanos(5);
     private static final long EXIT_GRACE_NS = TimeUnit.MILLISECONDS.toNanos(20);
     private static final int MIN_RECEIVE_BUFFER_BYTES = 256 * 1024;
     private static final int MAX_UNCLAIMED_HANDLE_BATCHES = 16;

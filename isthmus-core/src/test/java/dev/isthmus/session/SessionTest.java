@@ -137,6 +137,58 @@ class SessionTest {
         }
     }
 
+    /**
+     * An idle session's driver threads sleep on the control socket until keep-alive has something to do
+     * (a ping every 2 s, by default): they do not wake every 100 ms on CPUs where other threads spin.
+     * Counted from the kernel's voluntary context switches of both sessions' drivers over 3 s: a driver in
+     * 100 ms slices makes 30 each; sleeping to the next ping and waking for the peer's makes about 3.
+     */
+    @Test
+    void shouldLeaveAnIdleSessionsDriversAsleep() throws Exception {
+        final Universe universe = universe();
+        try (SessionServer server = SessionServer.start(universe.server(), SessionOptions.defaults())) {
+            final Session[] sessions = connect(universe, server, SessionOptions.defaults());
+            try (Session client = sessions[0]; Session accepted = sessions[1]) {
+                Thread.sleep(200);
+                final long before = sessionDriverWakeUps();
+                Thread.sleep(3_000);
+                final long wakeUps = sessionDriverWakeUps() - before;
+                assertTrue(wakeUps <= 16, "the two drivers woke " + wakeUps + " times in 3 s");
+                assertTrue(client.isOpen() && accepted.isOpen(), "keep-alive kept both sides alive");
+            }
+        }
+    }
+
+    /** The voluntary context switches of this JVM's session driver threads ({@code isthmus-session-*}). */
+    private static long sessionDriverWakeUps() throws java.io.IOException {
+        long total = 0;
+        int drivers = 0;
+        try (var tasks = java.nio.file.Files.list(Path.of("/proc/self/task"))) {
+            for (final Path task : (Iterable<Path>) tasks::iterator) {
+                final String name;
+                final List<String> status;
+                try {
+                    name = java.nio.file.Files.readString(task.resolve("comm")).strip();
+                    status = java.nio.file.Files.readAllLines(task.resolve("status"));
+                } catch (final java.nio.file.NoSuchFileException gone) {
+                    continue;
+                }
+                // The kernel keeps 15 characters of a thread's name.
+                if (!name.startsWith("isthmus-sessio")) {
+                    continue;
+                }
+                drivers++;
+                for (final String line : status) {
+                    if (line.startsWith("voluntary_ctxt_switches:")) {
+                        total += Long.parseLong(line.substring(line.indexOf(':') + 1).strip());
+                    }
+                }
+            }
+        }
+        assertEquals(2, drivers, "both sessions' drivers are found");
+        return total;
+    }
+
     @Test
     void shouldRunChannelHandlersOnTheSessionThread() throws Exception {
         final Universe universe = universe();
