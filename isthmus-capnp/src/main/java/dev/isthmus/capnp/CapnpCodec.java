@@ -355,7 +355,28 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         return backing == Backing.HEAP ? decodeHeap(payload, type, id, owned) : decodeShm(payload, type, id);
     }
 
+    /**
+     * Decodes a reassembled payload in place and hands its memory back when the message is closed
+     * ({@link Backing#HEAP}), or as soon as it is decoded ({@link Backing#SESSION_SHM}, whose payload is only
+     * handles or an inline copy).
+     */
+    @Override
+    public Received<R> decodeReusable(final MemorySegment payload, final int type, final long id,
+                                      final Runnable onRelease) {
+        if (backing == Backing.HEAP) {
+            return decodeHeap(payload, type, id, true, Objects.requireNonNull(onRelease, "onRelease"));
+        }
+        final Received<R> received = decodeShm(payload, type, id);
+        onRelease.run();
+        return received;
+    }
+
     private Received<R> decodeHeap(final MemorySegment payload, final int type, final long id, final boolean owned) {
+        return decodeHeap(payload, type, id, owned, NOTHING_TO_RELEASE);
+    }
+
+    private Received<R> decodeHeap(final MemorySegment payload, final int type, final long id, final boolean owned,
+                                   final Runnable release) {
         final long length = payload.byteSize();
         if (length < 2L * BYTES_PER_WORD || length % BYTES_PER_WORD != 0) {
             throw corrupt(id, "payloadLength=" + length + " is not a whole number of words holding a segment table and a root");
@@ -394,7 +415,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
             segments[i] = memory.asSlice(offset, bytes).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
             offset += bytes;
         }
-        return received(segments, type, id, length, NOTHING_TO_RELEASE);
+        return received(segments, type, id, length, owned ? release : NOTHING_TO_RELEASE);
     }
 
     private static MemorySegment copy(final MemorySegment payload) {

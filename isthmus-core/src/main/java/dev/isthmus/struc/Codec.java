@@ -59,6 +59,24 @@ public interface Codec<R, B> {
     Received<R> decode(MemorySegment payload, int type, long id, boolean owned);
 
     /**
+     * Decodes a reassembled payload that the codec may keep, and tells when it no longer needs the memory, so
+     * that the channel can reassemble the next payload there ({@link StructuredChannelOptions#reuseReceiveBuffer()}).
+     * The default decodes as {@link #decode(MemorySegment, int, long, boolean)} with {@code owned} and never
+     * calls {@code onRelease}: the memory is then never reused.
+     *
+     * @param payload   the payload, in memory of its own
+     * @param type      the type the sender declared
+     * @param id        the message id
+     * @param onRelease to run once the codec, and the message it returns, no longer read {@code payload}
+     * @return the message
+     * @throws dev.isthmus.CorruptDataException if the payload is not a valid encoding
+     */
+    default Received<R> decodeReusable(final MemorySegment payload, final int type, final long id,
+                                       final Runnable onRelease) {
+        return decode(payload, type, id, true);
+    }
+
+    /**
      * A payload ready to send.
      *
      * @param parts    the payload's bytes, in order

@@ -135,7 +135,11 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     private long assemblingId = -1;
     private Header assemblingHeader;
     private MemorySegment assembly;
+    /** The reused buffer {@link #assembly} is a slice of, or null if it is memory of its own. */
+    private MemorySegment assemblyBase;
     private long assembled;
+    /** A reassembly buffer handed back by a closed message, for the next payload ({@code reuseReceiveBuffer}). */
+    private final AtomicReference<MemorySegment> spareAssembly = new AtomicReference<>();
 
     private record Header(byte kind, short flags, int type, long id, long inResponseTo, long payloadLength) {
     }
@@ -536,13 +540,21 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                 + " accepted)");
         }
         if (first == header.payloadLength) {
-            dispatch(header, buffer.asSlice(offset + HEADER_LENGTH, first), false);
+            dispatch(header, buffer.asSlice(offset + HEADER_LENGTH, first), false, null);
             return;
         }
         assemblingId = header.id;
         assemblingHeader = header;
-        // What the peer declares is allocated only as its bytes arrive, beyond upFrontBytes.
-        assembly = allocateAssembly(Math.min(header.payloadLength, Math.max(first, options.upFrontBytes())));
+        final MemorySegment spare = options.reuseReceiveBuffer() ? spareAssembly.getAndSet(null) : null;
+        if (spare != null && spare.byteSize() >= header.payloadLength) {
+            // Memory this channel holds already: nothing is allocated for what the peer declares.
+            assembly = spare.asSlice(0, header.payloadLength);
+            assemblyBase = spare;
+        } else {
+            // What the peer declares is allocated only as its bytes arrive, beyond upFrontBytes.
+            assembly = allocateAssembly(Math.min(header.payloadLength, Math.max(first, options.upFrontBytes())));
+            assemblyBase = null;
+        }
         MemorySegment.copy(buffer, offset + HEADER_LENGTH, assembly, 0, first);
         assembled = first;
     }
@@ -563,6 +575,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             // Doubling, capped at the declared length: the buffer ends exactly that long.
             final MemorySegment grown = allocateAssembly(Math.min(declared,
                 Math.max(assembled + part, assembly.byteSize() * 2)));
+            assemblyBase = null;
             MemorySegment.copy(assembly, 0, grown, 0, assembled);
             assembly = grown;
         }
@@ -571,10 +584,12 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         if (assembled == declared) {
             final Header header = assemblingHeader;
             final MemorySegment payload = assembly;
+            final MemorySegment base = assemblyBase == null ? payload : assemblyBase;
             assemblingId = -1;
             assemblingHeader = null;
             assembly = null;
-            dispatch(header, payload, true);
+            assemblyBase = null;
+            dispatch(header, payload, options.reuseReceiveBuffer() ? base : null);
         }
     }
 
@@ -583,11 +598,21 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             : java.lang.foreign.Arena.ofAuto().allocate(bytes);
     }
 
-    private void dispatch(final Header header, final MemorySegment payload, final boolean owned) {
+    private void dispatch(final Header header, final MemorySegment payload, final MemorySegment reusable) {
+        dispatch(header, payload, true, reusable);
+    }
+
+    /**
+     * @param owned    whether the payload is in memory of its own (reassembled), which the codec may keep
+     * @param reusable the buffer an owned payload lies in, to take back for the next reassembly once the
+     *                 message is closed; null if it is not to be reused
+     */
+    private void dispatch(final Header header, final MemorySegment payload, final boolean owned,
+                          final MemorySegment reusable) {
         switch (header.kind) {
-            case KIND_RESPONSE, KIND_FAILURE -> respond(header, payload, owned);
+            case KIND_RESPONSE, KIND_FAILURE -> respond(header, payload, owned, reusable);
             default -> {
-                final Received<R> message = decode(header, payload, owned);
+                final Received<R> message = decode(header, payload, owned, reusable);
                 final MessageHandler<R, B> handler = handlers.get(header.type);
                 if (handler == null) {
                     unhandled.add(new Unhandled<>(message, header));
@@ -598,14 +623,20 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         }
     }
 
-    private Received<R> decode(final Header header, final MemorySegment payload, final boolean owned) {
-        return codec.decode(payload, header.type, header.id, owned);
+    private Received<R> decode(final Header header, final MemorySegment payload, final boolean owned,
+                               final MemorySegment reusable) {
+        if (reusable == null) {
+            return codec.decode(payload, header.type, header.id, owned);
+        }
+        // Handed back when the message is closed (any thread), for the next payload that arrives in parts.
+        return codec.decodeReusable(payload, header.type, header.id, () -> spareAssembly.set(reusable));
     }
 
-    private void respond(final Header header, final MemorySegment payload, final boolean owned) {
+    private void respond(final Header header, final MemorySegment payload, final boolean owned,
+                         final MemorySegment reusable) {
         final boolean more = (header.flags & FLAG_MORE) != 0;
         if (!more && (long) SLOT_WAITING_FOR.getVolatile(this) == header.inResponseTo && header.inResponseTo > 0) {
-            respondToSlot(header, payload, owned);
+            respondToSlot(header, payload, owned, reusable);
             return;
         }
         final Pending<R> waiting = more ? pending.get(header.inResponseTo) : pending.remove(header.inResponseTo);
@@ -622,7 +653,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         }
         final Received<R> response;
         try {
-            response = decode(header, payload, owned);
+            response = decode(header, payload, owned, reusable);
         } catch (final RuntimeException e) {
             // A response that cannot be decoded still ends its request: the caller gets why, not a hang.
             if (waiting != null) {
@@ -650,7 +681,8 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         }
     }
 
-    private void respondToSlot(final Header header, final MemorySegment payload, final boolean owned) {
+    private void respondToSlot(final Header header, final MemorySegment payload, final boolean owned,
+                               final MemorySegment reusable) {
         if (header.kind == KIND_FAILURE) {
             final String text = new String(payload.toArray(JAVA_BYTE), StandardCharsets.UTF_8);
             if (!completeSlot(header.inResponseTo, new RemoteFailureException(options.name() + ": request "
@@ -661,7 +693,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         }
         final Received<R> response;
         try {
-            response = decode(header, payload, owned);
+            response = decode(header, payload, owned, reusable);
         } catch (final RuntimeException e) {
             // A response that cannot be decoded still ends its request: the caller gets why, not a hang.
             completeSlot(header.inResponseTo, e);

@@ -23,6 +23,7 @@ public final class StructuredChannelOptions {
     private final UUID token;
     private final long maxPayloadBytes;
     private final long upFrontBytes;
+    private final boolean reuseReceiveBuffer;
     private final Duration sendTimeout;
     private final Consumer<Throwable> errorHandler;
     private final String name;
@@ -33,6 +34,7 @@ public final class StructuredChannelOptions {
         this.token = builder.token;
         this.maxPayloadBytes = builder.maxPayloadBytes;
         this.upFrontBytes = builder.upFrontBytes;
+        this.reuseReceiveBuffer = builder.reuseReceiveBuffer;
         this.sendTimeout = builder.sendTimeout;
         this.errorHandler = builder.errorHandler;
         this.name = builder.name;
@@ -85,6 +87,16 @@ public final class StructuredChannelOptions {
     }
 
     /**
+     * {@return whether the buffer a payload that arrived in parts was reassembled in is used again for the
+     * next such payload, once the message read from it is closed (codecs that read in place, like Cap'n
+     * Proto's heap backing, support it): a stream of large messages then allocates nothing per message, at
+     * the price of keeping the largest recent buffer. Off by default}
+     */
+    public boolean reuseReceiveBuffer() {
+        return reuseReceiveBuffer;
+    }
+
+    /**
      * {@return how long a send waits for room in the channel before failing}
      */
     public Duration sendTimeout() {
@@ -119,6 +131,7 @@ public final class StructuredChannelOptions {
         private UUID token = new UUID(0, 0);
         private long maxPayloadBytes = 4L << 30;
         private long upFrontBytes = 16L << 20;
+        private boolean reuseReceiveBuffer;
         private Duration sendTimeout = Duration.ofSeconds(30);
         private Consumer<Throwable> errorHandler = error -> { };
         private String name = "structured-channel";
@@ -175,6 +188,18 @@ public final class StructuredChannelOptions {
                 throw new IllegalArgumentException("upFrontBytes=" + bytes + " must be >= 1");
             }
             this.upFrontBytes = bytes;
+            return this;
+        }
+
+        /**
+         * Sets whether a reassembly buffer is used again once the message read from it is closed; see
+         * {@link StructuredChannelOptions#reuseReceiveBuffer()}.
+         *
+         * @param reuse whether to reuse it
+         * @return this builder
+         */
+        public Builder reuseReceiveBuffer(final boolean reuse) {
+            this.reuseReceiveBuffer = reuse;
             return this;
         }
 

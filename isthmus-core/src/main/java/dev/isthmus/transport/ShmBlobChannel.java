@@ -186,6 +186,17 @@ public final class ShmBlobChannel implements BlobChannel {
         inbound.watchPeer(watch);
     }
 
+    /**
+     * Makes the receiving side wait with {@code strategy} from now on, instead of the one its
+     * {@link ShmQueueOptions} gave (a server may want one session's channels to sleep at once and another's
+     * to spin). Call it from the receiving thread, or before anyone polls.
+     *
+     * @param strategy the strategy, for this channel alone (strategies keep state)
+     */
+    public void receiveIdleStrategy(final dev.isthmus.sync.IdleStrategy strategy) {
+        consumer.idleStrategy(strategy);
+    }
+
     private static ResourceName queueName(final ResourceName name, final String direction) {
         Objects.requireNonNull(name, "name");
         return new ResourceName(name.prefix(), name.app(), name.pid(), name.kind(), name.id() + "-" + direction);

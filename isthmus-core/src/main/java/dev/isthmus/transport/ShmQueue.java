@@ -868,7 +868,7 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
      * <p>Must be used by one thread at a time.
      */
     public final class Consumer implements AutoCloseable {
-        private final IdleStrategy idle = options.newIdleStrategy();
+        private IdleStrategy idle = options.newIdleStrategy();
         private final BooleanSupplier dataOrClosed = this::hasDataOrProducerClosed;
         private ProcessWatch producerWatch;
         private CorruptDataException corruption;
@@ -1059,6 +1059,17 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
                     checkProducer(now);
                 }
             }
+        }
+
+        /**
+         * Waits with {@code strategy} from now on instead of the one {@link ShmQueueOptions} gave: e.g. a
+         * futex sleep for a consumer that should leave its CPU at once, on a queue adopted with options
+         * chosen for another. Called by the consuming thread, between polls.
+         *
+         * @param strategy the strategy, this consumer's alone (strategies keep state)
+         */
+        public void idleStrategy(final IdleStrategy strategy) {
+            idle = java.util.Objects.requireNonNull(strategy, "strategy");
         }
 
         private boolean hasDataOrProducerClosed() {
