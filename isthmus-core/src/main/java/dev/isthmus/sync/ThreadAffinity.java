@@ -55,6 +55,19 @@ public final class ThreadAffinity {
     }
 
     /**
+     * Favours the calling thread over the process's other threads (JIT compilers, collectors, housekeeping)
+     * and other work on its CPU, if this process may: nice -10, which needs {@code CAP_SYS_NICE} or a
+     * {@code RLIMIT_NICE} that allows it. With the kernel's session autogroups, a nice value orders the threads
+     * of one login session (this process's among them), not those of others.
+     *
+     * @return whether the priority was raised; {@code false} if the process may not (nothing changed)
+     */
+    public static boolean raiseCurrentThreadPriority() {
+        Platform.requireSupported();
+        return Affinity.setNice(-10) == 0;
+    }
+
+    /**
      * Pins the calling thread to the {@code index}-th CPU the process may use (modulo their number), if
      * there are at least two: a no-op on a single CPU, where pinning two threads together would be pointless.
      *

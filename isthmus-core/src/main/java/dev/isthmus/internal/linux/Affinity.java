@@ -28,7 +28,28 @@ public final class Affinity {
     private static final MethodHandle SET =
         Native.downcall("sched_setaffinity", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
 
+    private static final MethodHandle SET_PRIORITY =
+        Native.downcall("setpriority", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final int PRIO_PROCESS = 0;
+
     private Affinity() {
+    }
+
+    /**
+     * Sets the calling thread's nice value ({@code setpriority(PRIO_PROCESS, 0, nice)}: on Linux the nice
+     * value is a thread's own).
+     *
+     * @param nice the nice value, -20 (most favoured) to 19
+     * @return 0, or the errno: {@code EACCES}/{@code EPERM} if lowering it is not allowed
+     */
+    public static int setNice(final int nice) {
+        final Native.CallState state = Native.callState();
+        try {
+            final int rc = (int) SET_PRIORITY.invokeExact(state.errnoSegment(), PRIO_PROCESS, 0, nice);
+            return rc == 0 ? 0 : state.errno();
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
     }
 
     /**

@@ -26,6 +26,23 @@ public final class Stats {
     }
 
     /**
+     * {@return the nearest-rank percentile of the values: the smallest value with at least {@code p} percent
+     * of them at or below it}
+     *
+     * @param p      the percentile, in (0, 100]
+     * @param values at least one value
+     */
+    public static double percentile(final double p, final double... values) {
+        if (!(p > 0 && p <= 100)) {
+            throw new IllegalArgumentException("p=" + p + " must be in (0, 100]");
+        }
+        final double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        final int rank = (int) Math.ceil(p / 100 * sorted.length);
+        return sorted[Math.max(0, rank - 1)];
+    }
+
+    /**
      * {@return the smallest value}
      *
      * @param values at least one value

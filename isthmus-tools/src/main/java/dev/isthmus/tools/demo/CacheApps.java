@@ -65,7 +65,8 @@ final class CacheApps {
     static SessionOptions sessionOptions(final boolean zeroCopy) {
         final SessionOptions base = zeroCopy ? SessionOptions.zeroCopy() : SessionOptions.defaults()
             .transport(dev.isthmus.session.ChannelTransport.UNIX_SOCKET);
-        return base.initChannels(1)
+        // Zero-copy: channel 0 is served by a spinning thread, channel 1 by one that sleeps on a futex at once.
+        return base.initChannels(zeroCopy ? 2 : 1)
             .metadata((zeroCopy ? ZERO_COPY : CLASSIC).getBytes(java.nio.charset.StandardCharsets.US_ASCII))
             .queueOptions(ShmQueueOptions.builder().idleStrategy(() -> IdleStrategies.spinThenFutex(SPIN_BUDGET_NS)).build());
     }

@@ -17,7 +17,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The demo's chart: median round trip against file size, both axes logarithmic, one line per mode.
+ * The demo's chart: median round trip against file size, both axes logarithmic, one line per mode (the zero-copy
+ * server spinning, and asleep between requests).
  */
 final class DemoChart {
     private DemoChart() {
@@ -34,10 +35,12 @@ final class DemoChart {
         final double[] sizes = new double[results.size()];
         final double[] classic = new double[results.size()];
         final double[] zeroCopy = new double[results.size()];
+        final double[] asleep = new double[results.size()];
         for (int i = 0; i < results.size(); i++) {
             sizes[i] = ((Long) results.get(i).get("size_bytes")).doubleValue() / (1 << 20);
             classic[i] = ((Long) results.get(i).get("classic_p50_ns")).doubleValue() / 1e3;
             zeroCopy[i] = ((Long) results.get(i).get("zero_copy_p50_ns")).doubleValue() / 1e3;
+            asleep[i] = ((Long) results.get(i).get("zero_copy_server_asleep_p50_ns")).doubleValue() / 1e3;
         }
         final XYChart chart = new XYChartBuilder().width(900).height(560)
             .title("Cache demo: GetCacheReq -> GetCacheRsp root, two JVMs (median)")
@@ -51,6 +54,7 @@ final class DemoChart {
         chart.addSeries("classic: Cap'n Proto copied through a Unix socket", sizes, classic).setMarker(SeriesMarkers.CIRCLE);
         chart.addSeries("zero-copy: Cap'n Proto read in place in shared memory", sizes, zeroCopy)
             .setMarker(SeriesMarkers.DIAMOND);
+        chart.addSeries("zero-copy, the server woken from a futex sleep", sizes, asleep).setMarker(SeriesMarkers.SQUARE);
         try {
             BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
         } catch (final IOException e) {

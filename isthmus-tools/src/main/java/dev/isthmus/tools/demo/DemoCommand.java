@@ -46,13 +46,20 @@ import java.util.stream.Stream;
 /**
  * {@code isthmus demo}: the cache perf demo. A cache client (this process) and a cache server (another
  * JVM) open two sessions: a classic one, where Cap'n Proto responses are serialized on the heap and copied
- * through a Unix socket, and a zero-copy one, where responses are built in the server's session arena and
- * read in place. For each file size the client times {@code GetCacheReq} to reading the response's root,
- * then verifies sizes and hashes, and prints a table, a PNG chart and optionally JSON.
+ * through a Unix socket (into a receive buffer the client reuses), and a zero-copy one, where responses are
+ * built once in the server's session arena and read in place. The zero-copy session has two channels: one
+ * served by a spinning thread, one by a thread that sleeps on a futex whenever it has nothing to do.
+ *
+ * <p>For each file size the client times {@code GetCacheReq} to reading the response's root, in four
+ * modes: classic; zero-copy with the server spinning, the client verifying each response between requests
+ * (sizes and a sample of hashes, about 1 ms from 1 MiB up); the same back to back, without verification;
+ * and zero-copy with the server asleep between requests. The zero-copy modes run in several sweeps over all
+ * sizes, interleaved, and report the p50 and p99 of every request and the spread of the sweeps' p50s.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
     description = {"The cache perf demo: files of 100 KiB .. 1 GiB from a cache server in another JVM.",
-        "Classic (Cap'n Proto copied through a Unix socket) against zero-copy (read in place in shared memory)."})
+        "Classic (Cap'n Proto copied through a Unix socket) against zero-copy (read in place in shared memory),",
+        "the zero-copy server spinning or asleep, with p50, p99 and the spread of repeated sweeps."})
 public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--sizes", split = ",", paramLabel = "SIZE",
         description = "File sizes (default: 100K,1M,10M,100M,1G).")
@@ -62,14 +69,18 @@ public final class DemoCommand implements Callable<Integer> {
     int requests = 7;
 
     @Option(names = "--zero-copy-requests", paramLabel = "N",
-        description = "Timed zero-copy requests per size; they are cheap (default: ${DEFAULT-VALUE}).")
-    int zeroCopyRequests = 201;
+        description = "Timed zero-copy requests per size, mode and sweep; they are cheap (default: ${DEFAULT-VALUE}).")
+    int zeroCopyRequests = 101;
+
+    @Option(names = "--sweeps", paramLabel = "N",
+        description = "Zero-copy sweeps over every size, whose p50s give the spread (default: ${DEFAULT-VALUE}).")
+    int sweeps = 5;
 
     @Option(names = "--warmup", paramLabel = "N", description = "Untimed requests per size and mode first (default: ${DEFAULT-VALUE}).")
     int warmup = 2;
 
-    @Option(names = "--jit-warmup", paramLabel = "N", description = {"Untimed requests of the smallest file before the sweep, "
-        + "so that the JIT has compiled the request path (default: ${DEFAULT-VALUE} zero-copy, a tenth of that classic)."})
+    @Option(names = "--jit-warmup", paramLabel = "N", description = {"Untimed requests of the smallest file before the sweeps, "
+        + "so that the JIT has compiled every request path (default: ${DEFAULT-VALUE} per zero-copy mode, a tenth of that classic)."})
     int jitWarmup = 20_000;
 
     @Option(names = "--chart", paramLabel = "FILE", description = "Where to write the PNG chart (default: ${DEFAULT-VALUE}).")
@@ -84,28 +95,55 @@ public final class DemoCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    private record Mode(String name, StructuredChannel<CacheDemo.Body.Reader, CacheDemo.Body.Builder> channel) {
+    /** How a mode's client waits between requests. */
+    private enum Between {
+        /** Verifies each response (sizes, a sample of hashes) before the next request. */
+        VERIFY,
+        /** Sends the next request at once: only the first timed response is verified. */
+        BACK_TO_BACK
     }
+
+    private record Mode(String key, String title, StructuredChannel<CacheDemo.Body.Reader, CacheDemo.Body.Builder> channel,
+                        Between between) {
+    }
+
+    /** Pause between modes: longer than a spinning thread's spin budget, so that the one measured next is alone. */
+    private static final long QUIET_MS = 2 * TimeUnit.NANOSECONDS.toMillis(CacheApps.SPIN_BUDGET_NS);
 
     @Override
     public Integer call() throws Exception {
         final PrintWriter out = spec.commandLine().getOut();
+        if (sweeps < 1 || zeroCopyRequests < 1 || requests < 1) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                "--sweeps, --requests and --zero-copy-requests must be at least 1");
+        }
         final List<Long> bytes = sizes.stream().map(CacheFiles::parseSize).toList();
         final List<String> leftoversBefore = leftovers();
         final Process server = startServer(bytes);
         final BlockingQueue<String> serverLines = pumpLines(server);
         final List<Map<String, Object>> results = new ArrayList<>();
+        final Map<String, Object> machine = new LinkedHashMap<>();
         try {
             awaitLine(serverLines, "LISTENING", Duration.ofSeconds(60));
             try (Session classic = ClientSession.connect(CacheApps.client(), CacheApps.server(),
                      CacheApps.sessionOptions(false));
                  Session zeroCopy = ClientSession.connect(CacheApps.client(), CacheApps.server(),
                      CacheApps.sessionOptions(true))) {
-                final Mode classicMode = new Mode("classic", CapnpChannels.open(classic.initChannels().getFirst().blobs(),
-                    CacheDemo.Body.factory, callerDriven("cache-client-classic", classic)));
-                final Mode zeroCopyMode = new Mode("zero-copy", CapnpChannels.open(
+                // The classic client as a competent engineer writes it: one receive buffer, used again for
+                // every response once the last one is closed, not a fresh gigabyte array per request.
+                final Mode classicMode = new Mode("classic", "classic", CapnpChannels.open(
+                    classic.initChannels().getFirst().blobs(), CacheDemo.Body.factory,
+                    callerDriven("cache-client-classic", classic, true)), Between.VERIFY);
+                final StructuredChannel<CacheDemo.Body.Reader, CacheDemo.Body.Builder> spinning = CapnpChannels.open(
                     zeroCopy.initChannels().getFirst().blobs(), CacheDemo.Body.factory, Backing.SESSION_SHM,
-                    zeroCopy.arena(), zeroCopy.peerArena(), callerDriven("cache-client-zero-copy", zeroCopy)));
+                    zeroCopy.arena(), zeroCopy.peerArena(), callerDriven("cache-client-zero-copy", zeroCopy, false));
+                final StructuredChannel<CacheDemo.Body.Reader, CacheDemo.Body.Builder> asleep = CapnpChannels.open(
+                    zeroCopy.initChannels().get(1).blobs(), CacheDemo.Body.factory, Backing.SESSION_SHM,
+                    zeroCopy.arena(), zeroCopy.peerArena(), callerDriven("cache-client-zero-copy-asleep", zeroCopy, false));
+                final List<Mode> zeroCopyModes = List.of(
+                    new Mode("zero_copy", "zero-copy", spinning, Between.VERIFY),
+                    new Mode("zero_copy_back_to_back", "back to back", spinning, Between.BACK_TO_BACK),
+                    new Mode("zero_copy_server_asleep", "server asleep", asleep, Between.VERIFY));
                 if (!json) {
                     out.printf("cache server pid %d: preloading %d files and building their responses ...%n",
                         server.pid(), bytes.size());
@@ -117,36 +155,56 @@ public final class DemoCommand implements Callable<Integer> {
                     out.flush();
                 }
                 final MessageDigest digest = CacheFiles.sha256();
-                // The requesting thread on one CPU, the server's receiving thread on another (see the server).
+                // The requesting thread on one CPU, the server's receiving threads on another (see the server),
+                // ahead of this JVM's compiler and collector threads if the process may say so.
                 ThreadAffinity.pinToAllowed(0);
+                machine.put("requesting_thread_priority_raised", ThreadAffinity.raiseCurrentThreadPriority());
                 final long smallest = bytes.stream().mapToLong(Long::longValue).min().orElseThrow();
                 // Each mode in a phase of its own, zero-copy first, so that neither measures the other's
-                // garbage: classic responses of a gigabyte leave gigabytes for the collector.
-                // The JIT compiles the request path in the background for many thousands of requests: on two
-                // cores its threads would take turns with the two spinning ones. Warm up every size first.
-                run(zeroCopyMode, smallest, digest, jitWarmup, 0);
-                for (final long size : bytes) {
-                    run(zeroCopyMode, size, digest, Math.max(warmup, zeroCopyRequests), 0);
+                // garbage. The JIT compiles the request paths in the background for many thousands of requests:
+                // on two cores its threads would take turns with the spinning ones. Warm up every path first.
+                for (final Mode mode : zeroCopyModes) {
+                    run(mode, smallest, digest, jitWarmup, 0);
+                    for (final long size : bytes) {
+                        run(mode, size, digest, Math.max(warmup, zeroCopyRequests), 0);
+                    }
+                    quiet();
                 }
-                final Map<Long, long[]> zeroCopyNs = new LinkedHashMap<>();
-                for (final long size : bytes) {
-                    zeroCopyNs.put(size, run(zeroCopyMode, size, digest, warmup, zeroCopyRequests));
+                final Map<String, Map<Long, long[][]>> zeroCopyNs = new LinkedHashMap<>();
+                for (final Mode mode : zeroCopyModes) {
+                    zeroCopyNs.put(mode.key, new LinkedHashMap<>());
+                    for (final long size : bytes) {
+                        zeroCopyNs.get(mode.key).put(size, new long[sweeps][]);
+                    }
                 }
-                run(classicMode, smallest, digest, Math.max(1, jitWarmup / 20), 0);
+                for (int sweep = 0; sweep < sweeps; sweep++) {
+                    for (final Mode mode : zeroCopyModes) {
+                        for (final long size : bytes) {
+                            zeroCopyNs.get(mode.key).get(size)[sweep] = run(mode, size, digest, warmup, zeroCopyRequests);
+                        }
+                        quiet();
+                    }
+                    if (!json) {
+                        out.printf("  zero-copy sweep %d of %d done%n", sweep + 1, sweeps);
+                        out.flush();
+                    }
+                }
+                run(classicMode, smallest, digest, Math.max(1, jitWarmup / 10), 0);
                 for (final long size : bytes) {
                     System.gc();
                     final long[] classicNs = run(classicMode, size, digest, warmup, requests);
-                    final Map<String, Object> result = result(size, classicNs, zeroCopyNs.get(size));
+                    final Map<String, Object> result = result(size, classicNs, zeroCopyModes, zeroCopyNs);
                     results.add(result);
                     if (!json) {
-                        out.printf(Locale.ROOT, "  %-8s classic p50 %12s   zero-copy p50 %10s   %8.1fx   verified%n",
+                        out.printf(Locale.ROOT, "  %-8s classic p50 %12s   zero-copy p50 %10s   %10.1fx   verified%n",
                             CacheFiles.humanSize(size), micros((Long) result.get("classic_p50_ns")),
                             micros((Long) result.get("zero_copy_p50_ns")), (Double) result.get("ratio"));
                         out.flush();
                     }
                 }
                 classicMode.channel.close();
-                zeroCopyMode.channel.close();
+                spinning.close();
+                asleep.close();
             }
             awaitLine(serverLines, "DONE", Duration.ofSeconds(60));
             server.waitFor(30, TimeUnit.SECONDS);
@@ -164,9 +222,14 @@ public final class DemoCommand implements Callable<Integer> {
             final Map<String, Object> document = new LinkedHashMap<>();
             document.put("benchmark", "cache-demo");
             document.put("workload", Map.of("part_bytes", CacheFiles.PART_BYTES, "timed_classic_requests", requests,
-                "timed_zero_copy_requests", zeroCopyRequests,
-                "warmup_requests", warmup, "jit_warmup_requests", jitWarmup, "timing", "from building GetCacheReq to reading GetCacheRsp's root"));
-            document.put("machine", Machine.describe());
+                "timed_zero_copy_requests_per_sweep", zeroCopyRequests, "sweeps", sweeps,
+                "warmup_requests", warmup, "jit_warmup_requests", jitWarmup,
+                "timing", "from building GetCacheReq to reading GetCacheRsp's root",
+                "percentiles", "nearest rank over every timed request of the mode and size; spread = max/min of the"
+                    + " sweeps' p50s"));
+            final Map<String, Object> described = new LinkedHashMap<>(Machine.describe());
+            described.putAll(machine);
+            document.put("machine", described);
             document.put("results", results);
             document.put("shared_memory_left_behind", leftovers);
             out.print(Json.write(document));
@@ -177,14 +240,21 @@ public final class DemoCommand implements Callable<Integer> {
         return leftovers.isEmpty() ? 0 : 1;
     }
 
-    private static StructuredChannelOptions callerDriven(final String name, final Session session) {
+    /** Lets every spinning thread of the last mode run out of its spin budget and go to sleep. */
+    private static void quiet() throws InterruptedException {
+        Thread.sleep(QUIET_MS);
+    }
+
+    private static StructuredChannelOptions callerDriven(final String name, final Session session, final boolean reuse) {
         // No driver thread: the requesting thread receives its response itself, with no hand-off between threads.
-        return StructuredChannelOptions.builder().name(name).token(session.token()).driverThread(false).build();
+        return StructuredChannelOptions.builder().name(name).token(session.token()).driverThread(false)
+            .reuseReceiveBuffer(reuse).build();
     }
 
     private static long[] run(final Mode mode, final long size, final MessageDigest digest, final int untimed,
                               final int timed) {
         final long[] timings = new long[timed];
+        final boolean verifyEach = mode.between == Between.VERIFY;
         for (int i = -untimed; i < timed; i++) {
             final long start = System.nanoTime();
             final Outgoing<CacheDemo.Body.Builder> request = mode.channel.newMessage();
@@ -196,12 +266,12 @@ public final class DemoCommand implements Callable<Integer> {
                 if (i >= 0) {
                     timings[i] = elapsed;
                 }
-                // Every part's size and a spread sample of hashes of every timed response, every hash of the
-                // first one (files up to 10 MiB); untimed ones now and then.
+                // Every part's size and a spread sample of hashes of every timed response (back to back: of
+                // the first), every hash of the first one (files up to 10 MiB); untimed ones now and then.
                 final String problem = i == 0 ? verify(root, parts, size, digest, true)
-                    : i > 0 || i % 100 == 0 ? verify(root, parts, size, digest, false) : null;
+                    : i > 0 && verifyEach || i % 100 == 0 ? verify(root, parts, size, digest, false) : null;
                 if (problem != null) {
-                    throw new IllegalStateException(mode.name + " response for " + CacheFiles.name(size) + ": " + problem);
+                    throw new IllegalStateException(mode.title + " response for " + CacheFiles.name(size) + ": " + problem);
                 }
             } finally {
                 request.close();
@@ -258,17 +328,39 @@ public final class DemoCommand implements Callable<Integer> {
         return null;
     }
 
-    private Map<String, Object> result(final long size, final long[] classicNs, final long[] zeroCopyNs) {
-        final double classicP50 = Stats.median(toDoubles(classicNs));
-        final double zeroCopyP50 = Stats.median(toDoubles(zeroCopyNs));
+    private Map<String, Object> result(final long size, final long[] classicNs, final List<Mode> zeroCopyModes,
+                                       final Map<String, Map<Long, long[][]>> zeroCopyNs) {
         final Map<String, Object> result = new LinkedHashMap<>();
         result.put("size_bytes", size);
+        final double classicP50 = Stats.median(toDoubles(classicNs));
         result.put("classic_p50_ns", Math.round(classicP50));
-        result.put("zero_copy_p50_ns", Math.round(zeroCopyP50));
-        result.put("ratio", classicP50 / zeroCopyP50);
+        result.put("classic_p99_ns", Math.round(Stats.percentile(99, toDoubles(classicNs))));
+        for (final Mode mode : zeroCopyModes) {
+            final long[][] bySweep = zeroCopyNs.get(mode.key).get(size);
+            final double[] all = toDoubles(java.util.Arrays.stream(bySweep).flatMapToLong(java.util.Arrays::stream).toArray());
+            final List<Long> sweepP50s = new ArrayList<>();
+            for (final long[] sweep : bySweep) {
+                sweepP50s.add(Math.round(Stats.median(toDoubles(sweep))));
+            }
+            final double spread = (double) java.util.Collections.max(sweepP50s) / Math.max(1, java.util.Collections.min(sweepP50s));
+            result.put(mode.key + "_p50_ns", Math.round(Stats.median(all)));
+            result.put(mode.key + "_p99_ns", Math.round(Stats.percentile(99, all)));
+            result.put(mode.key + "_sweep_p50_ns", sweepP50s);
+            result.put(mode.key + "_spread", spread);
+        }
+        final long zeroCopyP50 = (Long) result.get("zero_copy_p50_ns");
+        result.put("ratio", classicP50 / Math.max(1, zeroCopyP50));
+        // What the server's sleep costs: asleep minus spinning, both verifying between requests.
+        result.put("wake_up_estimate_ns", (Long) result.get("zero_copy_server_asleep_p50_ns") - zeroCopyP50);
         result.put("verified", true);
         result.put("classic_ns", toList(classicNs));
-        result.put("zero_copy_ns", toList(zeroCopyNs));
+        for (final Mode mode : zeroCopyModes) {
+            final List<List<Long>> sweeps = new ArrayList<>();
+            for (final long[] sweep : zeroCopyNs.get(mode.key).get(size)) {
+                sweeps.add(toList(sweep));
+            }
+            result.put(mode.key + "_ns", sweeps);
+        }
         return result;
     }
 
@@ -334,14 +426,26 @@ public final class DemoCommand implements Callable<Integer> {
 
     private static void printTable(final PrintWriter out, final List<Map<String, Object>> results,
                                    final List<String> leftovers) {
-        out.printf("%nround trip from building GetCacheReq to reading GetCacheRsp's root, two JVMs (median)%n%n");
-        out.printf("%-8s  %14s  %14s  %10s  %s%n", "size", "classic p50", "zero-copy p50", "ratio", "verified");
+        out.printf("%nround trip from building GetCacheReq to reading GetCacheRsp's root, two JVMs%n");
+        out.printf("p50 / p99 of every timed request; zero-copy spread = max/min of the sweeps' p50s%n%n");
+        out.printf("%-8s  %23s  %29s  %29s  %29s  %10s%n", "", "classic", "zero-copy (server spinning)",
+            "zero-copy back to back", "zero-copy (server asleep)", "");
+        out.printf("%-8s  %11s %11s  %11s %11s %5s  %11s %11s %5s  %11s %11s %5s  %10s  %s%n", "size", "p50", "p99",
+            "p50", "p99", "sprd", "p50", "p99", "sprd", "p50", "p99", "sprd", "ratio", "verified");
         for (final Map<String, Object> r : results) {
-            out.printf(Locale.ROOT, "%-8s  %14s  %14s  %9.1fx  %s%n", CacheFiles.humanSize((Long) r.get("size_bytes")),
-                micros((Long) r.get("classic_p50_ns")), micros((Long) r.get("zero_copy_p50_ns")), (Double) r.get("ratio"),
-                (Boolean) r.get("verified") ? "yes" : "NO");
+            out.printf(Locale.ROOT, "%-8s  %11s %11s  %11s %11s %5.2f  %11s %11s %5.2f  %11s %11s %5.2f  %9.0fx  %s%n",
+                CacheFiles.humanSize((Long) r.get("size_bytes")),
+                micros((Long) r.get("classic_p50_ns")), micros((Long) r.get("classic_p99_ns")),
+                micros((Long) r.get("zero_copy_p50_ns")), micros((Long) r.get("zero_copy_p99_ns")),
+                (Double) r.get("zero_copy_spread"),
+                micros((Long) r.get("zero_copy_back_to_back_p50_ns")), micros((Long) r.get("zero_copy_back_to_back_p99_ns")),
+                (Double) r.get("zero_copy_back_to_back_spread"),
+                micros((Long) r.get("zero_copy_server_asleep_p50_ns")), micros((Long) r.get("zero_copy_server_asleep_p99_ns")),
+                (Double) r.get("zero_copy_server_asleep_spread"),
+                (Double) r.get("ratio"), (Boolean) r.get("verified") ? "yes" : "NO");
         }
         out.println();
+        out.println("ratio: classic p50 / zero-copy (server spinning) p50");
         out.println("shared memory left behind: " + (leftovers.isEmpty() ? "none" : leftovers));
     }
 
