@@ -95,6 +95,9 @@ public final class CacheServerMain {
                 // Built once in the session's arena: both zero-copy channels lend the same blocks.
                 shmResponses.put(CacheFiles.name(size), build(shmChannel, data, hashes));
             }
+            // The files and the heap responses stay; the young generation is touched once for what requests
+            // allocate (see HeapWarmup).
+            HeapWarmup.touchYoungGeneration(2, 32L << 30);
             System.out.printf("READY built %d responses in %.1f s%n", sizes.size() * 2, (System.nanoTime() - start) / 1e9);
             System.out.flush();
 

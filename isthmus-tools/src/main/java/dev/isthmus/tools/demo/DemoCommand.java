@@ -170,6 +170,8 @@ public final class DemoCommand implements Callable<Integer> {
                     }
                     quiet();
                 }
+                // Every page the request paths allocate on from now on has been touched once (see HeapWarmup).
+                HeapWarmup.touchYoungGeneration(2, 32L << 30);
                 final Map<String, Map<Long, long[][]>> zeroCopyNs = new LinkedHashMap<>();
                 for (final Mode mode : zeroCopyModes) {
                     zeroCopyNs.put(mode.key, new LinkedHashMap<>());
