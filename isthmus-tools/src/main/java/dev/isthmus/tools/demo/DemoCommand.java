@@ -123,6 +123,8 @@ public final class DemoCommand implements Callable<Integer> {
         final BlockingQueue<String> serverLines = pumpLines(server);
         final List<Map<String, Object>> results = new ArrayList<>();
         final Map<String, Object> machine = new LinkedHashMap<>();
+        // Before this thread is pinned: the CPUs it sees are the process's.
+        final Map<String, Object> machineBeforePinning = Machine.describe();
         try {
             awaitLine(serverLines, "LISTENING", Duration.ofSeconds(60));
             try (Session classic = ClientSession.connect(CacheApps.client(), CacheApps.server(),
@@ -172,6 +174,9 @@ public final class DemoCommand implements Callable<Integer> {
                 }
                 // Every page the request paths allocate on from now on has been touched once (see HeapWarmup).
                 HeapWarmup.touchYoungGeneration(2, 32L << 30);
+                final long[] wakeUps = FutexWakeProbe.measure(2_000);
+                machine.put("futex_wake_up_p50_ns", Math.round(Stats.median(toDoubles(wakeUps))));
+                machine.put("futex_wake_up_p99_ns", Math.round(Stats.percentile(99, toDoubles(wakeUps))));
                 final Map<String, Map<Long, long[][]>> zeroCopyNs = new LinkedHashMap<>();
                 for (final Mode mode : zeroCopyModes) {
                     zeroCopyNs.put(mode.key, new LinkedHashMap<>());
@@ -217,6 +222,8 @@ public final class DemoCommand implements Callable<Integer> {
         }
         final List<String> leftovers = new ArrayList<>(leftovers());
         leftovers.removeAll(leftoversBefore);
+        final Map<String, Object> described = new LinkedHashMap<>(machineBeforePinning);
+        described.putAll(machine);
         if (!noChart) {
             DemoChart.write(chart, results);
         }
@@ -229,14 +236,12 @@ public final class DemoCommand implements Callable<Integer> {
                 "timing", "from building GetCacheReq to reading GetCacheRsp's root",
                 "percentiles", "nearest rank over every timed request of the mode and size; spread = max/min of the"
                     + " sweeps' p50s"));
-            final Map<String, Object> described = new LinkedHashMap<>(Machine.describe());
-            described.putAll(machine);
             document.put("machine", described);
             document.put("results", results);
             document.put("shared_memory_left_behind", leftovers);
             out.print(Json.write(document));
         } else {
-            printTable(out, results, leftovers);
+            printTable(out, results, leftovers, described);
         }
         out.flush();
         return leftovers.isEmpty() ? 0 : 1;
@@ -427,7 +432,7 @@ public final class DemoCommand implements Callable<Integer> {
     }
 
     private static void printTable(final PrintWriter out, final List<Map<String, Object>> results,
-                                   final List<String> leftovers) {
+                                   final List<String> leftovers, final Map<String, Object> machine) {
         out.printf("%nround trip from building GetCacheReq to reading GetCacheRsp's root, two JVMs%n");
         out.printf("p50 / p99 of every timed request; zero-copy spread = max/min of the sweeps' p50s%n%n");
         out.printf("%-8s  %23s  %29s  %29s  %29s  %10s%n", "", "classic", "zero-copy (server spinning)",
@@ -448,6 +453,8 @@ public final class DemoCommand implements Callable<Integer> {
         }
         out.println();
         out.println("ratio: classic p50 / zero-copy (server spinning) p50");
+        out.printf("a futex wake-up on this machine, measured in this run: p50 %s, p99 %s%n",
+            micros((Long) machine.get("futex_wake_up_p50_ns")), micros((Long) machine.get("futex_wake_up_p99_ns")));
         out.println("shared memory left behind: " + (leftovers.isEmpty() ? "none" : leftovers));
     }
 

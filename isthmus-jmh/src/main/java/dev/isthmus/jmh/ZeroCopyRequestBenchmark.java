@@ -1,0 +1,147 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.jmh;
+
+import dev.isthmus.arena.ArenaOptions;
+import dev.isthmus.arena.ArenaView;
+import dev.isthmus.arena.ShmArena;
+import dev.isthmus.capnp.Backing;
+import dev.isthmus.capnp.CapnpChannels;
+import dev.isthmus.capnp.CapnpCodec;
+import dev.isthmus.capnp.CapnpOutgoing;
+import dev.isthmus.capnp.demo.CacheDemo.Body;
+import dev.isthmus.shm.ProcessIdentity;
+import dev.isthmus.shm.ResourceName;
+import dev.isthmus.struc.Outgoing;
+import dev.isthmus.struc.Received;
+import dev.isthmus.struc.StructuredChannel;
+import dev.isthmus.struc.StructuredChannelOptions;
+import dev.isthmus.sync.ThreadAffinity;
+import dev.isthmus.transport.ShmBlobChannel;
+import dev.isthmus.transport.ShmQueueOptions;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A zero-copy Cap'n Proto request and its response, as in the cache demo, both ends in this JVM (a server
+ * channel with its driver thread, a client that receives for itself): sealed session arenas, one-to-one
+ * shared-memory queues, a small request sent inline and a pre-built response of {@code responseBytes} in one
+ * segment, read in place. One op is a request built, sent, answered, its root read and closed. Run with
+ * {@code -prof gc} for what each op allocates on either side.
+ *
+ * <p>{@code ./isthmus jmh ZeroCopyRequestBenchmark -prof gc}
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
+@State(Scope.Benchmark)
+public class ZeroCopyRequestBenchmark {
+    private static final Duration TIMEOUT = Duration.ofSeconds(10);
+
+    /** The pre-built response's data. */
+    @Param({"1048576"})
+    public int responseBytes;
+
+    private ShmArena clientArena;
+    private ShmArena serverArena;
+    private ArenaView viewOfClient;
+    private ArenaView viewOfServer;
+    private StructuredChannel<Body.Reader, Body.Builder> client;
+    private StructuredChannel<Body.Reader, Body.Builder> server;
+    private CapnpOutgoing<Body.Builder> response;
+    private CapnpOutgoing<Body.Builder> sealedRequest;
+
+    /** Creates the arenas, the channels and the response. */
+    @Setup
+    public void setUp() {
+        final String id = "zcb" + ProcessHandle.current().pid();
+        final ArenaOptions options = ArenaOptions.defaults().withSealedPoolBytes(1L << 30);
+        clientArena = ShmArena.createSealed("jmh", id + "c", 1, options);
+        serverArena = ShmArena.createSealed("jmh", id + "s", 2, options);
+        viewOfClient = ArenaView.createSealed("jmh", ProcessIdentity.current(), id + "c", 1, options);
+        viewOfServer = ArenaView.createSealed("jmh", ProcessIdentity.current(), id + "s", 2, options);
+        viewOfClient.attachPool(clientArena.poolDescriptor());
+        clientArena.attachReturns(viewOfClient.returnsDescriptor());
+        viewOfServer.attachPool(serverArena.poolDescriptor());
+        serverArena.attachReturns(viewOfServer.returnsDescriptor());
+        final ResourceName name = ResourceName.of("jmh", "queue", id);
+        final ShmBlobChannel clientBlobs = ShmBlobChannel.create(name, ShmQueueOptions.defaults());
+        final ShmBlobChannel serverBlobs = ShmBlobChannel.open(name, ShmQueueOptions.defaults());
+        clientBlobs.outbound().unlink();
+        clientBlobs.inbound().unlink();
+        server = CapnpChannels.open(serverBlobs, Body.factory, Backing.SESSION_SHM, serverArena, viewOfClient,
+            StructuredChannelOptions.builder().name("jmh-server").driverCpu(1).build());
+        client = CapnpChannels.open(clientBlobs, Body.factory, Backing.SESSION_SHM, clientArena, viewOfServer,
+            StructuredChannelOptions.builder().name("jmh-client").driverThread(false).build());
+        response = ((CapnpCodec<Body.Reader, Body.Builder>) server.codec()).newMessage(responseBytes);
+        final var parts = response.root().initGetCacheRsp().initFileParts(responseBytes / (16 << 10));
+        for (int i = 0; i < parts.size(); i++) {
+            parts.get(i).initData(16 << 10).asByteBuffer().put(0, (byte) i);
+            parts.get(i).setDataSizeToVerify(16 << 10);
+        }
+        response.seal();
+        server.onMessage(Body.Which.GET_CACHE_REQ, (request, replier) -> replier.reply(response));
+        sealedRequest = CapnpOutgoing.of(client.newMessage());
+        sealedRequest.root().initGetCacheReq().setFileName("file-1048576");
+        sealedRequest.seal();
+        ThreadAffinity.pinToAllowed(0);
+    }
+
+    /**
+     * The demo's request: built for each call.
+     *
+     * @return the number of parts, read from the response in place
+     */
+    @Benchmark
+    public int builtRequest() {
+        try (Outgoing<Body.Builder> request = client.newMessage()) {
+            request.root().initGetCacheReq().setFileName("file-1048576");
+            try (Received<Body.Reader> received = client.request(request, TIMEOUT)) {
+                return received.root().getGetCacheRsp().getFileParts().size();
+            }
+        }
+    }
+
+    /**
+     * A request built once, sealed and sent again and again.
+     *
+     * @return the number of parts, read from the response in place
+     */
+    @Benchmark
+    public int sealedRequest() {
+        try (Received<Body.Reader> received = client.request(sealedRequest, TIMEOUT)) {
+            return received.root().getGetCacheRsp().getFileParts().size();
+        }
+    }
+
+    /** Closes everything. */
+    @TearDown
+    public void tearDown() {
+        client.close();
+        server.close();
+        response.close();
+        sealedRequest.close();
+        viewOfClient.close();
+        viewOfServer.close();
+        clientArena.close();
+        serverArena.close();
+        ThreadAffinity.unpin();
+    }
+}
