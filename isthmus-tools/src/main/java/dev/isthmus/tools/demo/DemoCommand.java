@@ -162,6 +162,9 @@ public final class DemoCommand implements Callable<Integer> {
                 ThreadAffinity.pinToAllowed(0);
                 machine.put("requesting_thread_priority_raised", ThreadAffinity.raiseCurrentThreadPriority());
                 final long smallest = bytes.stream().mapToLong(Long::longValue).min().orElseThrow();
+                final long[] wakeUps = FutexWakeProbe.measure(2_000);
+                machine.put("futex_wake_up_p50_ns", Math.round(Stats.median(toDoubles(wakeUps))));
+                machine.put("futex_wake_up_p99_ns", Math.round(Stats.percentile(99, toDoubles(wakeUps))));
                 // Each mode in a phase of its own, zero-copy first, so that neither measures the other's
                 // garbage. The JIT compiles the request paths in the background for many thousands of requests:
                 // on two cores its threads would take turns with the spinning ones. Warm up every path first.
@@ -172,17 +175,22 @@ public final class DemoCommand implements Callable<Integer> {
                     }
                     quiet();
                 }
-                // Every page the request paths allocate on from now on has been touched once (see HeapWarmup).
-                HeapWarmup.touchYoungGeneration(2, 32L << 30);
-                final long[] wakeUps = FutexWakeProbe.measure(2_000);
-                machine.put("futex_wake_up_p50_ns", Math.round(Stats.median(toDoubles(wakeUps))));
-                machine.put("futex_wake_up_p99_ns", Math.round(Stats.percentile(99, toDoubles(wakeUps))));
                 final Map<String, Map<Long, long[][]>> zeroCopyNs = new LinkedHashMap<>();
                 for (final Mode mode : zeroCopyModes) {
                     zeroCopyNs.put(mode.key, new LinkedHashMap<>());
                     for (final long size : bytes) {
                         zeroCopyNs.get(mode.key).put(size, new long[sweeps][]);
                     }
+                }
+                // Every page the request paths allocate on from now on has been touched once (see HeapWarmup),
+                // then one whole sweep untimed: what the collection and the last compilations leave running
+                // settles before the first timed request.
+                HeapWarmup.touchYoungGeneration(2, 32L << 30);
+                for (final Mode mode : zeroCopyModes) {
+                    for (final long size : bytes) {
+                        run(mode, size, digest, warmup + zeroCopyRequests, 0);
+                    }
+                    quiet();
                 }
                 for (int sweep = 0; sweep < sweeps; sweep++) {
                     for (final Mode mode : zeroCopyModes) {
