@@ -86,6 +86,10 @@ public final class Channel implements AutoCloseable {
         handles.declarePeerDead();
         if (blobs instanceof UnixSocketBlobChannel socket && socket != handles) {
             socket.declarePeerDead();
+        } else {
+            // Shared-memory queues judge the peer by the session's watch, declared dead already: their
+            // waiters check it now instead of at their next liveness slice.
+            blobs.wakeUp();
         }
     }
 

@@ -78,6 +78,8 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  */
 public final class Session implements AutoCloseable {
     private static final long SLICE_NS = TimeUnit.MILLISECONDS.toNanos(100);
+    /** The liveness interval of the queues of a session whose driver learns of the peer's death by events. */
+    private static final long EVENT_DRIVEN_LIVENESS_NS = TimeUnit.SECONDS.toNanos(1);
     /** The longest the driver sleeps on the control socket when keep-alive has nothing due sooner. */
     private static final long LONGEST_SLEEP_NS = TimeUnit.SECONDS.toNanos(10);
 
@@ -528,7 +530,14 @@ public final class Session implements AutoCloseable {
     }
 
     private ShmQueueOptions queueOptions() {
-        return options.queueOptions().toBuilder().permissions(permissions).build();
+        final ShmQueueOptions.Builder builder = options.queueOptions().toBuilder().permissions(permissions);
+        if (options.driverThread() && peerProcess.watch() != null) {
+            // The session's driver learns of the peer's death from the control socket at once, and wakes the
+            // queues' waiters (Channel.declarePeerDead): their own checks need not wake them ten times a second.
+            builder.livenessCheckIntervalNs(Math.max(options.queueOptions().livenessCheckIntervalNs(),
+                EVENT_DRIVEN_LIVENESS_NS));
+        }
+        return builder.build();
     }
 
     /**
@@ -778,6 +787,8 @@ public final class Session implements AutoCloseable {
     void drive(final Channel channel, final BlobHandler handler) {
         checkUsable();
         driven.add(new Driven(channel, handler));
+        // The driver may be asleep on the control socket with nothing to drive: it starts polling now.
+        control.wakeUp();
     }
 
     /** Polls every driven channel once; returns the blobs handled. A channel that ended is dropped quietly. */

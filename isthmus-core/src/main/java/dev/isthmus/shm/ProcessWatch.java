@@ -102,6 +102,14 @@ public final class ProcessWatch implements AutoCloseable {
     }
 
     /**
+     * {@return whether the process was {@linkplain #declareDead declared dead} (or this watch closed): a
+     * volatile read, no system call}
+     */
+    public boolean isDeclaredDead() {
+        return declared != null;
+    }
+
+    /**
      * {@return how the process ended, for messages: {@code "died"}, or the reason it was declared dead}
      */
     public String fate() {

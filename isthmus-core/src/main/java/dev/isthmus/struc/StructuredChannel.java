@@ -92,7 +92,13 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * @param <B> the root builder type
  */
 public final class StructuredChannel<R, B> implements AutoCloseable {
-    private static final long POLL_SLICE_NS = TimeUnit.MILLISECONDS.toNanos(100);
+    /**
+     * The longest a receiving thread waits in one poll: {@link #close()} wakes it ({@link BlobChannel#wakeUp()},
+     * or closing a socket), so this only bounds how long a wait lasts before the loop looks around.
+     */
+    private static final long POLL_SLICE_NS = TimeUnit.SECONDS.toNanos(1);
+    /** The slice over a channel that cannot {@linkplain BlobChannel#wakeUp() wake} its waiter (a socket). */
+    private static final long UNWAKEABLE_SLICE_NS = TimeUnit.MILLISECONDS.toNanos(100);
 
     private final BlobChannel channel;
     private final Codec<R, B> codec;
@@ -100,7 +106,12 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     private final long tokenHigh;
     private final long tokenLow;
     private final ReentrantLock sendLock = new ReentrantLock();
-    private final ReentrantLock receiveLock = new ReentrantLock();
+    /**
+     * Held by whoever receives. Fair: a thread that must take it from the driver ({@link #onMessage},
+     * {@link #unhandledCount}, {@link #close}) wakes the driver's poll and is next, rather than racing the
+     * driver's loop for it.
+     */
+    private final ReentrantLock receiveLock = new ReentrantLock(true);
     private final AtomicLong nextId = new AtomicLong();
     private final AtomicLong lateResponses = new AtomicLong();
     private final Map<Long, Pending<R>> pending = new ConcurrentHashMap<>();
@@ -110,6 +121,8 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     private final BlobHandler onBlob = this::onBlob;
     private final Thread driver;
     private volatile boolean closed;
+    /** How long one poll of the receiving thread lasts at most: long if the channel can be woken. */
+    private final long sliceNs;
 
     // The synchronous request slot: one blocking request at a time waits here, with no future, no map entry
     // and no allocation of its own; concurrent ones take the pending map.
@@ -156,6 +169,8 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         this.options = options;
         this.tokenHigh = options.token().getMostSignificantBits();
         this.tokenLow = options.token().getLeastSignificantBits();
+        // One spurious wake-up of a poll that has not begun: harmless, and it tells whether waking works.
+        this.sliceNs = channel.wakeUp() ? POLL_SLICE_NS : UNWAKEABLE_SLICE_NS;
         this.driver = options.driverThread()
             ? Thread.ofPlatform().daemon().name(options.name() + "-driver").unstarted(this::drive)
             : null;
@@ -278,12 +293,12 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             }
             if (driver == null && receiveLock.tryLock()) {
                 try {
-                    receive(Math.min(remaining, POLL_SLICE_NS));
+                    receive(Math.min(remaining, sliceNs));
                 } finally {
                     receiveLock.unlock();
                 }
             } else {
-                java.util.concurrent.locks.LockSupport.parkNanos(this, Math.min(remaining, POLL_SLICE_NS));
+                java.util.concurrent.locks.LockSupport.parkNanos(this, Math.min(remaining, sliceNs));
             }
         }
     }
@@ -378,13 +393,13 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                 }
                 if (driver == null && receiveLock.tryLock()) {
                     try {
-                        receive(Math.min(remaining, POLL_SLICE_NS));
+                        receive(Math.min(remaining, sliceNs));
                     } finally {
                         receiveLock.unlock();
                     }
                 } else {
                     try {
-                        return future.get(Math.min(remaining, POLL_SLICE_NS), TimeUnit.NANOSECONDS);
+                        return future.get(Math.min(remaining, sliceNs), TimeUnit.NANOSECONDS);
                     } catch (final TimeoutException e) {
                         // another slice
                     }
@@ -429,7 +444,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
      */
     public void onMessage(final int type, final MessageHandler<R, B> handler) {
         Objects.requireNonNull(handler, "handler");
-        receiveLock.lock();
+        lockReceiving();
         try {
             handlers.put(type, handler);
             final List<Unhandled<R>> waiting = new ArrayList<>();
@@ -447,6 +462,14 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         } finally {
             receiveLock.unlock();
         }
+    }
+
+    /** Takes the receive lock from the driver, if it holds it asleep in a poll: wakes the poll first. */
+    private void lockReceiving() {
+        if (driver != null && !receiveLock.isHeldByCurrentThread()) {
+            channel.wakeUp();
+        }
+        receiveLock.lock();
     }
 
     /**
@@ -495,7 +518,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         while (!closed && failure.get() == null) {
             receiveLock.lock();
             try {
-                receive(POLL_SLICE_NS);
+                receive(sliceNs);
             } finally {
                 receiveLock.unlock();
             }
@@ -876,6 +899,8 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             // The slot's waiter sees the failure on waking: it checks failure before waiting again.
             java.util.concurrent.locks.LockSupport.unpark(waiter);
         }
+        // A caller receiving for itself, asleep in the blob channel, wakes and sees the failure too.
+        channel.wakeUp();
         for (final Long id : List.copyOf(pending.keySet())) {
             final Pending<R> waiting = pending.remove(id);
             if (waiting != null) {
@@ -929,7 +954,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
      * {@return how many received messages wait for a handler of their type}
      */
     public int unhandledCount() {
-        receiveLock.lock();
+        lockReceiving();
         try {
             return unhandled.size();
         } finally {
@@ -947,6 +972,15 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             return;
         }
         closed = true;
+        if (!channel.wakeUp()) {
+            // A channel that cannot wake its waiters (a socket) wakes them by closing: their poll then fails.
+            sendLock.lock();
+            try {
+                channel.close();
+            } finally {
+                sendLock.unlock();
+            }
+        }
         if (driver != null && Thread.currentThread() != driver) {
             try {
                 driver.join(TimeUnit.SECONDS.toMillis(5));

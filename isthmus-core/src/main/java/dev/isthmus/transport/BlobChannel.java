@@ -239,6 +239,19 @@ public interface BlobChannel extends AutoCloseable {
     boolean isOpen();
 
     /**
+     * Wakes this process's threads waiting in this channel, from any thread: a timed {@code poll} returns
+     * (0 if nothing came), a send waiting for room checks the peer again, each checking at once whether the
+     * peer was declared dead. For a thread that stops the waiting one, or a watch declared dead, without
+     * waiting for the waiter's next slice. May wake a wait that begins just after, once.
+     *
+     * @return whether this channel can wake its waiters this way; {@code false} (the default) if not, as for
+     *     a socket, whose waiters wake when it is closed or shut down
+     */
+    default boolean wakeUp() {
+        return false;
+    }
+
+    /**
      * Closes this end; the peer sees it after receiving what was sent before. Releases the channel's
      * memory and descriptors in this process. Idempotent.
      */

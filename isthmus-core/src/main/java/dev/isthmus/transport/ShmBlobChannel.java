@@ -186,6 +186,13 @@ public final class ShmBlobChannel implements BlobChannel {
         inbound.watchPeer(watch);
     }
 
+    @Override
+    public boolean wakeUp() {
+        consumer.wakeUp();
+        producer.wakeUp();
+        return true;
+    }
+
     /**
      * Makes the receiving side wait with {@code strategy} from now on, instead of the one its
      * {@link ShmQueueOptions} gave (a server may want one session's channels to sleep at once and another's

@@ -557,6 +557,9 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         long claimRecord = -1;
         private ProcessWatch consumerWatch;
         private long lastLivenessCheckNs;
+        /** Set by {@link #wakeUp()} from any thread: a wait for room checks the consumer's liveness now. */
+        private volatile boolean wakeRequested;
+        private final BooleanSupplier roomOrWake = () -> wakeRequested || roomOrClosed().getAsBoolean();
 
         Producer(final ShmQueue queue) {
             this.queue = queue;
@@ -686,8 +689,13 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
                     idle.reset();
                     return false;
                 }
-                final boolean slept = idle.idle(queue.spaceDoorbell, roomOrClosed(),
+                final boolean slept = idle.idle(queue.spaceDoorbell, roomOrWake,
                     Math.min(remaining, queue.options.livenessCheckIntervalNs()));
+                if (wakeRequested) {
+                    wakeRequested = false;
+                    checkConsumerState();
+                    checkConsumer(System.nanoTime());
+                }
                 if (slept || ++spins == SPINS_PER_CLOCK_READ) {
                     spins = 0;
                     now = System.nanoTime();
@@ -808,9 +816,22 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             checkConsumer(System.nanoTime());
         }
 
+        /**
+         * Wakes an {@link #awaitClaim} in progress from any thread, to check the consumer's liveness now (a
+         * watch {@linkplain ProcessWatch#declareDead declared dead} is believed at once) and go on waiting
+         * if it lives.
+         */
+        public final void wakeUp() {
+            // volatile write, then the doorbell's fence and flag read: pairs with the sleeper's announcement and
+            // its re-check of roomOrWake (the doorbell's handshake).
+            wakeRequested = true;
+            queue.spaceDoorbell.ring();
+        }
+
         /** Throws if the consumer died; {@code now} is the clock's time, the check rate-limited by it. */
         final void checkConsumer(final long now) {
-            if (now - lastLivenessCheckNs < queue.options.livenessCheckIntervalNs()) {
+            final boolean declared = queue.peerWatch != null && queue.peerWatch.isDeclaredDead();
+            if (!declared && now - lastLivenessCheckNs < queue.options.livenessCheckIntervalNs()) {
                 return;
             }
             lastLivenessCheckNs = now;
@@ -869,7 +890,9 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
      */
     public final class Consumer implements AutoCloseable {
         private IdleStrategy idle = options.newIdleStrategy();
-        private final BooleanSupplier dataOrClosed = this::hasDataOrProducerClosed;
+        /** Set by {@link #wakeUp()} from any thread: a timed poll returns early, after a liveness check. */
+        private volatile boolean wakeRequested;
+        private final BooleanSupplier dataOrClosed = () -> wakeRequested || hasDataOrProducerClosed();
         private ProcessWatch producerWatch;
         private CorruptDataException corruption;
         private Region region;
@@ -1053,6 +1076,12 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
                     idle.reset();
                     return count;
                 }
+                if (wakeRequested) {
+                    wakeRequested = false;
+                    idle.reset();
+                    checkProducer(System.nanoTime());
+                    return 0;
+                }
                 if (slept || ++spins == SPINS_PER_CLOCK_READ) {
                     spins = 0;
                     now = System.nanoTime();
@@ -1070,6 +1099,19 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
          */
         public void idleStrategy(final IdleStrategy strategy) {
             idle = java.util.Objects.requireNonNull(strategy, "strategy");
+        }
+
+        /**
+         * Wakes a timed {@link #poll(BlobHandler, int, long)} in progress (or the next one) from any thread: it
+         * returns 0 at once, after checking the producer's liveness without waiting for the liveness
+         * interval, so that a watch {@linkplain ProcessWatch#declareDead declared dead} or a closing owner is
+         * noticed now rather than at the next slice.
+         */
+        public void wakeUp() {
+            // volatile write, then the doorbell's fence and flag read: pairs with the sleeper's announcement and
+            // its re-check of dataOrClosed, which reads wakeRequested (the doorbell's handshake).
+            wakeRequested = true;
+            dataDoorbell.ring();
         }
 
         private boolean hasDataOrProducerClosed() {
@@ -1112,7 +1154,9 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
                 }
                 return;
             }
-            if (now - lastLivenessCheckNs < options.livenessCheckIntervalNs()) {
+            // A watch declared dead is believed at once, whatever the interval: no system call to tell it.
+            final boolean declared = peerWatch != null && peerWatch.isDeclaredDead();
+            if (!declared && now - lastLivenessCheckNs < options.livenessCheckIntervalNs()) {
                 return;
             }
             lastLivenessCheckNs = now;

@@ -12,6 +12,7 @@ import dev.isthmus.IsthmusTimeoutException;
 import dev.isthmus.PeerDeadException;
 import dev.isthmus.internal.linux.Credentials;
 import dev.isthmus.internal.linux.Errno;
+import dev.isthmus.internal.linux.FileIo;
 import dev.isthmus.internal.linux.Processes;
 import dev.isthmus.internal.linux.Mmap;
 import dev.isthmus.internal.linux.Sockets;
@@ -34,6 +35,7 @@ import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 
 import static dev.isthmus.transport.SocketFrameDescriptor.CLOSE_FRAME;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static dev.isthmus.transport.SocketFrameDescriptor.HANDLES_FLAG;
 import static dev.isthmus.transport.SocketFrameDescriptor.HANDLES_HEADER_LENGTH;
 import static dev.isthmus.transport.SocketFrameDescriptor.HANDLE_COUNT_OFFSET;
@@ -102,6 +104,13 @@ public final class UnixSocketBlobChannel implements BlobChannel {
      * does; this only bounds a wait on a kernel that failed to wake it.
      */
     private static final long WAIT_SLICE_NS = TimeUnit.SECONDS.toNanos(5);
+
+    /** An {@code eventfd} a timed poll also waits on, written by {@link #wakeUp()}. */
+    private final int wakeFd;
+    /** The 1 that {@link #wakeUp()} adds to the eventfd's counter. */
+    private final MemorySegment wakeWord;
+    /** Where the receiving thread drains the eventfd's counter. */
+    private final MemorySegment wakeDrain;
     private static final long EXIT_GRACE_NS = TimeUnit.MILLISECONDS.toNanos(20);
     private static final int MIN_RECEIVE_BUFFER_BYTES = 256 * 1024;
     private static final int MAX_UNCLAIMED_HANDLE_BATCHES = 16;
@@ -212,7 +221,12 @@ public final class UnixSocketBlobChannel implements BlobChannel {
         this.maxMessageLength = options.maxMessageLengthBytes();
         this.closeTimeoutNs = options.closeTimeoutNs();
         this.arena = Arena.ofShared();
+        int wake = -1;
         try {
+            wake = Sockets.eventfd(description + " wake-up");
+            wakeWord = arena.allocate(8, 8);
+            wakeWord.set(JAVA_LONG, 0, 1L);
+            wakeDrain = arena.allocate(8, 8);
             // Anonymous mappings, not arena allocations: an idle channel's buffers cost no memory until used.
             staging = Mmap.anonymous(HANDLES_HEADER_LENGTH + (long) maxMessageLength, arena, what + " staging");
             claimBuffer = staging.asSlice(HEADER_LENGTH, maxMessageLength);
@@ -225,9 +239,13 @@ public final class UnixSocketBlobChannel implements BlobChannel {
             receiveView = receiveBuffer.asReadOnly();
             receiveHeader = new Sockets.MessageHeader(arena);
         } catch (final RuntimeException | Error e) {
+            if (wake >= 0) {
+                closeQuietly(wake);
+            }
             arena.close();
             throw e;
         }
+        this.wakeFd = wake;
     }
 
     /**
@@ -903,6 +921,7 @@ public final class UnixSocketBlobChannel implements BlobChannel {
         enter();
         try {
             final long deadline = deadline(timeoutNs);
+            boolean woken = false;
             while (true) {
                 final boolean wantWritable = flushForReceiver();
                 final int received = receive(handler, limit);
@@ -913,15 +932,45 @@ public final class UnixSocketBlobChannel implements BlobChannel {
                 if (remaining <= 0) {
                     return 0;
                 }
-                Sockets.poll(fd, wantWritable ? Sockets.POLLIN | Sockets.POLLOUT : Sockets.POLLIN,
-                    Math.min(remaining, WAIT_SLICE_NS));
+                if (woken) {
+                    return 0;
+                }
+                final int ready = Sockets.pollOrWake(fd, wantWritable ? Sockets.POLLIN | Sockets.POLLOUT : Sockets.POLLIN,
+                    wakeFd, Math.min(remaining, WAIT_SLICE_NS));
                 if (isClosing()) {
                     throw closedException();
+                }
+                if ((ready & Sockets.WOKEN) != 0) {
+                    // Drained, then one more look at the socket before returning early.
+                    FileIo.read(wakeFd, wakeDrain, what + " wake-up");
+                    woken = true;
                 }
             }
         } finally {
             exit();
         }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>A timed {@code poll} waits on the socket and on an {@code eventfd} of this channel, which this
+     * writes: the poll returns (0 if nothing came) within microseconds. A thread waiting for room to send is
+     * not woken this way; closing the channel wakes it.
+     */
+    @Override
+    public boolean wakeUp() {
+        try {
+            enter();
+        } catch (final ChannelClosedException e) {
+            return true;
+        }
+        try {
+            FileIo.write(wakeFd, wakeWord, what + " wake-up");
+        } finally {
+            exit();
+        }
+        return true;
     }
 
     /**
@@ -1319,6 +1368,7 @@ public final class UnixSocketBlobChannel implements BlobChannel {
         try {
             Sockets.close(fd);
         } finally {
+            closeQuietly(wakeFd);
             for (final HandleBatch batch : handleBatches) {
                 for (final int received : batch.fds()) {
                     closeQuietly(received);

@@ -54,6 +54,44 @@ public abstract class BlobChannelContractTest {
         return Math.min(channel.maxMessageLength(), 512);
     }
 
+    /**
+     * {@link BlobChannel#wakeUp()} from another thread ends a long timed poll at once, with nothing
+     * delivered; the channel then works as before. A transport that cannot wake says so.
+     */
+    @Test
+    void shouldEndATimedPollEarlyWhenWokenFromAnotherThread() throws Exception {
+        try (TransportFixture.ChannelPair pair = fixture().pair(false); Arena arena = Arena.ofConfined()) {
+            // Whether waking works at all; this first call's wake-up is absorbed by a poll that does not wait.
+            if (!pair.b().wakeUp()) {
+                return;
+            }
+            pair.b().poll((buffer, offset, length) -> { }, 1, 0);
+            pair.b().poll((buffer, offset, length) -> { }, 1, TimeUnit.MILLISECONDS.toNanos(1));
+            final java.util.concurrent.CompletableFuture<Long> polled = new java.util.concurrent.CompletableFuture<>();
+            final long[] started = new long[1];
+            final Thread poller = Thread.ofPlatform().start(() -> {
+                started[0] = System.nanoTime();
+                try {
+                    final int received = pair.b().poll((buffer, offset, length) -> { }, 1, SECOND_NS * 30);
+                    polled.complete((long) received);
+                } catch (final RuntimeException e) {
+                    polled.completeExceptionally(e);
+                }
+            });
+            Thread.sleep(300);
+            final long woken = System.nanoTime();
+            assertTrue(pair.b().wakeUp());
+            assertEquals(0L, polled.get(10, TimeUnit.SECONDS), "nothing was delivered");
+            final long tookMs = (System.nanoTime() - woken) / 1_000_000;
+            assertTrue(tookMs < 5_000, "the poll returned " + tookMs + " ms after the wake-up, not at its 30 s timeout");
+            poller.join(10_000);
+            final MemorySegment message = arena.allocate(8);
+            assertTrue(pair.a().offer(message, 0, 8, SECOND_NS * 10));
+            pair.a().flush();
+            assertEquals(1, pair.b().poll((buffer, offset, length) -> { }, 1, SECOND_NS * 10), "still delivers");
+        }
+    }
+
     @Test
     void shouldDeliverInOrderWithExactBoundaries() {
         try (TransportFixture.ChannelPair pair = fixture().pair(false); Arena arena = Arena.ofConfined()) {

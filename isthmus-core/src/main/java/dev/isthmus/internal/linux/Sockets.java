@@ -179,6 +179,15 @@ public final class Sockets {
     /** Per-thread {@code pollfd} for {@link #poll}: waits allocate nothing. */
     private static final ThreadLocal<MemorySegment> POLL_SCRATCH =
         ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(POLLFD));
+    /** Per-thread pair of {@code pollfd}s for {@link #pollOrWake}. */
+    private static final ThreadLocal<MemorySegment> POLL_PAIR_SCRATCH =
+        ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(POLLFD.byteSize() * 2, 8));
+    private static final MethodHandle EVENTFD =
+        Native.downcall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final int EFD_CLOEXEC = 0x80000;
+    private static final int EFD_NONBLOCK = 0x800;
+    /** In what {@link #pollOrWake} returns: the wake-up descriptor was readable. */
+    public static final int WOKEN = 1 << 16;
 
     private Sockets() {
     }
@@ -657,6 +666,67 @@ public final class Sockets {
             return 0;
         }
         throw Errno.exception("ppoll(fd " + fd + ")", state.errno());
+    }
+
+    /**
+     * Like {@link #poll(int, int, long)}, but also returns when {@code wakeFd} (an {@link #eventfd}) is
+     * readable, with {@link #WOKEN} set in the result; the caller drains it.
+     *
+     * @param fd        the descriptor
+     * @param events    what to wait for on {@code fd}
+     * @param wakeFd    the wake-up descriptor
+     * @param timeoutNs the longest wait in nanoseconds; 0 checks without waiting
+     * @return the events of {@code fd}, with {@link #WOKEN} if {@code wakeFd} is readable; 0 on timeout or a
+     *     signal
+     * @throws dev.isthmus.NativeException on failure
+     */
+    public static int pollOrWake(final int fd, final int events, final int wakeFd, final long timeoutNs) {
+        final Native.CallState state = Native.callState();
+        final MemorySegment pollfds = POLL_PAIR_SCRATCH.get();
+        final long second = POLLFD.byteSize();
+        pollfds.set(JAVA_INT, POLLFD_FD, fd);
+        pollfds.set(JAVA_SHORT, POLLFD_EVENTS, (short) events);
+        pollfds.set(JAVA_SHORT, POLLFD_REVENTS, (short) 0);
+        pollfds.set(JAVA_INT, second + POLLFD_FD, wakeFd);
+        pollfds.set(JAVA_SHORT, second + POLLFD_EVENTS, (short) POLLIN);
+        pollfds.set(JAVA_SHORT, second + POLLFD_REVENTS, (short) 0);
+        final MemorySegment timeout = state.timespec(Math.max(0, timeoutNs));
+        final int rc;
+        try {
+            rc = (int) PPOLL.invokeExact(state.errnoSegment(), pollfds, 2L, timeout, MemorySegment.NULL);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (rc > 0) {
+            return pollfds.get(JAVA_SHORT, POLLFD_REVENTS) & 0xffff
+                | ((pollfds.get(JAVA_SHORT, second + POLLFD_REVENTS) & POLLIN) != 0 ? WOKEN : 0);
+        }
+        if (rc == 0 || state.errno() == Errno.EINTR) {
+            return 0;
+        }
+        throw Errno.exception("ppoll(fd " + fd + ", wake fd " + wakeFd + ")", state.errno());
+    }
+
+    /**
+     * Creates a non-blocking, close-on-exec {@code eventfd(2)}: a counter another thread writes to wake a
+     * {@link #pollOrWake}.
+     *
+     * @param what what it is for, for the error message
+     * @return the descriptor
+     * @throws dev.isthmus.NativeException on failure (e.g. out of descriptors)
+     */
+    public static int eventfd(final String what) {
+        final Native.CallState state = Native.callState();
+        final int fd;
+        try {
+            fd = (int) EVENTFD.invokeExact(state.errnoSegment(), 0, EFD_CLOEXEC | EFD_NONBLOCK);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (fd < 0) {
+            throw Errno.exception("eventfd(" + what + ")", state.errno());
+        }
+        return fd;
     }
 
     /**
