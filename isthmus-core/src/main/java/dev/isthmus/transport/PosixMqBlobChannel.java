@@ -74,12 +74,12 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * <h2>Back-pressure, waiting and liveness</h2>
  * A full queue makes {@code offer} return {@code false} and {@link #tryClaim} return {@link #BACK_PRESSURED};
  * the variants with a timeout, and {@link #poll(BlobHandler, int, long)}, retry for
- * {@link PosixMqOptions#spinBudgetNs()}, yielding the processor between attempts, then sleep in the kernel
+ * {@link PosixMqOptions#spinBudgetNs()}, spinning between attempts, then sleep in the kernel
  * ({@code mq_timedsend}, {@code mq_timedreceive}) in slices of at most 100 ms. With only ten slots per
  * queue, a sleeping side is woken for almost every message, which costs tens of microseconds on virtual
- * machines: the retries keep a busy stream out of the kernel's sleep, and yielding (rather than spinning)
- * lets the peer run when both share a processor. Whenever a call finds its queue full or empty it
- * checks, at most once per {@link PosixMqOptions#livenessCheckIntervalNs()}, that the peer's process
+ * machines: the retries keep a busy stream out of the kernel's sleep. They spin rather than yield: with
+ * other programs keeping the processors busy, every yield would give one of them a whole time slice.
+ * Whenever a call finds its queue full or empty it checks, at most once per {@link PosixMqOptions#livenessCheckIntervalNs()}, that the peer's process
  * (pid and start time, from its HELLO; watched through a pidfd, see {@link ProcessWatch}) still runs, and
  * whether the queue was marked closed: if the peer died, the receiver first gets every message it
  * had queued, then {@link PeerDeadException}; a sender waiting for room gets {@link PeerDeadException} at
@@ -666,7 +666,9 @@ public final class PosixMqBlobChannel implements BlobChannel {
         final long start = System.nanoTime();
         final long spin = Math.min(spinBudgetNs, timeoutNs);
         while (System.nanoTime() - start < spin) {
-            Thread.yield();
+            // Spin, not yield: a yield hands the processor to any other runnable thread for a whole time
+            // slice (milliseconds), per message when another program keeps the processors busy.
+            Thread.onSpinWait();
             if (PosixMq.send(txMqd, txBuffer, length, PRIORITY_DATA, txName) == 0) {
                 return true;
             }
@@ -787,7 +789,8 @@ public final class PosixMqBlobChannel implements BlobChannel {
             final long start = System.nanoTime();
             final long spin = Math.min(spinBudgetNs, timeoutNs);
             while (System.nanoTime() - start < spin) {
-                Thread.yield();
+                // Spin, not yield (see sendData).
+                Thread.onSpinWait();
                 count = drainOrDetectEnd(handler, limit);
                 if (count > 0 || closing) {
                     return count;

@@ -100,7 +100,7 @@ public final class PosixMqOptions {
     }
 
     /**
-     * {@return how long a waiting call retries, yielding the processor, before it sleeps in the kernel}
+     * {@return how long a waiting call retries, spinning, before it sleeps in the kernel}
      */
     public long spinBudgetNs() {
         return spinBudgetNs;
@@ -179,10 +179,10 @@ public final class PosixMqOptions {
         }
 
         /**
-         * Sets how long a waiting call retries without sleeping in the kernel, yielding the processor between
-         * attempts ({@link Thread#yield()}). Retrying avoids a wake-up (tens of microseconds on virtual
-         * machines) when the peer answers quickly, and yielding lets the peer run if it shares this processor;
-         * each retry is a system call.
+         * Sets how long a waiting call retries without sleeping in the kernel, spinning between attempts
+         * ({@link Thread#onSpinWait()}; a yield would hand a busy machine's other programs a whole time slice
+         * per message). Retrying avoids a wake-up (tens of microseconds on virtual machines) when the peer
+         * answers quickly; each retry is a system call.
          *
          * @param spinBudgetNs 0 (sleep at once) to 10 ms
          * @return this builder
