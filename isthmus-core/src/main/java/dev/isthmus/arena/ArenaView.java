@@ -226,6 +226,29 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
      * @throws NoSuchResourceException if the pool does not exist
      */
     public synchronized ShmBlock borrow(final ShmHandle handle) {
+        final MemorySegment pool = check(handle);
+        if (returns == null && getIntVolatile(pool, handle.offset() + BLOCK_REFERENCES_OFFSET) <= 0) {
+            throw reject(handle, "the block holds no reference for this process");
+        }
+        return new ShmBlock(this, pool, handle.pool(), handle.generation(), handle.offset(), handle.length());
+    }
+
+    /**
+     * Checks a handle as {@link #borrow} does and returns the payload it names, without taking a reference:
+     * for data the peer refers to from a block this process borrowed. The peer decides how long the block
+     * stays allocated; if it frees and reuses it, what is read through the segment is whatever the peer writes
+     * there next, always within its pool (the mapping stays valid until this view closes).
+     *
+     * @param handle a handle found in the peer's data
+     * @return the payload, {@code handle.length()} bytes, read-only for a sealed arena
+     * @throws CorruptDataException as {@link #borrow} does
+     * @throws NoSuchResourceException if the pool does not exist
+     */
+    public synchronized MemorySegment resolve(final ShmHandle handle) {
+        return check(handle).asSlice(handle.offset() + BLOCK_HEADER_LENGTH, handle.length());
+    }
+
+    private MemorySegment check(final ShmHandle handle) {
         if (closed) {
             throw new IllegalStateException("arena view " + group + " is closed");
         }
@@ -250,10 +273,7 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
             throw reject(handle, "the block was freed (stale handle: generation "
                 + pool.get(JAVA_INT, offset + BLOCK_GENERATION_OFFSET) + ")");
         }
-        if (returns == null && getIntVolatile(pool, offset + BLOCK_REFERENCES_OFFSET) <= 0) {
-            throw reject(handle, "the block holds no reference for this process");
-        }
-        return new ShmBlock(this, pool, handle.pool(), handle.generation(), offset, handle.length());
+        return pool;
     }
 
     private static long key(final int pool, final long offset) {

@@ -531,6 +531,39 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
     }
 
     /**
+     * Finds the payload of one of this arena's allocated blocks from a handle, checked against this process's
+     * private record of its blocks (not against anything in shared memory): for data that refers to other
+     * data of the same arena by handle. No reference is taken: the block stays this process's to free.
+     *
+     * @param handle a handle of a block of this arena, as {@link ShmBlock#handle(long)} made it
+     * @return the first {@code handle.length()} bytes of the block's payload
+     * @throws dev.isthmus.CorruptDataException if the handle names no block of this arena that is allocated
+     *                                          with its generation, or is longer than the block
+     * @throws IllegalStateException            if the arena is closed
+     */
+    public synchronized MemorySegment resolve(final ShmHandle handle) {
+        if (closed) {
+            throw new IllegalStateException("arena " + group + " is closed");
+        }
+        final int index = handle.pool();
+        final long offset = handle.offset();
+        final Pool pool = index >= 0 && index < pools.size() ? pools.get(index) : null;
+        final long meta = pool == null || offset < FIRST_BLOCK_OFFSET || offset >= pool.bump
+            || (offset & MIN_BLOCK_SIZE - 1) != 0 ? LongLongMap.MISSING : blocks.get(encode(index, offset));
+        if (meta == LongLongMap.MISSING || (meta & ALLOCATED) == 0 || generation(meta) != handle.generation()) {
+            throw new dev.isthmus.CorruptDataException("handle " + handle + " names no allocated block of arena "
+                + group + (meta == LongLongMap.MISSING ? "" : " (stale: the block is now generation "
+                + generation(meta) + (((meta & ALLOCATED) == 0) ? ", free)" : ")")));
+        }
+        final long capacity = (1L << sizeClass(meta)) - BLOCK_HEADER_LENGTH;
+        if (handle.length() < 0 || handle.length() > capacity) {
+            throw new dev.isthmus.CorruptDataException("handle " + handle + " of arena " + group + " is longer than"
+                + " its block's " + capacity + " bytes");
+        }
+        return pool.segment.asSlice(offset + BLOCK_HEADER_LENGTH, handle.length());
+    }
+
+    /**
      * {@return how many returns from peers this arena refused because they named no block it had lent: a
      * sign of a buggy or hostile peer}
      */

@@ -24,7 +24,7 @@ import java.util.List;
  * @param serverGid   the gid the server runs as
  * @param otherPidNamespaces whether the server app accepts peers in other pid namespaces
  */
-record TestUniverse(String serverName, String clientName, Path runDir, PermissionLevel level, String clientMain,
+public record TestUniverse(String serverName, String clientName, Path runDir, PermissionLevel level, String clientMain,
                     int clientUid, int clientGid, int serverUid, int serverGid, boolean otherPidNamespaces) {
     TestUniverse(final String serverName, final String clientName, final Path runDir, final PermissionLevel level,
                  final String clientMain, final int clientUid, final int clientGid, final int serverUid,
@@ -33,7 +33,7 @@ record TestUniverse(String serverName, String clientName, Path runDir, Permissio
     }
 
     /** A universe whose server runs as this process's user. */
-    TestUniverse(final String serverName, final String clientName, final Path runDir, final PermissionLevel level,
+    public TestUniverse(final String serverName, final String clientName, final Path runDir, final PermissionLevel level,
                  final String clientMain, final int clientUid, final int clientGid) {
         this(serverName, clientName, runDir, level, clientMain, clientUid, clientGid,
             dev.isthmus.internal.linux.Credentials.effectiveUid(), dev.isthmus.internal.linux.Credentials.effectiveGid());
@@ -44,7 +44,7 @@ record TestUniverse(String serverName, String clientName, Path runDir, Permissio
             serverGid, true);
     }
 
-    ClientApp client() {
+    public ClientApp client() {
         final ClientApp.Builder builder = ClientApp.builder(clientName).user(clientUid, clientGid);
         if (!clientMain.equals("-")) {
             builder.mainClass(clientMain);
@@ -52,7 +52,7 @@ record TestUniverse(String serverName, String clientName, Path runDir, Permissio
         return builder.build();
     }
 
-    ServerApp server() {
+    public ServerApp server() {
         final ServerApp.Builder builder = ServerApp.builder(serverName).user(serverUid, serverGid)
             .allowedClients(client()).permissions(level).runDirectory(runDir);
         if (otherPidNamespaces) {
@@ -61,17 +61,17 @@ record TestUniverse(String serverName, String clientName, Path runDir, Permissio
         return builder.build();
     }
 
-    List<String> args() {
+    public List<String> args() {
         return List.of(serverName, clientName, runDir.toString(), level.name(), clientMain, Integer.toString(clientUid),
             Integer.toString(clientGid), Integer.toString(serverUid), Integer.toString(serverGid),
             Boolean.toString(otherPidNamespaces));
     }
 
-    static TestUniverse parse(final String[] args, final int from) {
+    public static TestUniverse parse(final String[] args, final int from) {
         return new TestUniverse(args[from], args[from + 1], Path.of(args[from + 2]), PermissionLevel.valueOf(args[from + 3]),
             args[from + 4], Integer.parseInt(args[from + 5]), Integer.parseInt(args[from + 6]),
             Integer.parseInt(args[from + 7]), Integer.parseInt(args[from + 8]), Boolean.parseBoolean(args[from + 9]));
     }
 
-    static final int ARGS = 10;
+    public static final int ARGS = 10;
 }
