@@ -308,7 +308,9 @@ class SharedDataTest {
                 assertEquals(32, borrowed.segment().byteSize());
                 assertThrows(IndexOutOfBoundsException.class, () -> borrowed.getLong(4));
             }
+            ticks.close();
+            assertEquals(0, pair.arena.allocatedBytes(), "every refused borrow gave its reference back");
+            assertEquals(0, pair.arena.refusedReturns());
         }
-        // Every refused borrow gave its reference back: the arena freed the array.
     }
 }
