@@ -62,7 +62,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * count it claims must fit in the block. The payload is then read through a slice of exactly that size, so
  * a peer that rewrites the header afterwards cannot widen it; at worst it changes the bytes this process
  * reads, which it owns. A peer cannot write this process's objects at all: the arenas of a session are
- * mapped read-only by the other side. Violations are {@link CorruptDataException}s naming the reference.
+ * mapped read-only by the other side, and every borrowed view is read-only in any case. Violations are {@link CorruptDataException}s naming the reference.
  *
  * <p>Thread safety: thread-safe.
  */
@@ -366,14 +366,15 @@ public final class SharedData {
     }
 
     SharedStruct followStruct(final SharedStruct from, final DataRef ref, final StructType type) {
-        final MemorySegment payload = check(ref, resolve(from, ref, type.typeTag()), KIND_STRUCT, type.typeTag(),
-            type.byteSize(), 1L);
+        final MemorySegment payload = writableIfOwn(from, check(ref, resolve(from, ref, type.typeTag()), KIND_STRUCT,
+            type.typeTag(), type.byteSize(), 1L), ref);
         return new SharedStruct(this, null, ref.handle(), type, payload, from.borrowed);
     }
 
     SharedArray followArray(final SharedStruct from, final DataRef ref, final long tag,
                             final long stride, final ValueLayout layout, final StructType type) {
-        final MemorySegment payload = check(ref, resolve(from, ref, tag), KIND_ARRAY, tag, stride, -1);
+        final MemorySegment payload = writableIfOwn(from, check(ref, resolve(from, ref, tag), KIND_ARRAY, tag, stride, -1),
+            ref);
         return new SharedArray(this, null, ref.handle(), tag, payload, from.borrowed, payload.byteSize() / stride, stride,
             type, layout);
     }
@@ -381,6 +382,12 @@ public final class SharedData {
     SharedString followString(final SharedStruct from, final DataRef ref) {
         return new SharedString(this, null, ref.handle(),
             check(ref, resolve(from, ref, STRING_TAG), KIND_STRING, STRING_TAG, 1, -1), from.borrowed);
+    }
+
+    /** The owner's own objects, reached through its own references, stay writable. */
+    private MemorySegment writableIfOwn(final SharedObject from, final MemorySegment checked, final DataRef ref) {
+        return from.borrowed ? checked
+            : arena.resolve(ref.handle()).asSlice(HEADER_LENGTH, checked.byteSize());
     }
 
     /**
@@ -416,7 +423,7 @@ public final class SharedData {
                 + (expectedCount >= 0 ? expectedCount + " are expected" : "only " + room + " fit in its "
                 + (object.byteSize() - HEADER_LENGTH) + " bytes"));
         }
-        return object.asSlice(HEADER_LENGTH, count * stride);
+        return object.asSlice(HEADER_LENGTH, count * stride).asReadOnly();
     }
 
     private static String kindName(final int kind) {

@@ -203,6 +203,9 @@ class SharedDataTest {
             final DataRef ref = pair.owner.lend(head);
 
             assertEquals(8, INSTRUMENT.get(head.follow(NEXT, QUOTE).segment()), "the owner follows its own references");
+            INSTRUMENT.set(head.follow(NEXT, QUOTE).segment(), 9);
+            assertEquals(9, INSTRUMENT.get(next.segment()), "and writes through them");
+            INSTRUMENT.set(next.segment(), 8);
             try (SharedStruct borrowed = pair.borrower.borrowStruct(ref, QUOTE)) {
                 assertEquals("Börse Frankfurt ✓", borrowed.followString(VENUE).toString());
                 assertTrue(borrowed.followString(VENUE).contentEquals("Börse Frankfurt ✓"));
