@@ -16,6 +16,7 @@
 module dev.isthmus.core {
     exports dev.isthmus;
     exports dev.isthmus.arena;
+    exports dev.isthmus.data;
     exports dev.isthmus.session;
     exports dev.isthmus.shm;
     exports dev.isthmus.struc;
