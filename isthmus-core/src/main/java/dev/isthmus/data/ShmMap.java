@@ -114,6 +114,8 @@ public final class ShmMap implements AutoCloseable {
     private static final long BAD_STATE = -3;
     private static final long BAD_KEY_LENGTH = -4;
     private static final long BAD_VALUE_LENGTH = -5;
+    /** A stable slot that does not hold the key: probe the next one. */
+    private static final long MOVE_ON = -6;
     /** {@code TOO_SMALL - length}: the value is longer than the buffer. */
     private static final long TOO_SMALL = -16;
 
@@ -374,7 +376,9 @@ public final class ShmMap implements AutoCloseable {
     public long get(final long key, final MemorySegment valueOut) {
         checkLongKeys();
         Objects.requireNonNull(valueOut, "valueOut");
-        return lookup(hashLong(key), null, Long.BYTES, key, valueOut);
+        final long hash = hashLong(key);
+        final long length = lookupLongKey(hash, key, valueOut);
+        return length != NEXT ? length : lookup(hash, null, Long.BYTES, key, valueOut);
     }
 
     /**
@@ -504,15 +508,92 @@ public final class ShmMap implements AutoCloseable {
         }
     }
 
+    /**
+     * The common case of {@link #get(long, MemorySegment)}, small enough to be inlined: stable slots holding
+     * plausible values. Returns the value's length, -1 if absent, or {@link #NEXT} for anything else (a slot
+     * mid-update or changed under the read, an impossible field, a value too long for {@code valueOut}), for
+     * {@link #lookup} to look again with every check.
+     */
+    private long lookupLongKey(final long hash, final long key, final MemorySegment valueOut) {
+        final MemorySegment memory = this.memory;
+        final int slots = slotsPerStripe;
+        final long base = stripeBase((int) (hash >>> 40) & stripeMask);
+        int index = (int) (((hash & 0xffffffffL) * slots) >>> 32);
+        for (int probed = 0; probed < slots; probed++) {
+            final long slot = slotOffset(base, index);
+            // acquire: pairs with the writer's putLongRelease(seq) in endUpdate (and with recovery's).
+            final long seq = getLongAcquire(memory, slot + SEQ_OFFSET);
+            final int state = memory.get(JAVA_INT, slot + STATE_OFFSET);
+            final long result;
+            if (state == STATE_FULL) {
+                result = memory.get(JAVA_LONG, slot + HASH_OFFSET) != hash ? MOVE_ON : copyIfLongKey(slot, key, valueOut);
+            } else {
+                result = state == STATE_EMPTY ? ABSENT : state == STATE_TOMBSTONE ? MOVE_ON : NEXT;
+            }
+            // loadLoad: the reads above complete before seq is read again; pairs with the writer's
+            // storeStoreFence after it made seq odd.
+            VarHandle.acquireFence();
+            if ((seq & 1) != 0 || getLongOpaque(memory, slot + SEQ_OFFSET) != seq || result == NEXT) {
+                return NEXT;
+            }
+            if (result != MOVE_ON) {
+                return result;
+            }
+            index = index + 1 == slots ? 0 : index + 1;
+        }
+        return ABSENT;
+    }
+
+    /** Copies the value out if the slot holds the long key and a value that fits; {@link #NEXT} otherwise. */
+    private long copyIfLongKey(final long slot, final long key, final MemorySegment valueOut) {
+        final MemorySegment memory = this.memory;
+        if (memory.get(JAVA_INT, slot + KEY_LENGTH_OFFSET) != Long.BYTES || memory.get(KEY_LONG, slot + KEY_OFFSET) != key) {
+            return NEXT;
+        }
+        final int valueLength = memory.get(JAVA_INT, slot + VALUE_LENGTH_OFFSET);
+        if (valueLength < 0 || valueLength > maxValueBytes || valueLength > valueOut.byteSize()) {
+            return NEXT;
+        }
+        MemorySegment.copy(memory, slot + valueOffset, valueOut, 0, valueLength);
+        return valueLength;
+    }
+
     /** Looks a key up in its stripe: the value's length, or -1 if absent. */
     private long lookup(final long hash, final MemorySegment key, final long keyLength, final long longKey,
                         final MemorySegment valueOut) {
         final int stripe = (int) (hash >>> 40) & stripeMask;
         final long base = stripeBase(stripe);
         final int slots = slotsPerStripe;
+        final MemorySegment memory = this.memory;
         int index = (int) (((hash & 0xffffffffL) * slots) >>> 32);
         for (int probed = 0; probed < slots; probed++) {
-            final long result = readSlot(base, stripe, index, hash, key, keyLength, longKey, valueOut);
+            // The common cases, small enough to be inlined: a stable slot that is empty, holds another key, or
+            // holds the key with a plausible value. Anything else goes to readSlot, which retries and checks.
+            final long slot = slotOffset(base, index);
+            // acquire: pairs with the writer's putLongRelease(seq) in endUpdate (and with recovery's).
+            final long seq = getLongAcquire(memory, slot + SEQ_OFFSET);
+            final int state = memory.get(JAVA_INT, slot + STATE_OFFSET);
+            long result = BAD_STATE;
+            if (state == STATE_EMPTY) {
+                result = ABSENT;
+            } else if (state == STATE_TOMBSTONE || state == STATE_FULL && memory.get(JAVA_LONG, slot + HASH_OFFSET) != hash) {
+                result = NEXT;
+            } else if (state == STATE_FULL) {
+                final int valueLength = memory.get(JAVA_INT, slot + VALUE_LENGTH_OFFSET);
+                if (valueLength >= 0 && valueLength <= maxValueBytes && (valueOut == null || valueLength <= valueOut.byteSize())
+                    && keyMatches(slot, memory.get(JAVA_INT, slot + KEY_LENGTH_OFFSET), key, keyLength, longKey)) {
+                    if (valueOut != null) {
+                        MemorySegment.copy(memory, slot + valueOffset, valueOut, 0, valueLength);
+                    }
+                    result = valueLength;
+                }
+            }
+            // loadLoad: the reads above complete before seq is read again; pairs with the writer's
+            // storeStoreFence after it made seq odd.
+            VarHandle.acquireFence();
+            if ((seq & 1) != 0 || result == BAD_STATE || getLongOpaque(memory, slot + SEQ_OFFSET) != seq) {
+                result = readSlot(base, stripe, index, hash, key, keyLength, longKey, valueOut);
+            }
             if (result != NEXT) {
                 return result;
             }

@@ -129,7 +129,7 @@ class ShmMapHostilePeerTest {
                 {ShmMapDescriptor.SLOTS_PER_STRIPE_OFFSET, JAVA_INT, 17, "stripeLength"},
                 {ShmMapDescriptor.MAX_KEY_BYTES_OFFSET, JAVA_INT, 0, "maxKeyBytes"},
                 {ShmMapDescriptor.MAX_KEY_BYTES_OFFSET, JAVA_INT, Integer.MAX_VALUE, "maxKeyBytes"},
-                {ShmMapDescriptor.MAX_KEY_BYTES_OFFSET, JAVA_INT, 24, "slotLength"},
+                {ShmMapDescriptor.MAX_KEY_BYTES_OFFSET, JAVA_INT, 200, "slotLength"},
                 {ShmMapDescriptor.MAX_VALUE_BYTES_OFFSET, JAVA_INT, -1, "maxValueBytes"},
                 {ShmMapDescriptor.MAX_VALUE_BYTES_OFFSET, JAVA_INT, ShmMapDescriptor.MAX_VALUE_BYTES + 1, "maxValueBytes"},
                 {ShmMapDescriptor.MAX_VALUE_BYTES_OFFSET, JAVA_INT, 1 << 20, "slotLength"},
