@@ -7,7 +7,7 @@ package dev.isthmus.data;
 /**
  * The shared-memory layout of a {@link ShmMap}: a header, then one stripe after another, each a stripe
  * header followed by its slots. All offsets are from the start of the map's memory (the data part of its
- * {@link dev.isthmus.shm.SharedMemory}); every long is 8-byte aligned, every stripe and every slot 64-byte aligned.
+ * {@link dev.isthmus.shm.SharedMemory}); every long is 8-byte aligned, every stripe 64-byte aligned.
  *
  * <pre>
  * Header (HEADER_LENGTH = 64 bytes)
@@ -31,8 +31,7 @@ package dev.isthmus.data;
  *   +----------+-----------+----------------+------------------+-------------+----------------------+
  *   then, at STRIPE_HEADER_LENGTH = align64(64 + SLOT_LENGTH), SLOTS_PER_STRIPE slots of SLOT_LENGTH
  *
- * Slot (SLOT_LENGTH = 32 + align8(MAX_KEY_BYTES) + align8(MAX_VALUE_BYTES), rounded up to 64, 128 or a
- * multiple of 64)
+ * Slot (SLOT_LENGTH = 32 + align8(MAX_KEY_BYTES) + align8(MAX_VALUE_BYTES))
  *   0          8         12           16         24             28          32                 32 + align8(K)
  *   +----------+---------+------------+----------+--------------+-----------+------------------+--------------+
  *   | SEQ      | STATE   | KEY_LENGTH | HASH     | VALUE_LENGTH | (padding) | key bytes        | value bytes  |
@@ -133,10 +132,10 @@ public final class ShmMapDescriptor {
      * @param maxValueBytes the longest value, in [0, {@link #MAX_VALUE_BYTES}]
      */
     public static int slotLength(final int maxKeyBytes, final int maxValueBytes) {
-        final int fields = KEY_OFFSET + align8(maxKeyBytes) + align8(maxValueBytes);
-        // Whole cache lines, so that no slot shares a line with its neighbour and a lookup touches as few as
-        // it can: one for slots of up to 64 bytes, two up to 128, then as many as the slot needs.
-        return fields <= 64 ? 64 : fields <= 128 ? 128 : (fields + 63) & ~63;
+        // Not rounded to cache lines: with random access over a large map, the smaller footprint (fewer
+        // pages, fewer lines in all) beats 64-byte alignment (measured with 64 Ki entries of 64-byte values:
+        // 104-byte slots against 128-byte ones).
+        return KEY_OFFSET + align8(maxKeyBytes) + align8(maxValueBytes);
     }
 
     /**
