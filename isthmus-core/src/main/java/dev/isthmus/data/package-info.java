@@ -6,7 +6,7 @@
 /**
  * Native structures shared in place: typed records, arrays and strings in a session's arena, lent to the
  * peer and read there with no copy ({@link dev.isthmus.data.SharedData}), and a hash map whose entries live
- * in shared memory, read without locks by every process that maps it ({@code ShmMap}).
+ * in shared memory, read without locks by every process that maps it ({@link dev.isthmus.data.ShmMap}).
  *
  * <p>Conventions. A record's shape is a {@link java.lang.foreign.StructLayout} checked once
  * ({@link dev.isthmus.data.StructType}): members naturally aligned, padding explicit, native byte order,

@@ -1,0 +1,127 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.jmh;
+
+import dev.isthmus.arena.ArenaOptions;
+import dev.isthmus.arena.ShmArena;
+import dev.isthmus.data.LongField;
+import dev.isthmus.data.SharedArray;
+import dev.isthmus.data.SharedData;
+import dev.isthmus.data.SharedStruct;
+import dev.isthmus.data.StructType;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.TimeUnit;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A field of a record in shared memory read in place through a {@link LongField} flyweight, beside the same
+ * field of a heap object: one record, and a scan of {@value #COUNT} records (a {@link SharedArray} against an
+ * array of heap objects). Both sides read the same values; neither allocates.
+ *
+ * <p>{@code ./isthmus jmh SharedRecordBenchmark -prof gc}
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
+@State(Scope.Benchmark)
+public class SharedRecordBenchmark {
+    static final int COUNT = 1024;
+    static final StructType QUOTE = StructType.of("BenchQuote", MemoryLayout.structLayout(
+        JAVA_LONG.withName("instrument"), JAVA_LONG.withName("bid"), JAVA_LONG.withName("ask"),
+        JAVA_INT.withName("size"), MemoryLayout.paddingLayout(4)));
+    static final LongField BID = QUOTE.longField("bid");
+
+    /** The heap twin of {@link #QUOTE}. */
+    static final class HeapQuote {
+        long instrument;
+        long bid;
+        long ask;
+        int size;
+    }
+
+    private ShmArena arena;
+    private SharedStruct one;
+    private SharedArray many;
+    private MemorySegment oneSegment;
+    private MemorySegment manySegment;
+    private HeapQuote heapOne;
+    private HeapQuote[] heapMany;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        final long pid = ProcessHandle.current().pid();
+        arena = ShmArena.createSealed("recordbench", "b" + pid, pid, ArenaOptions.defaults().withSealedPoolBytes(4L << 20));
+        final SharedData data = SharedData.of(arena, null);
+        one = data.allocate(QUOTE);
+        many = data.allocateArray(QUOTE, COUNT);
+        oneSegment = one.segment();
+        manySegment = many.segment();
+        heapOne = new HeapQuote();
+        heapMany = new HeapQuote[COUNT];
+        BID.set(oneSegment, 10_125);
+        heapOne.bid = 10_125;
+        for (int i = 0; i < COUNT; i++) {
+            BID.set(manySegment, many.elementOffset(i), i * 7L);
+            heapMany[i] = new HeapQuote();
+            heapMany[i].bid = i * 7L;
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        one.close();
+        many.close();
+        arena.close();
+    }
+
+    @Benchmark
+    public long sharedField() {
+        return BID.get(oneSegment);
+    }
+
+    @Benchmark
+    public long heapField() {
+        return heapOne.bid;
+    }
+
+    @Benchmark
+    public long sharedScan() {
+        final MemorySegment segment = manySegment;
+        final long stride = QUOTE.byteSize();
+        long sum = 0;
+        for (long at = 0; at < COUNT * stride; at += stride) {
+            sum += BID.get(segment, at);
+        }
+        return sum;
+    }
+
+    @Benchmark
+    public long heapScan() {
+        final HeapQuote[] quotes = heapMany;
+        long sum = 0;
+        for (final HeapQuote quote : quotes) {
+            sum += quote.bid;
+        }
+        return sum;
+    }
+}
