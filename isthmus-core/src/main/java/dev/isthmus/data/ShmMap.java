@@ -1317,6 +1317,96 @@ public final class ShmMap implements AutoCloseable {
         return shm.duplicateDescriptor(readOnly);
     }
 
+    /** "ISMP", little-endian: the blob that hands a map over a channel with its descriptor. */
+    static final int LEND_MAGIC = 0x504d5349;
+    /** The hand-over blob: the magic, then 1 if the borrower may write, 0 if not. */
+    static final int LEND_LENGTH = 8;
+
+    /**
+     * Lends this map to the peer at the other end of a channel's handle pipe: sends a descriptor of its
+     * memory, read-only unless {@code writable}, with a small blob saying which; the peer maps it with
+     * {@link #borrow}. A read-only borrower gets a descriptor the kernel will not map for writing, so it can
+     * read the map concurrently but never change it, whatever it tries.
+     *
+     * @param channel   the channel's handle pipe ({@link dev.isthmus.session.Channel#handles()})
+     * @param writable  whether the peer may write the map (and take its stripe locks)
+     * @param timeoutNs how long to wait for room in the pipe
+     * @return whether it was sent
+     * @throws IllegalStateException if this map does not own its memory or is closed
+     * @throws dev.isthmus.ChannelClosedException if the channel is closed
+     */
+    public boolean lend(final dev.isthmus.transport.UnixSocketBlobChannel channel, final boolean writable,
+                        final long timeoutNs) {
+        final byte[] blob = new byte[LEND_LENGTH];
+        final MemorySegment wire = MemorySegment.ofArray(blob);
+        wire.set(ValueLayout.JAVA_INT_UNALIGNED, 0, LEND_MAGIC);
+        wire.set(ValueLayout.JAVA_INT_UNALIGNED, 4, writable ? 1 : 0);
+        final long deadline = System.nanoTime() + timeoutNs;
+        try (dev.isthmus.transport.NativeHandle handle = dev.isthmus.transport.NativeHandle.adopt(
+            duplicateDescriptor(!writable))) {
+            while (true) {
+                if (channel.offerWithHandles(wire, 0, LEND_LENGTH, handle)) {
+                    return true;
+                }
+                if (System.nanoTime() - deadline >= 0) {
+                    return false;
+                }
+                LockSupport.parkNanos(50_000);
+            }
+        }
+    }
+
+    /**
+     * Waits for a map the peer {@linkplain #lend lent} over a channel's handle pipe and maps it, writable only if
+     * the peer allowed it, with the creator's timeouts. The blob and descriptor are checked: anything else that
+     * arrives on the pipe meanwhile is refused.
+     *
+     * @param channel   the channel's handle pipe
+     * @param timeoutNs how long to wait
+     * @return the map
+     * @throws IsthmusTimeoutException if nothing arrived in time
+     * @throws CorruptDataException     if what arrived is not a lent map (wrong blob, not exactly one descriptor,
+     *                                  a writable map offered through a read-only descriptor, an invalid map)
+     */
+    public static ShmMap borrow(final dev.isthmus.transport.UnixSocketBlobChannel channel, final long timeoutNs) {
+        final ShmMap[] received = new ShmMap[1];
+        final RuntimeException[] refused = new RuntimeException[1];
+        final long deadline = System.nanoTime() + timeoutNs;
+        while (received[0] == null && refused[0] == null) {
+            final long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                throw new IsthmusTimeoutException("no map was lent over " + channel + " within " + timeoutNs + " ns");
+            }
+            channel.pollWithHandles((buffer, offset, length, handles) -> {
+                try {
+                    if (length != LEND_LENGTH || buffer.get(ValueLayout.JAVA_INT_UNALIGNED, offset) != LEND_MAGIC
+                        || handles.size() != 1) {
+                        throw new CorruptDataException("expected a lent map (an " + LEND_LENGTH + "-byte blob and one"
+                            + " descriptor), received " + length + " bytes and " + handles.size() + " descriptors");
+                    }
+                    final boolean writable = buffer.get(ValueLayout.JAVA_INT_UNALIGNED, offset + 4) == 1;
+                    final int fd = handles.getFirst().release();
+                    try {
+                        received[0] = adopt(fd, writable);
+                    } catch (final dev.isthmus.NativeException e) {
+                        throw new CorruptDataException("the peer lent a map as " + (writable ? "writable" : "read-only")
+                            + " through a descriptor that cannot be mapped so: " + e.getMessage());
+                    }
+                } catch (final RuntimeException e) {
+                    refused[0] = e;
+                } finally {
+                    for (final dev.isthmus.transport.NativeHandle handle : handles) {
+                        handle.close();
+                    }
+                }
+            }, 1, left);
+        }
+        if (refused[0] != null) {
+            throw refused[0];
+        }
+        return received[0];
+    }
+
     /**
      * Unmaps the map's memory here and closes its descriptor; the memory is freed when no process maps it any
      * more. Idempotent. Must not race with other calls on this map.
