@@ -360,7 +360,12 @@ public final class SharedData {
             if (peer == null) {
                 throw new IllegalStateException("this SharedData has no peer arena");
             }
-            return peer.resolve(ref.handle());
+            try {
+                return peer.resolve(ref.handle());
+            } catch (final dev.isthmus.shm.NoSuchResourceException e) {
+                throw new CorruptDataException("reference " + ref.handle() + " names a pool the peer does not have: "
+                    + e.getMessage());
+            }
         }
         return arena.resolve(ref.handle());
     }

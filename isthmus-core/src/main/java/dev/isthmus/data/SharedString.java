@@ -17,7 +17,9 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * place ({@link #segment()}) or copied out ({@link #toString()}, {@link #toByteArray()}).
  *
  * <p>A peer's bytes are not trusted to be valid UTF-8: {@link #toString()} replaces malformed sequences
- * with U+FFFD, as {@link String#String(byte[], java.nio.charset.Charset)} does.
+ * with U+FFFD, as {@link String#String(byte[], java.nio.charset.Charset)} does. Copying out allocates
+ * {@link #lengthBytes()} bytes, which for a borrowed string the peer chose (up to its arena's size): check it
+ * first where that matters, or read the bytes in place.
  *
  * <p>Thread safety: as {@link SharedObject}.
  */

@@ -141,24 +141,26 @@ public final class ShmMap implements AutoCloseable {
     private final LongAdder recoveries = new LongAdder();
     private final LongAdder lockTimeouts = new LongAdder();
     private final LongAdder readRetries = new LongAdder();
+    /** Unlocks that found the lock no longer this process's: another process took it over. */
+    private final LongAdder lockThefts = new LongAdder();
 
     private ShmMap(final SharedMemory shm, final MemorySegment memory, final boolean writable,
                    final long lockTimeoutNs, final long readTimeoutNs) {
         this.shm = shm;
         this.writable = writable;
-        final long total = checkHeader(memory);
-        this.memory = memory.asSlice(0, total);
-        final int stripes = memory.get(JAVA_INT, ShmMapDescriptor.STRIPES_OFFSET);
-        this.stripeMask = stripes - 1;
-        this.slotsPerStripe = memory.get(JAVA_INT, ShmMapDescriptor.SLOTS_PER_STRIPE_OFFSET);
-        this.maxKeyBytes = memory.get(JAVA_INT, ShmMapDescriptor.MAX_KEY_BYTES_OFFSET);
-        this.maxValueBytes = memory.get(JAVA_INT, ShmMapDescriptor.MAX_VALUE_BYTES_OFFSET);
+        // The geometry as checked, read once: a peer that rewrites the header afterwards changes nothing here.
+        final Geometry geometry = checkHeader(memory);
+        this.memory = memory.asSlice(0, geometry.totalLength());
+        this.stripeMask = geometry.stripes() - 1;
+        this.slotsPerStripe = geometry.slotsPerStripe();
+        this.maxKeyBytes = geometry.maxKeyBytes();
+        this.maxValueBytes = geometry.maxValueBytes();
         this.slotLength = ShmMapDescriptor.slotLength(maxKeyBytes, maxValueBytes);
         this.valueOffset = ShmMapDescriptor.valueOffset(maxKeyBytes);
         this.stripeHeaderLength = ShmMapDescriptor.stripeHeaderLength(slotLength);
         this.stripeLength = ShmMapDescriptor.stripeLength(slotLength, slotsPerStripe);
-        this.lockTimeoutNs = lockTimeoutNs > 0 ? lockTimeoutNs : memory.get(JAVA_LONG, ShmMapDescriptor.LOCK_TIMEOUT_NS_OFFSET);
-        this.readTimeoutNs = readTimeoutNs > 0 ? readTimeoutNs : memory.get(JAVA_LONG, ShmMapDescriptor.READ_TIMEOUT_NS_OFFSET);
+        this.lockTimeoutNs = lockTimeoutNs > 0 ? lockTimeoutNs : geometry.lockTimeoutNs();
+        this.readTimeoutNs = readTimeoutNs > 0 ? readTimeoutNs : geometry.readTimeoutNs();
         this.ownerWord = lockWord(ProcessIdentity.current());
     }
 
@@ -267,8 +269,13 @@ public final class ShmMap implements AutoCloseable {
         }
     }
 
-    /** Checks the header against itself and the memory; returns the layout's length. */
-    private static long checkHeader(final MemorySegment memory) {
+    /** The header's values as {@link #checkHeader} checked them. */
+    private record Geometry(int stripes, int slotsPerStripe, int maxKeyBytes, int maxValueBytes, long totalLength,
+                            long lockTimeoutNs, long readTimeoutNs) {
+    }
+
+    /** Checks the header against itself and the memory, reading each field once; returns what it checked. */
+    private static Geometry checkHeader(final MemorySegment memory) {
         if (memory.byteSize() < HEADER_LENGTH) {
             throw new CorruptDataException("shared map memory is " + memory.byteSize() + " bytes, shorter than its "
                 + HEADER_LENGTH + "-byte header");
@@ -331,14 +338,17 @@ public final class ShmMap implements AutoCloseable {
             throw new CorruptDataException("shared map declares totalLength=" + totalLength + ", more than the "
                 + memory.byteSize() + " bytes of its memory");
         }
-        for (final int offset : new int[] {ShmMapDescriptor.LOCK_TIMEOUT_NS_OFFSET, ShmMapDescriptor.READ_TIMEOUT_NS_OFFSET}) {
-            final long timeoutNs = memory.get(JAVA_LONG, offset);
+        final long[] timeoutsNs = new long[2];
+        final int[] offsets = {ShmMapDescriptor.LOCK_TIMEOUT_NS_OFFSET, ShmMapDescriptor.READ_TIMEOUT_NS_OFFSET};
+        for (int i = 0; i < 2; i++) {
+            final long timeoutNs = memory.get(JAVA_LONG, offsets[i]);
             if (timeoutNs < 1 || timeoutNs > ShmMapDescriptor.MAX_TIMEOUT_NS) {
-                throw new CorruptDataException("shared map declares a " + (offset == ShmMapDescriptor.LOCK_TIMEOUT_NS_OFFSET
-                    ? "lock" : "read") + " timeout of " + timeoutNs + " ns, not in [1, " + ShmMapDescriptor.MAX_TIMEOUT_NS + "]");
+                throw new CorruptDataException("shared map declares a " + (i == 0 ? "lock" : "read") + " timeout of "
+                    + timeoutNs + " ns, not in [1, " + ShmMapDescriptor.MAX_TIMEOUT_NS + "]");
             }
+            timeoutsNs[i] = timeoutNs;
         }
-        return totalLength;
+        return new Geometry(stripes, slotsPerStripe, maxKeyBytes, maxValueBytes, totalLength, timeoutsNs[0], timeoutsNs[1]);
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -1012,12 +1022,14 @@ public final class ShmMap implements AutoCloseable {
             if (holder == 0 && compareAndSetLong(memory, lock, 0, ownerWord)) {
                 return;
             }
-            if (attempt < SPINS || holder == 0) {
+            if (attempt < SPINS) {
                 Thread.onSpinWait();
                 continue;
             }
+            // Past the spins the deadline is checked on every pass, even when the lock read as free: a peer that
+            // flips the word between free and held cannot keep this loop going.
             final long nowNs = System.nanoTime();
-            if (holder != ownerWord && nowNs - checkedNs >= LIVENESS_INTERVAL_NS) {
+            if (holder != 0 && holder != ownerWord && nowNs - checkedNs >= LIVENESS_INTERVAL_NS) {
                 checkedNs = nowNs;
                 // CAS (volatile): takes over a dead holder's lock, acquiring everything it wrote.
                 if (!isAlive(holder) && compareAndSetLong(memory, lock, holder, ownerWord)) {
@@ -1043,8 +1055,12 @@ public final class ShmMap implements AutoCloseable {
     }
 
     private void unlock(final long base) {
-        // release: the stripe's updates happen before the lock is free; pairs with the next locker's CAS.
-        putLongRelease(memory, base + LOCK_OFFSET, 0);
+        // CAS (volatile, so a release): the stripe's updates happen before the lock is free; pairs with the next
+        // locker's CAS. Only this process's word is cleared: if another process took the lock over, believing
+        // this one dead, its lock is left alone and the theft counted.
+        if (!compareAndSetLong(memory, base + LOCK_OFFSET, ownerWord, 0)) {
+            lockThefts.increment();
+        }
     }
 
     /**
@@ -1165,7 +1181,14 @@ public final class ShmMap implements AutoCloseable {
         if (pid == 0 || pid > Integer.MAX_VALUE) {
             return false;
         }
-        final ProcessIdentity process = ProcessIdentity.of(pid);
+        final ProcessIdentity process;
+        try {
+            process = ProcessIdentity.of(pid);
+        } catch (final dev.isthmus.IsthmusException e) {
+            // /proc could not be read: unknown is alive, since taking a live holder's lock would put two writers
+            // in one stripe. The wait ends at the lock timeout instead.
+            return true;
+        }
         return process != null && (int) process.startTimeTicks() == (int) holder && process.isAlive();
     }
 
@@ -1300,7 +1323,8 @@ public final class ShmMap implements AutoCloseable {
             // opaque: pairs with the writers' putLongOpaque(TOMBSTONES).
             tombstones += Math.clamp(getLongOpaque(memory, stripeBase(stripe) + TOMBSTONES_OFFSET), 0, slotsPerStripe);
         }
-        return new ShmMapStats(size(), tombstones, recoveries.sum(), lockTimeouts.sum(), readRetries.sum());
+        return new ShmMapStats(size(), tombstones, recoveries.sum(), lockTimeouts.sum(), readRetries.sum(),
+            lockThefts.sum());
     }
 
     /**
@@ -1369,6 +1393,23 @@ public final class ShmMap implements AutoCloseable {
      *                                  a writable map offered through a read-only descriptor, an invalid map)
      */
     public static ShmMap borrow(final dev.isthmus.transport.UnixSocketBlobChannel channel, final long timeoutNs) {
+        return borrow(channel, timeoutNs, true);
+    }
+
+    /**
+     * Waits for a map the peer lent, as {@link #borrow(dev.isthmus.transport.UnixSocketBlobChannel, long)} does,
+     * mapping it writable only if the peer allowed it and {@code acceptWritable}: a process that only reads
+     * passes {@code false}, and then never writes the map, not even to recover a dead writer's stripe.
+     *
+     * @param channel        the channel's handle pipe
+     * @param timeoutNs      how long to wait
+     * @param acceptWritable whether to map the map writable when the peer allows it
+     * @return the map
+     * @throws IsthmusTimeoutException if nothing arrived in time
+     * @throws CorruptDataException     as {@link #borrow(dev.isthmus.transport.UnixSocketBlobChannel, long)}
+     */
+    public static ShmMap borrow(final dev.isthmus.transport.UnixSocketBlobChannel channel, final long timeoutNs,
+                                final boolean acceptWritable) {
         final ShmMap[] received = new ShmMap[1];
         final RuntimeException[] refused = new RuntimeException[1];
         final long deadline = System.nanoTime() + timeoutNs;
@@ -1384,7 +1425,7 @@ public final class ShmMap implements AutoCloseable {
                         throw new CorruptDataException("expected a lent map (an " + LEND_LENGTH + "-byte blob and one"
                             + " descriptor), received " + length + " bytes and " + handles.size() + " descriptors");
                     }
-                    final boolean writable = buffer.get(ValueLayout.JAVA_INT_UNALIGNED, offset + 4) == 1;
+                    final boolean writable = acceptWritable && buffer.get(ValueLayout.JAVA_INT_UNALIGNED, offset + 4) == 1;
                     final int fd = handles.getFirst().release();
                     try {
                         received[0] = adopt(fd, writable);

@@ -329,6 +329,10 @@ public final class SharedMemory implements AutoCloseable {
                 // segment may not grow either.
                 FileIo.addSeals(fd, FileIo.F_SEAL_SHRINK | FileIo.F_SEAL_SEAL | (builder.fixedLength ? FileIo.F_SEAL_GROW : 0),
                     what);
+                // No write bit on the file itself: a peer handed a read-only descriptor cannot reopen it for writing
+                // through /proc/self/fd (which checks the file's mode, not the descriptor's). This process's own
+                // descriptor and its duplicates keep the access they were opened with; root still bypasses it.
+                FileIo.fchmod(fd, mode & ~0222, what);
             }
             return new SharedMemory(builder.name, path, fd, true, headerLength, arena, mapping, dataLength, sealed,
                 MAX_LENGTH_BYTES);

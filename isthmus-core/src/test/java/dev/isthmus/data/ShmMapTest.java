@@ -194,7 +194,7 @@ class ShmMapTest {
     @Test
     void shouldCountInStats() {
         try (ShmMap map = small(64, 2)) {
-            assertEquals(new ShmMapStats(0, 0, 0, 0, 0), map.stats());
+            assertEquals(new ShmMapStats(0, 0, 0, 0, 0, 0), map.stats());
             for (int i = 0; i < 10; i++) {
                 map.put(bytes("k" + i), bytes("v"));
             }

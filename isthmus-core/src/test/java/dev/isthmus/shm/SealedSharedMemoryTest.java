@@ -55,6 +55,28 @@ class SealedSharedMemoryTest {
         }
     }
 
+    /**
+     * A read-only descriptor cannot be turned into a writable one by reopening it through {@code /proc/self/fd}:
+     * the file itself has no write bit, so only the creator's own descriptor writes.
+     */
+    @Test
+    void shouldRefuseToReopenAReadOnlyDescriptorForWriting() {
+        org.junit.jupiter.api.Assumptions.assumeFalse(dev.isthmus.test.Privileges.overridesFileModes(),
+            "this process has CAP_DAC_OVERRIDE (root): file modes do not apply to it");
+        final ResourceName name = ResourceName.of("sealtest", "seg", "ro" + IDS.incrementAndGet());
+        try (SharedMemory created = SharedMemory.builder(name).lengthBytes(1 << 16).createSealed();
+             NativeHandle readOnly = NativeHandle.adopt(created.duplicateDescriptor(true))) {
+            assertThrows(NativeException.class, () -> FileIo.close(FileIo.reopen(readOnly.fd(), FileIo.O_RDWR, "test")));
+            FileIo.close(FileIo.reopen(readOnly.fd(), FileIo.O_RDONLY, "test"));
+            created.segment().set(JAVA_LONG, 0, 42L);
+            try (NativeHandle writable = NativeHandle.adopt(created.duplicateDescriptor(false));
+                 SharedMemory peer = SharedMemory.adopt(writable.release(), name, true, 1 << 16)) {
+                peer.segment().set(JAVA_LONG, 8, 43L);
+                assertEquals(43L, created.segment().get(JAVA_LONG, 8), "a writable duplicate still writes");
+            }
+        }
+    }
+
     @Test
     void shouldRefuseAPeerTheShrinkThatWouldFaultItsReader() {
         final ResourceName name = newName();
