@@ -4,7 +4,6 @@
  */
 package dev.isthmus.data;
 
-import dev.isthmus.internal.linux.FileIo;
 import dev.isthmus.shm.ProcessIdentity;
 import dev.isthmus.test.ChildJvm;
 import org.junit.jupiter.api.Test;
@@ -36,17 +35,24 @@ class ShmMapCrossProcessTest {
             .build());
     }
 
-    /** Starts a child on a descriptor of {@code map}, closing this process's copy of it once the child has opened it. */
+    private static final java.util.concurrent.atomic.AtomicInteger SOCKETS = new java.util.concurrent.atomic.AtomicInteger();
+
+    /**
+     * Starts a child and lends it {@code map} writable over a Unix socket, as a real peer gets it: the descriptor
+     * travels with {@code SCM_RIGHTS} (the memfd has no write bit, so it could not be reopened through /proc).
+     */
     private static ChildJvm startChild(final ShmMap map, final List<String> jvmOptions, final String command,
                                        final String argument) {
-        final int fd = map.duplicateDescriptor(false);
-        try {
+        final long tenSeconds = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        try (dev.isthmus.transport.UnixSocketServer server = dev.isthmus.transport.UnixSocketServer.bind("shmmaptest",
+            "m" + SOCKETS.incrementAndGet(), dev.isthmus.transport.UnixSocketOptions.defaults())) {
             final ChildJvm child = ChildJvm.start(jvmOptions, ShmMapPeerMain.class, command,
-                "/proc/" + ProcessHandle.current().pid() + "/fd/" + fd, argument);
-            child.awaitReady();
+                server.address().toString(), argument);
+            try (dev.isthmus.transport.UnixSocketBlobChannel channel = server.accept(6 * tenSeconds)) {
+                assertTrue(map.lend(channel, true, tenSeconds));
+                child.awaitReady();
+            }
             return child;
-        } finally {
-            FileIo.close(fd);
         }
     }
 

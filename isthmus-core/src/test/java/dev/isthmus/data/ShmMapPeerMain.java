@@ -4,20 +4,14 @@
  */
 package dev.isthmus.data;
 
-import dev.isthmus.internal.linux.FileIo;
 
 import java.io.BufferedReader;
-import java.io.IOException;
 import java.io.InputStreamReader;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -86,37 +80,20 @@ public final class ShmMapPeerMain {
     }
 
     /**
-     * Opens the parent's descriptor through its {@code /proc} link, which {@link FileIo#open} refuses to
-     * follow: Java opens it, and {@link FileIo#reopen} gives this process a descriptor of its own, found by
-     * the file's inode among this process's descriptors.
-     */
-    private static int openParentDescriptor(final Path link) throws IOException {
-        final Object inode = Files.getAttribute(link, "unix:ino");
-        try (FileChannel ignored = FileChannel.open(link, StandardOpenOption.READ, StandardOpenOption.WRITE);
-             DirectoryStream<Path> own = Files.newDirectoryStream(Path.of("/proc/self/fd"))) {
-            for (final Path candidate : own) {
-                try {
-                    if (inode.equals(Files.getAttribute(candidate, "unix:ino"))) {
-                        return FileIo.reopen(Integer.parseInt(candidate.getFileName().toString()), FileIo.O_RDWR, "map");
-                    }
-                } catch (final IOException gone) {
-                    // the directory stream's own descriptor, or one closed meanwhile
-                }
-            }
-        }
-        throw new IOException("no descriptor of " + link + " found in /proc/self/fd");
-    }
-
-    /**
      * Runs a command.
      *
-     * @param args the command, the path of the map's descriptor, and its argument
+     * @param args the command, the socket the parent lends the map over, and its argument
      * @throws Exception if the child fails
      */
     public static void main(final String[] args) throws Exception {
-        final int fd = openParentDescriptor(Path.of(args[1]));
+        final ShmMap borrowed;
+        try (dev.isthmus.transport.UnixSocketBlobChannel channel = dev.isthmus.transport.UnixSocketBlobChannel.connect(
+            Path.of(args[1]), java.util.concurrent.TimeUnit.SECONDS.toNanos(30),
+            dev.isthmus.transport.UnixSocketOptions.defaults())) {
+            borrowed = ShmMap.borrow(channel, java.util.concurrent.TimeUnit.SECONDS.toNanos(30));
+        }
         final BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-        try (ShmMap map = ShmMap.adopt(fd, true); Arena arena = Arena.ofConfined()) {
+        try (ShmMap map = borrowed; Arena arena = Arena.ofConfined()) {
             final MemorySegment value = arena.allocate(VALUE_BYTES, 8);
             switch (args[0]) {
                 case "loop" -> {
