@@ -27,6 +27,12 @@ import java.util.Objects;
  * {@link RefField#LAYOUT reference} (null for a null reference). Members without a component are left
  * alone on write and ignored on read.
  *
+ * <p>{@link #read} reads the members one by one: a record another process writes meanwhile can be read half
+ * old, half new; publish whole records (lend them once written, or guard them with a version field read
+ * with acquire semantics before and after). The record's canonical constructor runs on the values read: one
+ * that validates its arguments throws on a peer's bad data. Each call allocates the record and boxes its
+ * components, as reflection does.
+ *
  * {@snippet :
  * record Quote(long instrument, long bid, long ask, int size) { }
  * static final RecordMapper<Quote> QUOTES = QUOTE.mapper(Quote.class);

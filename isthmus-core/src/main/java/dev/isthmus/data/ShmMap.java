@@ -355,7 +355,9 @@ public final class ShmMap implements AutoCloseable {
     // Reading
 
     /**
-     * Copies the value of a key into {@code valueOut}. Takes no lock and allocates nothing.
+     * Copies the value of a key into {@code valueOut}. Takes no lock and allocates nothing. The bytes of
+     * {@code valueOut} beyond the returned length, and all of them when the key turns out absent, are
+     * unspecified: a read that raced a writer may have copied a value it then discarded.
      *
      * @param key      the key, 1 to {@link #maxKeyBytes()} bytes
      * @param valueOut where the value goes, from offset 0
