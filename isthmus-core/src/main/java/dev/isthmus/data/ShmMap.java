@@ -578,6 +578,7 @@ public final class ShmMap implements AutoCloseable {
         final int slots = slotsPerStripe;
         final MemorySegment memory = this.memory;
         int index = (int) (((hash & 0xffffffffL) * slots) >>> 32);
+        long slowSinceNs = 0;
         for (int probed = 0; probed < slots; probed++) {
             // The common cases, small enough to be inlined: a stable slot that is empty, holds another key, or
             // holds the key with a plausible value. Anything else goes to readSlot, which retries and checks.
@@ -604,7 +605,12 @@ public final class ShmMap implements AutoCloseable {
             // storeStoreFence after it made seq odd.
             VarHandle.acquireFence();
             if ((seq & 1) != 0 || result == BAD_STATE || getLongOpaque(memory, slot + SEQ_OFFSET) != seq) {
-                result = readSlot(base, stripe, index, hash, key, keyLength, longKey, valueOut);
+                // One read timeout per lookup, not per slot: a peer that keeps slot after slot mid-update
+                // cannot stretch a get to slots times the timeout.
+                if (slowSinceNs == 0) {
+                    slowSinceNs = System.nanoTime();
+                }
+                result = readSlot(base, stripe, index, hash, key, keyLength, longKey, valueOut, slowSinceNs);
             }
             if (result != NEXT) {
                 return result;
@@ -620,11 +626,11 @@ public final class ShmMap implements AutoCloseable {
      */
     private long readSlot(final long base, final int stripe, final int index, final long hash,
                           final MemorySegment key, final long keyLength, final long longKey,
-                          final MemorySegment valueOut) {
+                          final MemorySegment valueOut, final long slowSinceNs) {
         final MemorySegment memory = this.memory;
         final long slot = slotOffset(base, index);
         long retries = 0;
-        long startNs = 0;
+        long startNs = slowSinceNs;
         while (true) {
             // acquire: pairs with the writer's putLongRelease(seq) in endUpdate (and with recovery's).
             final long seq = getLongAcquire(memory, slot + SEQ_OFFSET);
@@ -677,7 +683,6 @@ public final class ShmMap implements AutoCloseable {
             }
             if (retries == 0) {
                 readRetries.increment();
-                startNs = System.nanoTime();
             }
             retries = awaitSlot(base, stripe, index, slot, ++retries, startNs);
         }
