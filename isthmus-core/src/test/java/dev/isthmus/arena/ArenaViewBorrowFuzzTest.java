@@ -10,13 +10,13 @@ import dev.isthmus.shm.NoSuchResourceException;
 import dev.isthmus.shm.ProcessIdentity;
 import dev.isthmus.shm.ResourceName;
 import dev.isthmus.shm.SharedMemory;
+import dev.isthmus.test.Recipe;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -86,7 +86,7 @@ class ArenaViewBorrowFuzzTest {
 
     @FuzzTest(maxDuration = "3m")
     void shouldBorrowOnlyBlocksThatAreThere(final byte[] recipe) {
-        final Reader in = new Reader(recipe);
+        final Recipe in = new Recipe(recipe);
         final int mode = in.u8();
         final boolean header = (mode & 1) != 0;
         final ShmHandle handle = mutate(in, CANDIDATES.get((mode >>> 1 & 7) % CANDIDATES.size()), in.u8());
@@ -144,7 +144,7 @@ class ArenaViewBorrowFuzzTest {
         fail("borrow(" + handle + ") succeeded on no live block");
     }
 
-    private static ShmHandle mutate(final Reader in, final ShmHandle base, final int selector) {
+    private static ShmHandle mutate(final Recipe in, final ShmHandle base, final int selector) {
         return switch (selector & 7) {
             case 1 -> new ShmHandle(in.i32(), base.generation(), base.offset(), base.length());
             case 2 -> new ShmHandle(base.pool(), in.i32(), base.offset(), base.length());
@@ -158,31 +158,4 @@ class ArenaViewBorrowFuzzTest {
     }
 
     /** Reads a recipe little-endian; past its end, every byte is zero. */
-    private static final class Reader {
-        private final byte[] bytes;
-        private int at;
-
-        Reader(final byte[] bytes) {
-            this.bytes = bytes;
-        }
-
-        int u8() {
-            return at < bytes.length ? bytes[at++] & 0xff : 0;
-        }
-
-        int i32() {
-            return u8() | u8() << 8 | u8() << 16 | u8() << 24;
-        }
-
-        long i64() {
-            return i32() & 0xffffffffL | (long) i32() << 32;
-        }
-
-        byte[] bytes(final int count) {
-            final int from = Math.min(at, bytes.length);
-            final byte[] out = Arrays.copyOf(Arrays.copyOfRange(bytes, from, Math.min(bytes.length, from + count)), count);
-            at = from + count;
-            return out;
-        }
-    }
 }

@@ -12,12 +12,12 @@ import dev.isthmus.arena.ShmArena;
 import dev.isthmus.arena.ShmHandle;
 import dev.isthmus.shm.NoSuchResourceException;
 import dev.isthmus.shm.ProcessIdentity;
+import dev.isthmus.test.Recipe;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.Arrays;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -75,7 +75,7 @@ class SharedDataBorrowFuzzTest {
 
     @FuzzTest(maxDuration = "2m")
     void shouldBorrowOnlyWhatTheHeaderAndBlockAgreeOn(final byte[] recipe) {
-        final Reader in = new Reader(recipe);
+        final Recipe in = new Recipe(recipe);
         final int mode = in.u8();
         final SharedObject target = targets[(mode & 3) % targets.length];
         final MemorySegment whole = arena.resolve(target.ref().handle());
@@ -168,34 +168,6 @@ class SharedDataBorrowFuzzTest {
             borrowed + " is larger than its handle covers");
         if (borrowed.segment().byteSize() > 0) {
             borrowed.segment().get(ValueLayout.JAVA_BYTE, borrowed.segment().byteSize() - 1);
-        }
-    }
-
-    private static final class Reader {
-        private final byte[] bytes;
-        private int at;
-
-        Reader(final byte[] bytes) {
-            this.bytes = bytes;
-        }
-
-        int u8() {
-            return at < bytes.length ? bytes[at++] & 0xff : 0;
-        }
-
-        int i32() {
-            return u8() | u8() << 8 | u8() << 16 | u8() << 24;
-        }
-
-        long i64() {
-            return i32() & 0xffffffffL | (long) i32() << 32;
-        }
-
-        byte[] bytes(final int count) {
-            final int from = Math.min(at, bytes.length);
-            final byte[] out = Arrays.copyOf(Arrays.copyOfRange(bytes, from, Math.min(bytes.length, from + count)), count);
-            at = from + count;
-            return out;
         }
     }
 }
