@@ -14,11 +14,14 @@
  * are not exported.
  */
 module dev.isthmus.core {
+    requires jdk.jfr;
+
     exports dev.isthmus;
     exports dev.isthmus.arena;
     exports dev.isthmus.data;
     exports dev.isthmus.session;
     exports dev.isthmus.shm;
+    exports dev.isthmus.stat;
     exports dev.isthmus.struc;
     exports dev.isthmus.sync;
     exports dev.isthmus.transport;

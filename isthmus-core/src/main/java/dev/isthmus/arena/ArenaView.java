@@ -61,6 +61,11 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * <p>Thread safety: thread-safe.
  */
 public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
+    /** Blocks borrowed through this view and not yet released; under this view's lock. */
+    private long borrowedNow;
+    /** Where the gauge goes (a session's record), or null; under this view's lock. */
+    private dev.isthmus.stat.StatRecord stats;
+
     /**
      * Pools beyond this index are refused before any name is derived from them: far below
      * {@code vm.max_map_count}, so a peer cannot exhaust this process's mappings.
@@ -230,6 +235,10 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
         if (returns == null && getIntVolatile(pool, handle.offset() + BLOCK_REFERENCES_OFFSET) <= 0) {
             throw reject(handle, "the block holds no reference for this process");
         }
+        borrowedNow++;
+        if (stats != null) {
+            stats.set(dev.isthmus.stat.StatKind.Session.BLOCKS_BORROWED_NOW, borrowedNow);
+        }
         return new ShmBlock(this, pool, handle.pool(), handle.generation(), handle.offset(), handle.length());
     }
 
@@ -344,6 +353,10 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
     @Override
     public void closed(final ShmBlock block, final boolean lastReference) {
         synchronized (this) {
+            borrowedNow--;
+            if (stats != null) {
+                stats.set(dev.isthmus.stat.StatKind.Session.BLOCKS_BORROWED_NOW, borrowedNow);
+            }
             if (returns != null) {
                 if (!closed) {
                     returnToRing(key(block.poolIndex(), block.offset()));
@@ -392,6 +405,17 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
     @Override
     public void dropped(final ShmBlock block) {
         giveBack(block);
+    }
+
+    /**
+     * Keeps {@code record}'s gauge of blocks borrowed now ({@link dev.isthmus.stat.StatKind.Session#BLOCKS_BORROWED_NOW})
+     * up to date from now on.
+     *
+     * @param record a session's record
+     */
+    public synchronized void stats(final dev.isthmus.stat.StatRecord record) {
+        stats = record;
+        record.set(dev.isthmus.stat.StatKind.Session.BLOCKS_BORROWED_NOW, borrowedNow);
     }
 
     /** The last reference to a borrowed block was dropped here: push it on its pool's return stack. */

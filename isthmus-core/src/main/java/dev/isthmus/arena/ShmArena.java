@@ -104,6 +104,10 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
     private final LongLongMap blocks = new LongLongMap(256);
     private Pool bumpPool;
     private long allocatedBytes;
+    /** Where this arena's gauges go (a session's record), or null; written under this arena's lock. */
+    private dev.isthmus.stat.StatRecord stats;
+    /** References lent to the peer and not yet returned. */
+    private long lentNow;
     private long refusedReturns;
     private boolean unlinked;
     private boolean closed;
@@ -239,6 +243,31 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
         return allocate(length, true);
     }
 
+    /**
+     * Keeps {@code record}'s arena gauges ({@link dev.isthmus.stat.StatKind.Session}: bytes in use and
+     * mapped, blocks lent now, allocations refused) up to date from now on.
+     *
+     * @param record a session's record
+     */
+    public synchronized void stats(final dev.isthmus.stat.StatRecord record) {
+        stats = record;
+        publishStats();
+    }
+
+    /** Under this arena's lock: the gauges, as opaque stores (the lock orders their writers). */
+    private void publishStats() {
+        final dev.isthmus.stat.StatRecord record = stats;
+        if (record != null) {
+            record.set(dev.isthmus.stat.StatKind.Session.ARENA_BYTES_IN_USE, allocatedBytes);
+            long mapped = 0;
+            for (final Pool pool : pools) {
+                mapped += pool.segment.byteSize();
+            }
+            record.set(dev.isthmus.stat.StatKind.Session.ARENA_BYTES_MAPPED, mapped);
+            record.set(dev.isthmus.stat.StatKind.Session.BLOCKS_LENT_NOW, lentNow);
+        }
+    }
+
     private synchronized ShmBlock allocate(final long length, final boolean zeroed) {
         if (closed) {
             throw new IllegalStateException("arena " + group + " is closed");
@@ -261,7 +290,14 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
                 pool.segment.asSlice(offset + BLOCK_HEADER_LENGTH, length).fill((byte) 0);
             }
         } else {
-            pool = poolWithRoom(size);
+            try {
+                pool = poolWithRoom(size);
+            } catch (final RuntimeException e) {
+                if (stats != null) {
+                    stats.increment(dev.isthmus.stat.StatKind.Session.ARENA_EXHAUSTED);
+                }
+                throw e;
+            }
             offset = alignUp(pool.bump, Math.min(size, Mmap.pageSize()));
             pool.bump = offset + size;
             generation = 1;
@@ -286,6 +322,9 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
         segment.set(JAVA_LONG, offset + BLOCK_NEXT_OFFSET, 0);
         segment.set(JAVA_INT, offset + BLOCK_STATE_OFFSET, STATE_ALLOCATED);
         allocatedBytes += size;
+        if (stats != null) {
+            stats.set(dev.isthmus.stat.StatKind.Session.ARENA_BYTES_IN_USE, allocatedBytes);
+        }
         return new ShmBlock(this, segment, pool.index, generation, offset, length);
     }
 
@@ -385,6 +424,10 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
             throw new IllegalStateException("block " + block.handle() + " is lent " + MAX_LENDS + " times already");
         }
         blocks.put(key, meta + LEND);
+        lentNow++;
+        if (stats != null) {
+            stats.set(dev.isthmus.stat.StatKind.Session.BLOCKS_LENT_NOW, lentNow);
+        }
     }
 
     @Override
@@ -405,6 +448,10 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
 
     /** Sealed: one lent reference came back; the block is free when none is left and this process let go. */
     private void returnOne(final long key, final long meta) {
+        lentNow--;
+        if (stats != null) {
+            stats.set(dev.isthmus.stat.StatKind.Session.BLOCKS_LENT_NOW, lentNow);
+        }
         final long after = meta - LEND;
         if (lends(after) == 0 && (after & OWNER_HELD) == 0) {
             free(key, after);
@@ -448,6 +495,9 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
         }
         stack[freeCount[sizeClass]++] = key;
         allocatedBytes -= size;
+        if (stats != null) {
+            stats.set(dev.isthmus.stat.StatKind.Session.ARENA_BYTES_IN_USE, allocatedBytes);
+        }
     }
 
     /**

@@ -30,6 +30,26 @@ public final class Channel implements AutoCloseable {
         this.id = id;
         this.blobs = blobs;
         this.handles = handles;
+        describe(blobs, blobs == handles ? "blobs+handles" : "blobs");
+        if (handles != blobs) {
+            describe(handles, "handles");
+        }
+    }
+
+    /** Names the pipe's counters after this channel and its session, for {@code isthmus stat}. */
+    private void describe(final BlobChannel pipe, final String role) {
+        final dev.isthmus.stat.StatRecord record = pipe.stats();
+        if (record != null) {
+            final java.util.Map<String, String> labels = new java.util.LinkedHashMap<>(record.labels());
+            final String resource = labels.remove("channel");
+            labels.put("session", session.id());
+            labels.put("channel", id);
+            if (resource != null && !resource.isEmpty()) {
+                labels.put("resource", resource);
+            }
+            labels.put("pipe", role);
+            record.describe(session.stats().id(), labels);
+        }
     }
 
     /**

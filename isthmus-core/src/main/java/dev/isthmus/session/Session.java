@@ -120,6 +120,8 @@ public final class Session implements AutoCloseable {
     private volatile long lastSentNs = System.nanoTime();
     private Thread driver;
     private volatile boolean closed;
+    /** This session's counters, in the process's stat file; freed with the session. */
+    private final dev.isthmus.stat.StatRecord stats;
 
     Session(final Role role, final String id, final UUID token, final String localApp, final String peerApp,
             final PeerProcess peerProcess, final PermissionLevel permissions,
@@ -139,6 +141,20 @@ public final class Session implements AutoCloseable {
         this.options = options;
         this.control = control;
         this.peerMetadata = peerMetadata;
+        final java.util.Map<String, String> labels = new java.util.LinkedHashMap<>();
+        labels.put("session", id);
+        labels.put("role", role == Role.CLIENT ? "client" : "server");
+        labels.put("local", localApp);
+        labels.put("peer", peerApp);
+        labels.put("peerPid", Long.toString(peer.pid()));
+        labels.put("transport", transport.name());
+        labels.put("zeroCopy", Boolean.toString(zeroCopy));
+        this.stats = dev.isthmus.stat.StatFile.newRecord(dev.isthmus.stat.StatKind.SESSION, 0, labels);
+        final dev.isthmus.stat.StatRecord controlStats = control.stats();
+        if (controlStats != null) {
+            controlStats.describe(stats.id(), java.util.Map.of("session", id, "channel", "control",
+                "transport", "unix-socket"));
+        }
         if (zeroCopy) {
             // Sealed: this side's pool reaches the peer read-only, the peer's arrives the same way, and each side
             // returns what it borrowed through a ring of its own; nothing is named, nothing outlives both.
@@ -154,6 +170,8 @@ public final class Session implements AutoCloseable {
                 }
             }
             this.peerArena = view;
+            this.arena.stats(stats);
+            view.stats(stats);
         } else {
             this.arena = null;
             this.peerArena = null;
@@ -161,6 +179,15 @@ public final class Session implements AutoCloseable {
     }
 
     // ---- accessors ----
+
+    /**
+     * {@return this session's counters ({@link dev.isthmus.stat.StatKind.Session}): channels opened and
+     * refused, arena bytes in use, blocks lent and borrowed; its channels' own counters are
+     * {@link BlobChannel#stats()}}
+     */
+    public dev.isthmus.stat.StatRecord stats() {
+        return stats;
+    }
 
     /**
      * {@return the session's id, unique on this host while the server runs, e.g. {@code s3p4711}; the
@@ -384,10 +411,11 @@ public final class Session implements AutoCloseable {
             prepared.closeHandles();
             final String refusal = await(answer, correlation, timeout);
             if (refusal != null) {
+                stats.addAtomic(dev.isthmus.stat.StatKind.Session.CHANNELS_REFUSED, 1);
                 throw new ChannelRefusedException("session " + id + ": " + peerApp + " (pid " + peer.pid()
                     + ") refused channel " + prepared.spec.id() + ": " + refusal);
             }
-            channels.add(prepared.channel);
+            added(prepared.channel);
             opened = true;
             return prepared.channel;
         } finally {
@@ -591,7 +619,7 @@ public final class Session implements AutoCloseable {
                 }
             };
             final Channel channel = new Channel(this, spec.id(), blobs, handles);
-            channels.add(channel);
+            added(channel);
             return channel;
         } catch (final RuntimeException | Error e) {
             handles.close();
@@ -602,12 +630,25 @@ public final class Session implements AutoCloseable {
     void addInitChannel(final Channel channel) {
         initChannels.add(channel);
         if (!channels.contains(channel)) {
-            channels.add(channel);
+            added(channel);
         }
     }
 
     void forget(final Channel channel) {
-        channels.remove(channel);
+        if (channels.remove(channel)) {
+            stats.addAtomic(dev.isthmus.stat.StatKind.Session.CHANNELS_OPEN, -1);
+        }
+    }
+
+    private void added(final Channel channel) {
+        channels.add(channel);
+        stats.addAtomic(dev.isthmus.stat.StatKind.Session.CHANNELS_OPENED, 1);
+        stats.addAtomic(dev.isthmus.stat.StatKind.Session.CHANNELS_OPEN, 1);
+    }
+
+    /** Counts a channel the peer asked for and this side refused. */
+    private void refusedPeerChannel() {
+        stats.addAtomic(dev.isthmus.stat.StatKind.Session.CHANNELS_REFUSED, 1);
     }
 
     // ---- the control socket ----
@@ -706,6 +747,7 @@ public final class Session implements AutoCloseable {
         final Consumer<Channel> handler = passiveOpenHandler;
         if (handler == null || handles.size() != handlesPerChannel(transport)) {
             handles.forEach(NativeHandle::close);
+            refusedPeerChannel();
             sendControl(new SessionProtocol.Writer(SessionProtocol.OPEN_REFUSED, token, message.correlation())
                 .putString(handler == null ? "no passive-open handler is registered on " + localApp + " (pid "
                     + ProcessHandle.current().pid() + ")" : "the request carries " + handles.size()
@@ -714,6 +756,7 @@ public final class Session implements AutoCloseable {
         }
         final int open = channels.size();
         if (open >= maxPeerChannels) {
+            refusedPeerChannel();
             sendControl(new SessionProtocol.Writer(SessionProtocol.OPEN_REFUSED, token, message.correlation())
                 .putString(localApp + " (pid " + ProcessHandle.current().pid() + ") allows at most " + maxPeerChannels
                     + " channels per session (maxChannelsPerSession); session " + id + " has " + open).toArray());
@@ -723,6 +766,7 @@ public final class Session implements AutoCloseable {
         try {
             channel = acceptChannel(SessionProtocol.getSpec(message.body()), handles);
         } catch (final RuntimeException e) {
+            refusedPeerChannel();
             sendControl(new SessionProtocol.Writer(SessionProtocol.OPEN_REFUSED, token, message.correlation())
                 .putString("cannot open the channel: " + e.getMessage()).toArray());
             errorHandler.accept(e);
@@ -1000,6 +1044,7 @@ public final class Session implements AutoCloseable {
         }
         control.close();
         peerProcess.close();
+        stats.close();
         final Runnable hook = closedHook;
         if (hook != null) {
             hook.run();

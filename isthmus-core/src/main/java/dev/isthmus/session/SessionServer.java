@@ -89,6 +89,8 @@ public final class SessionServer implements AutoCloseable {
     private final Thread acceptor;
     private Thread dispatcher;
     private volatile boolean closed;
+    /** Handshakes by outcome ({@link dev.isthmus.stat.StatKind.Server}), in the process's stat file. */
+    private final dev.isthmus.stat.StatRecord stats;
 
     private SessionServer(final ServerApp app, final SessionOptions options, final ServerLimits limits,
                           final Path runDirectory, final PidFile pidFile, final UnixSocketServer socket) {
@@ -102,6 +104,16 @@ public final class SessionServer implements AutoCloseable {
         app.allowedClients().values().forEach(client -> uids.add(client.uid()));
         this.allowedUids = Set.copyOf(uids);
         this.acceptor = Thread.ofPlatform().daemon().name("isthmus-accept-" + app.name()).unstarted(this::acceptLoop);
+        this.stats = dev.isthmus.stat.StatFile.newRecord(dev.isthmus.stat.StatKind.SERVER, 0,
+            Map.of("server", app.name(), "socket", socket.address().toString()));
+    }
+
+    /**
+     * {@return this server's counters: handshakes accepted and refused, by reason
+     * ({@link dev.isthmus.stat.StatKind.Server}); updated atomically by the handshake threads}
+     */
+    public dev.isthmus.stat.StatRecord stats() {
+        return stats;
     }
 
     /**
@@ -646,6 +658,7 @@ public final class SessionServer implements AutoCloseable {
         established.clear();
         socket.close();
         pidFile.close();
+        stats.close();
     }
 
     private static void joinQuietly(final Thread thread) {

@@ -528,6 +528,20 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     // ---- receiving ----
 
     private void onBlob(final MemorySegment buffer, final long offset, final int length) {
+        try {
+            decodeBlob(buffer, offset, length);
+        } catch (final CorruptDataException e) {
+            // Refused here, by this layer (the transport counts what it refuses itself); under the receive lock.
+            final dev.isthmus.stat.StatRecord stats = channel.stats();
+            if (stats != null) {
+                stats.addAtomic(dev.isthmus.stat.StatKind.Channel.CORRUPT_REFUSED, 1);
+            }
+            dev.isthmus.internal.event.ChannelEvents.corruptInput(options.name(), "structured", e.getMessage());
+            throw e;
+        }
+    }
+
+    private void decodeBlob(final MemorySegment buffer, final long offset, final int length) {
         if (length < FRAGMENT_HEADER_LENGTH || buffer.get(JAVA_INT_UNALIGNED, offset + MAGIC_OFFSET) != MAGIC
             || buffer.get(JAVA_BYTE, offset + VERSION_OFFSET) != VERSION) {
             throw new CorruptDataException(options.name() + ": a blob of " + length + " bytes is not a structured message"

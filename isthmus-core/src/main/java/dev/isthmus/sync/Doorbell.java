@@ -4,7 +4,9 @@
  */
 package dev.isthmus.sync;
 
+import dev.isthmus.internal.event.ChannelEvents;
 import dev.isthmus.internal.linux.Membarrier;
+import dev.isthmus.stat.StatRecord;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -100,6 +102,12 @@ public final class Doorbell {
     private final boolean wakerSkipsFence;
     /** Whether await() must issue a barrier before its re-check: any mode but fenced. */
     private final boolean sleeperBarriers;
+    /** Where this side counts its sleeps and wake-ups, or null; written before use by the owning thread. */
+    private StatRecord stats;
+    private int sleepCounter = -1;
+    private int wakeCounter = -1;
+    private String what = "doorbell";
+    private String transport = "shm-queue";
 
     /**
      * Wraps the doorbell at {@code offset}; its {@link DoorbellDescriptor#LENGTH} bytes start zeroed. If no
@@ -148,6 +156,26 @@ public final class Doorbell {
     }
 
     /**
+     * Counts this side's sleeps in {@link #await} and wake-ups made by {@link #ring()} into {@code stats},
+     * and names the channel in JFR events of sleeps. Call before use, from the thread that will use it; the
+     * counters then have that single writer, so pass -1 for what another thread also does here.
+     *
+     * @param stats        the record, or {@code null} to stop counting
+     * @param sleepCounter the counter of sleeps, or -1
+     * @param wakeCounter  the counter of wake-ups made, or -1
+     * @param what         the channel, for events
+     * @param transport    its transport, for events
+     */
+    public void observe(final StatRecord stats, final int sleepCounter, final int wakeCounter, final String what,
+                        final String transport) {
+        this.stats = stats;
+        this.sleepCounter = sleepCounter;
+        this.wakeCounter = wakeCounter;
+        this.what = what;
+        this.transport = transport;
+    }
+
+    /**
      * Wakes every sleeper, if any has announced itself since the last wake-up. Call after publishing what
      * sleepers wait for. Allocation-free; while nobody sleeps it costs one fence and one load (one load in
      * the asymmetric mode).
@@ -171,6 +199,10 @@ public final class Doorbell {
             return false;
         }
         wakeSlow();
+        final StatRecord counters = stats;
+        if (counters != null && wakeCounter >= 0) {
+            counters.increment(wakeCounter);
+        }
         return true;
     }
 
@@ -210,7 +242,13 @@ public final class Doorbell {
         if (ready.getAsBoolean()) {
             return true;
         }
+        final StatRecord counters = stats;
+        if (counters != null && sleepCounter >= 0) {
+            counters.increment(sleepCounter);
+        }
+        final ChannelEvents.Wait wait = ChannelEvents.beginWait();
         sequence.await(observed, sleepNs);
+        ChannelEvents.endWait(wait, what, transport, getIntVolatile(memory, SEQUENCE_OFFSET) != observed);
         return false;
     }
 

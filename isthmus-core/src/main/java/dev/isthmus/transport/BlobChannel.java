@@ -252,6 +252,18 @@ public interface BlobChannel extends AutoCloseable {
     }
 
     /**
+     * {@return this channel's counters (messages and bytes each way, back-pressure, sleeps and wake-ups,
+     * corrupt input refused; {@link dev.isthmus.stat.StatKind.Channel}), in this process's
+     * {@linkplain dev.isthmus.stat.StatFile stat file} where {@code isthmus stat} reads them; {@code null}
+     * if this implementation keeps none}
+     *
+     * <p>Any thread may read them; the channel alone writes them.
+     */
+    default dev.isthmus.stat.StatRecord stats() {
+        return null;
+    }
+
+    /**
      * Closes this end; the peer sees it after receiving what was sent before. Releases the channel's
      * memory and descriptors in this process. Idempotent.
      */

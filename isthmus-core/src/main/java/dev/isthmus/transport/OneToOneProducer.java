@@ -120,6 +120,9 @@ final class OneToOneProducer extends ShmQueue.Producer {
         final long header = header(TYPE_DATA, length);
         final long recordLength = recordLength(length);
         tail += recordLength;
+        final dev.isthmus.stat.StatRecord counters = stats;
+        counters.increment(dev.isthmus.stat.StatKind.Channel.MESSAGES_SENT);
+        counters.add(dev.isthmus.stat.StatKind.Channel.BYTES_SENT, length);
         if (publishBatchBytes == 0) {
             // release: publishes the payload; pairs with the consumer's getLongAcquire(header).
             putLongRelease(ring, record, header);
@@ -208,6 +211,8 @@ final class OneToOneProducer extends ShmQueue.Producer {
         }
         tail += recordLength(claimLength);
         claimRecord = -1;
+        stats.increment(dev.isthmus.stat.StatKind.Channel.MESSAGES_SENT);
+        stats.add(dev.isthmus.stat.StatKind.Channel.BYTES_SENT, claimLength);
         queue.dataDoorbell.ring();
     }
 
@@ -277,6 +282,7 @@ final class OneToOneProducer extends ShmQueue.Producer {
         }
         tail += padding + JUMP_RECORD_LENGTH;
         region = new ShmQueue.Region(next.ring(), fileOffset, capacity, tail);
+        stats.increment(dev.isthmus.stat.StatKind.Channel.GROWTHS);
         queue.dataDoorbell.ring();
     }
 

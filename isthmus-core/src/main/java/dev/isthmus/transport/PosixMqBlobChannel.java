@@ -166,6 +166,8 @@ public final class PosixMqBlobChannel implements BlobChannel {
     private long rxNextLivenessCheckNs;
     private boolean namesUnlinked;
     private boolean closeDeferred;
+    /** This channel's counters: the send group written under sendLock, the receive group under receiveLock. */
+    private final dev.isthmus.stat.StatRecord stats;
 
     private PosixMqBlobChannel(final boolean creator, final ResourceName base, final int upMqd, final int downMqd,
                                final int maxMessageLength, final int capacity, final PosixMqOptions options) {
@@ -197,6 +199,16 @@ public final class PosixMqBlobChannel implements BlobChannel {
         final long now = System.nanoTime();
         this.txNextLivenessCheckNs = now;
         this.rxNextLivenessCheckNs = now;
+        this.stats = dev.isthmus.stat.StatFile.newRecord(dev.isthmus.stat.StatKind.CHANNEL, 0,
+            java.util.Map.of("transport", "posix-mq", "channel", channelName));
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    @Override
+    public dev.isthmus.stat.StatRecord stats() {
+        return stats;
     }
 
     /**
@@ -657,13 +669,36 @@ public final class PosixMqBlobChannel implements BlobChannel {
      */
     private boolean sendData(final int length, final long timeoutNs) {
         if (PosixMq.send(txMqd, txBuffer, length, PRIORITY_DATA, txName) == 0) {
+            stats.increment(dev.isthmus.stat.StatKind.Channel.MESSAGES_SENT);
+            stats.add(dev.isthmus.stat.StatKind.Channel.BYTES_SENT, length);
             return true;
         }
         checkPeerWhileSending();
         if (timeoutNs <= 0) {
+            stats.increment(dev.isthmus.stat.StatKind.Channel.OFFERS_REFUSED);
             return false;
         }
         final long start = System.nanoTime();
+        final dev.isthmus.internal.event.ChannelEvents.Stall stall = dev.isthmus.internal.event.ChannelEvents.beginStall();
+        boolean sent = false;
+        try {
+            sent = sendDataWaiting(length, timeoutNs, start);
+        } finally {
+            stats.increment(dev.isthmus.stat.StatKind.Channel.BACK_PRESSURE_WAITS);
+            stats.add(dev.isthmus.stat.StatKind.Channel.BACK_PRESSURE_NANOS, System.nanoTime() - start);
+            dev.isthmus.internal.event.ChannelEvents.endStall(stall, channelName, "posix-mq", sent);
+        }
+        if (sent) {
+            stats.increment(dev.isthmus.stat.StatKind.Channel.MESSAGES_SENT);
+            stats.add(dev.isthmus.stat.StatKind.Channel.BYTES_SENT, length);
+        } else {
+            stats.increment(dev.isthmus.stat.StatKind.Channel.OFFERS_REFUSED);
+        }
+        return sent;
+    }
+
+    /** Under sendLock: {@link #sendData} once the queue was found full. */
+    private boolean sendDataWaiting(final int length, final long timeoutNs, final long start) {
         final long spin = Math.min(spinBudgetNs, timeoutNs);
         while (System.nanoTime() - start < spin) {
             // Spin, not yield: a yield hands the processor to any other runnable thread for a whole time
@@ -805,12 +840,15 @@ public final class PosixMqBlobChannel implements BlobChannel {
                     throw closedHere();
                 }
                 final long length;
+                stats.increment(dev.isthmus.stat.StatKind.Channel.RECEIVER_SLEEPS);
+                final dev.isthmus.internal.event.ChannelEvents.Wait wait = dev.isthmus.internal.event.ChannelEvents.beginWait();
                 PosixMq.setNonBlocking(rxMqd, false, rxAttr, rxName);
                 try {
                     length = PosixMq.timedReceive(rxMqd, rxBuffer, rxPriority, Math.min(remaining, sliceNs), rxName);
                 } finally {
                     PosixMq.setNonBlocking(rxMqd, true, rxAttr, rxName);
                 }
+                dev.isthmus.internal.event.ChannelEvents.endWait(wait, channelName, "posix-mq", length >= 0);
                 if (length >= 0) {
                     count = dispatch(handler, length);
                     if (count > 0) {
@@ -950,6 +988,8 @@ public final class PosixMqBlobChannel implements BlobChannel {
     private int dispatch(final BlobHandler handler, final long length) {
         final int priority = rxPriority.get(JAVA_INT, 0);
         if (priority == PRIORITY_DATA) {
+            stats.increment(dev.isthmus.stat.StatKind.Channel.MESSAGES_RECEIVED);
+            stats.add(dev.isthmus.stat.StatKind.Channel.BYTES_RECEIVED, length);
             handler.onBlob(rxBuffer, 0, (int) length);
             return 1;
         }
@@ -1102,6 +1142,10 @@ public final class PosixMqBlobChannel implements BlobChannel {
 
     private IsthmusException corrupt(final String what) {
         final String message = "POSIX MQ channel " + channelName + ": " + what;
+        if (corruption == null) {
+            stats.addAtomic(dev.isthmus.stat.StatKind.Channel.CORRUPT_REFUSED, 1);
+            dev.isthmus.internal.event.ChannelEvents.corruptInput(channelName, "posix-mq", what);
+        }
         corruption = message;
         return new CorruptDataException(message);
     }
@@ -1222,6 +1266,7 @@ public final class PosixMqBlobChannel implements BlobChannel {
                 watch.close();
             }
             arena.close();
+            stats.close();
         }
     }
 

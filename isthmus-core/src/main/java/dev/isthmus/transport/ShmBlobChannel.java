@@ -28,6 +28,7 @@ public final class ShmBlobChannel implements BlobChannel {
     private final OneToOneShmQueue inbound;
     private final OneToOneShmQueue.Producer producer;
     private final OneToOneShmQueue.Consumer consumer;
+    private final dev.isthmus.stat.StatRecord stats;
     private long claim = -1;
     private volatile boolean closed;
     private volatile boolean peerGone;
@@ -37,6 +38,18 @@ public final class ShmBlobChannel implements BlobChannel {
         this.inbound = inbound;
         this.producer = outbound.producer();
         this.consumer = inbound.consumer();
+        this.stats = dev.isthmus.stat.StatFile.newRecord(dev.isthmus.stat.StatKind.CHANNEL, 0,
+            java.util.Map.of("transport", "shm-queue", "channel", outbound.name().toString()));
+        producer.stats(stats);
+        consumer.stats(stats);
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    @Override
+    public dev.isthmus.stat.StatRecord stats() {
+        return stats;
     }
 
     /**
@@ -328,7 +341,11 @@ public final class ShmBlobChannel implements BlobChannel {
         try {
             outbound.close();
         } finally {
-            inbound.close();
+            try {
+                inbound.close();
+            } finally {
+                stats.close();
+            }
         }
     }
 

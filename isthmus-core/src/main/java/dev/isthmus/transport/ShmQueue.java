@@ -7,10 +7,14 @@ package dev.isthmus.transport;
 import dev.isthmus.ChannelClosedException;
 import dev.isthmus.CorruptDataException;
 import dev.isthmus.PeerDeadException;
+import dev.isthmus.internal.event.ChannelEvents;
 import dev.isthmus.shm.ProcessIdentity;
 import dev.isthmus.shm.ProcessWatch;
 import dev.isthmus.shm.ResourceName;
 import dev.isthmus.shm.SharedMemory;
+import dev.isthmus.stat.StatFile;
+import dev.isthmus.stat.StatKind;
+import dev.isthmus.stat.StatRecord;
 import dev.isthmus.sync.Doorbell;
 import dev.isthmus.sync.IdleStrategy;
 
@@ -551,6 +555,8 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         final int maxMessageLength;
         final IdleStrategy idle;
         final ProcessIdentity me = ProcessIdentity.current();
+        /** Where this producer counts (the send group of a channel's record); private until {@link #stats} attaches one. */
+        StatRecord stats = StatFile.privateRecord(StatKind.CHANNEL);
         int offersUntilLivenessCheck = OFFERS_PER_LIVENESS_CHECK;
         boolean closed;
         /** Where the pending claim's record starts in the ring, or -1 if none is pending. */
@@ -567,6 +573,18 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             this.what = queue.what;
             this.maxMessageLength = queue.maxMessageLength;
             this.idle = queue.options.newIdleStrategy();
+        }
+
+        /**
+         * Counts what this producer sends into {@code record}'s send group (counters 0 to 15) from now on,
+         * and its waits for room and wake-ups of the consumer. Call from the producing thread.
+         *
+         * @param record the record, e.g. the channel's
+         */
+        public final void stats(final StatRecord record) {
+            stats = Objects.requireNonNull(record, "record");
+            queue.dataDoorbell.observe(record, -1, StatKind.Channel.RECEIVER_WAKES, what, "shm-queue");
+            queue.spaceDoorbell.observe(record, StatKind.Channel.SENDER_SLEEPS, -1, what, "shm-queue");
         }
 
         /**
@@ -592,6 +610,7 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             checkSource(source, offset, length);
             final long claim = tryClaim(length);
             if (claim < 0) {
+                stats.increment(StatKind.Channel.OFFERS_REFUSED);
                 return false;
             }
             copyAndCommit(source, offset, claim, length);
@@ -611,6 +630,7 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             Objects.checkFromIndexSize(offset, length, source.length);
             final long claim = tryClaim(length);
             if (claim < 0) {
+                stats.increment(StatKind.Channel.OFFERS_REFUSED);
                 return false;
             }
             copyAndCommit(source, offset, claim, length);
@@ -633,6 +653,7 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             long claim;
             while ((claim = tryClaim(length)) < 0) {
                 if (!awaitClaim(length, deadline - System.nanoTime())) {
+                    stats.increment(StatKind.Channel.OFFERS_REFUSED);
                     return false;
                 }
             }
@@ -676,7 +697,24 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
          */
         public final boolean awaitClaim(final int length, final long timeoutNs) {
             checkLength(length);
-            long now = System.nanoTime();
+            if (hasRoom(length)) {
+                return true;
+            }
+            final long start = System.nanoTime();
+            final ChannelEvents.Stall stall = ChannelEvents.beginStall();
+            boolean room = false;
+            try {
+                room = awaitRoom(length, start, timeoutNs);
+                return room;
+            } finally {
+                stats.increment(StatKind.Channel.BACK_PRESSURE_WAITS);
+                stats.add(StatKind.Channel.BACK_PRESSURE_NANOS, System.nanoTime() - start);
+                ChannelEvents.endStall(stall, what, "shm-queue", room);
+            }
+        }
+
+        private boolean awaitRoom(final int length, final long start, final long timeoutNs) {
+            long now = start;
             final long deadline = now + Math.max(0, timeoutNs);
             int spins = 0;
             while (!hasRoom(length)) {
@@ -890,6 +928,8 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
      */
     public final class Consumer implements AutoCloseable {
         private IdleStrategy idle = options.newIdleStrategy();
+        /** Where this consumer counts (the receive group of a channel's record). */
+        private StatRecord stats = StatFile.privateRecord(StatKind.CHANNEL);
         /** Set by {@link #wakeUp()} from any thread: a timed poll returns early, after a liveness check. */
         private volatile boolean wakeRequested;
         private final BooleanSupplier dataOrClosed = () -> wakeRequested || hasDataOrProducerClosed();
@@ -906,6 +946,18 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         Consumer() {
             region = region(FIRST_REGION_OFFSET, control.get(JAVA_LONG, INITIAL_CAPACITY_OFFSET), 0);
             head = getLongAcquire(control, HEAD_OFFSET);
+        }
+
+        /**
+         * Counts what this consumer receives into {@code record}'s receive group (counters 16 to 31) from now
+         * on, with its sleeps, wake-ups of the producer and corrupt input. Call from the consuming thread.
+         *
+         * @param record the record, e.g. the channel's
+         */
+        public void stats(final StatRecord record) {
+            stats = Objects.requireNonNull(record, "record");
+            dataDoorbell.observe(record, StatKind.Channel.RECEIVER_SLEEPS, -1, what, "shm-queue");
+            spaceDoorbell.observe(record, -1, StatKind.Channel.SENDER_WAKES, what, "shm-queue");
         }
 
         /**
@@ -944,6 +996,7 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             final long start = head;
             long position = start;
             int count = 0;
+            long bytes = 0;
             int nonData = 0;
             // Many producers: no record lies beyond the tail. Read again before refusing one: a producer may
             // have claimed and committed since.
@@ -969,6 +1022,7 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
                         }
                         position += recordLength(length);
                         count++;
+                        bytes += length;
                         handler.onBlob(ring, offset + HEADER_LENGTH, length);
                         continue;
                     }
@@ -1011,6 +1065,11 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
                     }
                 }
             } finally {
+                if (count != 0) {
+                    final StatRecord counters = stats;
+                    counters.add(StatKind.Channel.MESSAGES_RECEIVED, count);
+                    counters.add(StatKind.Channel.BYTES_RECEIVED, bytes);
+                }
                 if (position != start) {
                     if (manyProducers) {
                         zero(start, position);
@@ -1126,6 +1185,8 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         }
 
         private CorruptDataException corrupt(final long header, final long position) {
+            stats.increment(StatKind.Channel.CORRUPT_REFUSED);
+            ChannelEvents.corruptInput(what, "shm-queue", "impossible record header 0x" + Long.toHexString(header));
             return corruption = new CorruptDataException(what + ": impossible record header 0x" + Long.toHexString(header)
                 + " at position " + position + " (max message length " + maxMessageLength + ", region capacity "
                 + region.capacity + ")");

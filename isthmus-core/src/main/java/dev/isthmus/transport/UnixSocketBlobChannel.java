@@ -10,6 +10,7 @@ import dev.isthmus.CorruptDataException;
 import dev.isthmus.IsthmusException;
 import dev.isthmus.IsthmusTimeoutException;
 import dev.isthmus.PeerDeadException;
+import dev.isthmus.internal.event.ChannelEvents;
 import dev.isthmus.internal.linux.Credentials;
 import dev.isthmus.internal.linux.Errno;
 import dev.isthmus.internal.linux.FileIo;
@@ -17,6 +18,10 @@ import dev.isthmus.internal.linux.Processes;
 import dev.isthmus.internal.linux.Mmap;
 import dev.isthmus.internal.linux.Sockets;
 import dev.isthmus.shm.NoSuchResourceException;
+
+import dev.isthmus.stat.StatFile;
+import dev.isthmus.stat.StatKind;
+import dev.isthmus.stat.StatRecord;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -31,6 +36,7 @@ import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayDeque;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 
@@ -206,6 +212,9 @@ public final class UnixSocketBlobChannel implements BlobChannel {
 
     private enum Kind { PEER_CLOSED, PEER_DEAD, CORRUPT, FAILED }
 
+    /** This channel's counters: the send group written under the send lock, the receive group by the polling thread. */
+    private final StatRecord stats;
+
     /**
      * Descriptors that arrived with the bytes {@code [arrivalStart, arrivalEnd)} of the stream: they
      * belong to the frame with handles that starts in that range.
@@ -246,6 +255,16 @@ public final class UnixSocketBlobChannel implements BlobChannel {
             throw e;
         }
         this.wakeFd = wake;
+        this.stats = StatFile.newRecord(StatKind.CHANNEL, 0,
+            Map.of("transport", "unix-socket", "channel", description, "peer", Long.toString(peer.pid())));
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    @Override
+    public StatRecord stats() {
+        return stats;
     }
 
     /**
@@ -622,12 +641,20 @@ public final class UnixSocketBlobChannel implements BlobChannel {
                 checkSendable();
                 checkNoClaim();
                 if (!flushPending()) {
+                    stats.increment(StatKind.Channel.OFFERS_REFUSED);
                     return false;
                 }
                 staging.set(HEADER_WORD, 0, HANDLES_FLAG | length);
                 staging.set(HEADER_WORD, HANDLE_COUNT_OFFSET, fds.length);
                 MemorySegment.copy(source, offset, staging, HANDLES_HEADER_LENGTH, length);
-                return sendStaged(HANDLES_HEADER_LENGTH + length, fds);
+                if (!sendStaged(HANDLES_HEADER_LENGTH + length, fds)) {
+                    stats.increment(StatKind.Channel.OFFERS_REFUSED);
+                    return false;
+                }
+                stats.increment(StatKind.Channel.MESSAGES_SENT);
+                stats.add(StatKind.Channel.BYTES_SENT, length);
+                stats.add(StatKind.Channel.DESCRIPTORS_SENT, fds.length);
+                return true;
             } finally {
                 unlockSend();
             }
@@ -645,9 +672,15 @@ public final class UnixSocketBlobChannel implements BlobChannel {
                 checkSendable();
                 checkNoClaim();
                 final long deadline = timeoutNs > 0 ? deadline(timeoutNs) : 0;
+                long waitStart = 0;
+                ChannelEvents.Stall stall = null;
                 while (!flushPending()) {
+                    if (waitStart == 0 && timeoutNs > 0) {
+                        waitStart = System.nanoTime();
+                        stall = ChannelEvents.beginStall();
+                    }
                     if (timeoutNs <= 0 || !awaitWritable(deadline, false)) {
-                        return false;
+                        return refused(waitStart, stall);
                     }
                 }
                 staging.set(HEADER_WORD, 0, length);
@@ -659,10 +692,19 @@ public final class UnixSocketBlobChannel implements BlobChannel {
                 }
                 final int total = HEADER_LENGTH + length;
                 while (!sendStaged(total, null)) {
+                    if (waitStart == 0 && timeoutNs > 0) {
+                        waitStart = System.nanoTime();
+                        stall = ChannelEvents.beginStall();
+                    }
                     if (timeoutNs <= 0 || !awaitWritable(deadline, false)) {
-                        return false;
+                        return refused(waitStart, stall);
                     }
                 }
+                if (waitStart != 0) {
+                    waited(waitStart, stall, true);
+                }
+                stats.increment(StatKind.Channel.MESSAGES_SENT);
+                stats.add(StatKind.Channel.BYTES_SENT, length);
                 return true;
             } finally {
                 unlockSend();
@@ -670,6 +712,22 @@ public final class UnixSocketBlobChannel implements BlobChannel {
         } finally {
             exit();
         }
+    }
+
+    /** Counts an offer refused, after waiting since {@code waitStart} (0 if it did not wait); under the send lock. */
+    private boolean refused(final long waitStart, final ChannelEvents.Stall stall) {
+        stats.increment(StatKind.Channel.OFFERS_REFUSED);
+        if (waitStart != 0) {
+            waited(waitStart, stall, false);
+        }
+        return false;
+    }
+
+    /** Counts a wait for room that began at {@code waitStart}; under the send lock. */
+    private void waited(final long waitStart, final ChannelEvents.Stall stall, final boolean sent) {
+        stats.increment(StatKind.Channel.BACK_PRESSURE_WAITS);
+        stats.add(StatKind.Channel.BACK_PRESSURE_NANOS, System.nanoTime() - waitStart);
+        ChannelEvents.endStall(stall, what, "unix-socket", sent);
     }
 
     @Override
@@ -682,6 +740,7 @@ public final class UnixSocketBlobChannel implements BlobChannel {
                 checkSendable();
                 checkNoClaim();
                 if (!flushPending()) {
+                    stats.increment(StatKind.Channel.OFFERS_REFUSED);
                     return BACK_PRESSURED;
                 }
                 claimed = true;
@@ -720,6 +779,8 @@ public final class UnixSocketBlobChannel implements BlobChannel {
                 checkSendable();
                 staging.set(HEADER_WORD, 0, claimLength);
                 final int total = HEADER_LENGTH + claimLength;
+                stats.increment(StatKind.Channel.MESSAGES_SENT);
+                stats.add(StatKind.Channel.BYTES_SENT, claimLength);
                 if (!sendStaged(total, null)) {
                     // The kernel took nothing now: the frame stays staged and goes out first next time.
                     pendingStart = 0;
@@ -935,8 +996,11 @@ public final class UnixSocketBlobChannel implements BlobChannel {
                 if (woken) {
                     return 0;
                 }
+                stats.increment(StatKind.Channel.RECEIVER_SLEEPS);
+                final ChannelEvents.Wait wait = ChannelEvents.beginWait();
                 final int ready = Sockets.pollOrWake(fd, wantWritable ? Sockets.POLLIN | Sockets.POLLOUT : Sockets.POLLIN,
                     wakeFd, Math.min(remaining, WAIT_SLICE_NS));
+                ChannelEvents.endWait(wait, what, "unix-socket", ready != 0);
                 if (isClosing()) {
                     throw closedException();
                 }
@@ -1026,6 +1090,18 @@ public final class UnixSocketBlobChannel implements BlobChannel {
         final MemorySegment buffer = receiveBuffer;
         final int max = maxMessageLength;
         int delivered = 0;
+        try {
+            delivered = deliverFrames(handler, limit, buffer, max);
+        } finally {
+            if (delivered > 0) {
+                stats.add(StatKind.Channel.MESSAGES_RECEIVED, delivered);
+            }
+        }
+        return delivered;
+    }
+
+    private int deliverFrames(final BlobHandler handler, final int limit, final MemorySegment buffer, final int max) {
+        int delivered = 0;
         while (delivered < limit) {
             final int position = readPosition;
             final int available = readEnd - position;
@@ -1059,6 +1135,8 @@ public final class UnixSocketBlobChannel implements BlobChannel {
                 }
                 readPosition = payload + length;
                 delivered++;
+                stats.add(StatKind.Channel.BYTES_RECEIVED, length);
+                stats.add(StatKind.Channel.DESCRIPTORS_RECEIVED, handles.size());
                 deliverWithHandles(handler, receiveView, payload, length, handles);
             } else {
                 if (!handleBatches.isEmpty() && !noUnclaimedHandlesBefore(frameStart)) {
@@ -1066,6 +1144,7 @@ public final class UnixSocketBlobChannel implements BlobChannel {
                 }
                 readPosition = payload + length;
                 delivered++;
+                stats.add(StatKind.Channel.BYTES_RECEIVED, length);
                 handler.onBlob(receiveView, payload, length);
             }
             if (isClosing()) {
@@ -1229,6 +1308,10 @@ public final class UnixSocketBlobChannel implements BlobChannel {
 
     private void endReceive(final Kind kind, final String message) {
         if (receiveEnd == null) {
+            if (kind == Kind.CORRUPT) {
+                stats.increment(StatKind.Channel.CORRUPT_REFUSED);
+                ChannelEvents.corruptInput(what, "unix-socket", message);
+            }
             receiveEnd = new End(kind, message);
         }
     }
@@ -1376,6 +1459,7 @@ public final class UnixSocketBlobChannel implements BlobChannel {
             }
             handleBatches.clear();
             arena.close();
+            stats.close();
         }
     }
 

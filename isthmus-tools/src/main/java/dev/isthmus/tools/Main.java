@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "isthmus", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "Inter-process communication for Java processes on one Linux host.",
-    subcommands = {DemoCommand.class, BenchCommand.class, ListCommand.class, CleanCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {DemoCommand.class, BenchCommand.class, ListCommand.class, StatCommand.class, CleanCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;

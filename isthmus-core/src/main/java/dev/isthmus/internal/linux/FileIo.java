@@ -206,6 +206,28 @@ public final class FileIo {
     }
 
     /**
+     * Opens what a {@code /proc/<pid>/fd/<n>} link names (the kernel resolves it to the file itself, even a
+     * memfd), following that last link, which {@link #tryOpen} would refuse; every failure is a return value.
+     *
+     * @param path  the link
+     * @param flags {@code O_*} flags; {@link #O_CLOEXEC} is always added
+     * @return the descriptor, or {@code -errno}
+     */
+    public static int openLink(final String path, final int flags) {
+        final Native.CallState state = Native.callState();
+        try (Arena arena = Arena.ofConfined()) {
+            final MemorySegment cPath = arena.allocateFrom(path);
+            int fd;
+            do {
+                fd = (int) OPEN.invokeExact(state.errnoSegment(), cPath, flags | O_CLOEXEC, 0);
+            } while (fd == -1 && state.errno() == Errno.EINTR);
+            return fd == -1 ? -state.errno() : fd;
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /**
      * Opens a directory only to name it ({@code O_PATH | O_DIRECTORY}), following symbolic links, e.g. to
      * reach a file in it through {@code /proc/self/fd/<fd>/<name>}.
      *
