@@ -173,6 +173,16 @@ class StatCommandTest {
                 output);
             assertTrue(output.contains("server " + universe.serverName() + ": handshakes accepted 1"), output);
             assertTrue(output.contains("(10 msgs)"), output);
+
+            final String listing;
+            try (ChildJvm ls = ChildJvm.start(Main.class, "ls")) {
+                ls.assertExit(0, LONG);
+                listing = ls.output();
+            }
+            // The session's sealed queues (both directions, from each side) and both processes' stat files.
+            assertTrue(listing.contains("anonymous shared memory held by live processes"), listing);
+            assertTrue(listing.contains("." + ProcessHandle.current().pid() + ".queue." + session.id() + "-c0-ab"), listing);
+            assertTrue(listing.contains("process." + client.pid() + ".stat.counters"), listing);
             client.send("bye");
             client.assertExit(0, LONG);
         }
