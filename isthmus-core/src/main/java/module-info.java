@@ -25,4 +25,6 @@ module dev.isthmus.core {
     exports dev.isthmus.struc;
     exports dev.isthmus.sync;
     exports dev.isthmus.transport;
+    // JFR instruments and commits the event classes; nobody else may use them.
+    exports dev.isthmus.internal.event to jdk.jfr;
 }
