@@ -52,20 +52,35 @@ public final class BenchPeer {
      * @param args the peer's arguments
      */
     static List<String> command(final String... args) {
+        // Every mode names its transport second.
+        return javaCommand(BenchTransport.byAlias(args[1]), List.of("-XX:+UseSerialGC"), BenchPeer.class, List.of(args));
+    }
+
+    /**
+     * {@return the command line that runs a main class of the benchmarks in a JVM like this one: native
+     * access, and the transport's own {@linkplain BenchTransport#jvmOptions() options} (only the Aeron
+     * baseline has any)}
+     *
+     * @param transport the transport the JVM runs
+     * @param options   further JVM options
+     * @param mainClass the main class
+     * @param args      its arguments
+     */
+    static List<String> javaCommand(final BenchTransport transport, final List<String> options, final Class<?> mainClass,
+                                    final List<String> args) {
         final List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("--enable-native-access=ALL-UNNAMED");
-        // Every mode names its transport second; only the Aeron baseline needs more than native access.
-        command.addAll(BenchTransport.byAlias(args[1]).peerJvmOptions());
-        command.add("-XX:+UseSerialGC");
+        command.addAll(transport.jvmOptions());
+        command.addAll(options);
         final String capacity = System.getProperty(BenchTransport.CAPACITY_PROPERTY);
         if (capacity != null) {
             command.add("-D" + BenchTransport.CAPACITY_PROPERTY + "=" + capacity);
         }
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
-        command.add(BenchPeer.class.getName());
-        command.addAll(List.of(args));
+        command.add(mainClass.getName());
+        command.addAll(args);
         return command;
     }
 

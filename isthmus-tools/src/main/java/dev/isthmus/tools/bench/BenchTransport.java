@@ -24,7 +24,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * The transports the benchmarks compare, each with a listening side (in the benchmark process) and a
  * connecting side (in the peer process): Isthmus's shared-memory queue, and the baselines it is measured
- * against in the same run, Unix sockets and Aeron IPC.
+ * against in the same run, Unix sockets and Aeron IPC. Aeron's listening side runs in a JVM of its own
+ * instead ({@link #ownJvm()}), which, like its peer, carries the option Aeron needs; the benchmark process and
+ * the other peers carry native access only.
  */
 public enum BenchTransport {
     /** {@link ShmBlobChannel}: a shared-memory queue per direction, each message published as it is offered. */
@@ -118,10 +120,20 @@ public enum BenchTransport {
     }
 
     /**
-     * {@return the JVM options a peer process needs for this transport: none, except Aeron's}
+     * {@return the JVM options both sides of this transport need besides native access: none, except Aeron's
+     * ({@code --add-exports java.base/jdk.internal.misc=ALL-UNNAMED}, for Agrona)}
      */
-    public List<String> peerJvmOptions() {
+    public List<String> jvmOptions() {
         return kind == Kind.AERON ? AeronIpcChannel.JVM_OPTIONS : List.of();
+    }
+
+    /**
+     * {@return whether the benchmark's side of this transport runs in a JVM of its own ({@link ForkedBench})
+     * rather than in the benchmark process: so it does when it needs {@linkplain #jvmOptions() options}, which
+     * the benchmark process, carrying native access only, does not have}
+     */
+    public boolean ownJvm() {
+        return !jvmOptions().isEmpty();
     }
 
     /**

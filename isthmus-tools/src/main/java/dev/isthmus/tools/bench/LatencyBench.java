@@ -28,7 +28,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * {@code isthmus bench latency}: ping-pong round trips between two JVMs, per transport, idle strategy and
  * message size, with HdrHistogram percentiles. Each configuration warms up, then measures for a fixed time.
- * Each Isthmus configuration is compared with each baseline of the same size in the same run.
+ * Each Isthmus configuration is compared with each baseline of the same size in the same run. The Aeron
+ * baseline's pinging side runs in a JVM of its own ({@link ForkedBench}), the same code with Aeron's JVM
+ * option, and hands its histogram back.
  */
 @Command(name = "latency", mixinStandardHelpOptions = true,
     description = "Round-trip latency (ping-pong) between two JVMs, per transport, idle strategy and size.")
@@ -92,6 +94,37 @@ public final class LatencyBench implements Callable<Integer> {
     }
 
     private Map<String, Object> measure(final BenchTransport transport, final String idle, final int size) throws Exception {
+        // The same measurement either way; only where the benchmark's side runs differs.
+        final Histogram histogram = transport.ownJvm() ? ForkedBench.latency(transport, idle, size, warmupSeconds, seconds)
+            : roundTrips(transport, idle, size, warmupSeconds, seconds);
+        final Map<String, Object> result = new LinkedHashMap<>();
+        result.put("transport", transport.alias());
+        result.put("idle", transport.idleLabel(idle));
+        result.put("size_bytes", size);
+        result.put("count", histogram.getTotalCount());
+        result.put("mean_ns", histogram.getMean());
+        result.put("p50_ns", histogram.getValueAtPercentile(50));
+        result.put("p90_ns", histogram.getValueAtPercentile(90));
+        result.put("p99_ns", histogram.getValueAtPercentile(99));
+        result.put("p999_ns", histogram.getValueAtPercentile(99.9));
+        result.put("max_ns", histogram.getMaxValue());
+        return result;
+    }
+
+    /**
+     * Runs one configuration in this JVM: listens, starts the echoing peer, warms up, then measures round
+     * trips for a fixed time.
+     *
+     * @param transport     the transport
+     * @param idle          the idle strategy name (ignored by transports without one)
+     * @param size          the message size
+     * @param warmupSeconds the warm-up
+     * @param seconds       the measurement
+     * @return the round trips, in nanoseconds
+     * @throws Exception if the peer cannot start or the benchmark fails
+     */
+    static Histogram roundTrips(final BenchTransport transport, final String idle, final int size,
+                                final double warmupSeconds, final double seconds) throws Exception {
         final String idleName = transport.usesIdleStrategy() ? idle : SpinThenFutexIdleStrategy.ALIAS;
         final Histogram histogram = new Histogram(TimeUnit.SECONDS.toNanos(60), 3);
         try (BenchTransport.Listener listener = transport.listen(idleName); Arena arena = Arena.ofConfined()) {
@@ -122,18 +155,7 @@ public final class LatencyBench implements Callable<Integer> {
                 }
             }
         }
-        final Map<String, Object> result = new LinkedHashMap<>();
-        result.put("transport", transport.alias());
-        result.put("idle", transport.idleLabel(idle));
-        result.put("size_bytes", size);
-        result.put("count", histogram.getTotalCount());
-        result.put("mean_ns", histogram.getMean());
-        result.put("p50_ns", histogram.getValueAtPercentile(50));
-        result.put("p90_ns", histogram.getValueAtPercentile(90));
-        result.put("p99_ns", histogram.getValueAtPercentile(99));
-        result.put("p999_ns", histogram.getValueAtPercentile(99.9));
-        result.put("max_ns", histogram.getMaxValue());
-        return result;
+        return histogram;
     }
 
     private static void roundTrip(final BlobChannel channel, final MemorySegment message, final int size,

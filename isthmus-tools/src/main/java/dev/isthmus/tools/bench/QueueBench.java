@@ -26,7 +26,8 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * {@code isthmus bench queue}: the ipc_vector workload between two JVMs. The client pushes, for each of
  * {@code --rounds} rounds, messages of 1 to 155 bytes (the seed's 10000 x 155 messages, 121 MB); the
  * server receives them in batches and counts them. Timed at the server, from its start signal to the last
- * message; warm-up runs first, then the median of the measured runs.
+ * message; warm-up runs first, then the median of the measured runs. The Aeron baseline's server runs in a
+ * JVM of its own ({@link ForkedBench}), the same code with Aeron's JVM option, and hands its run times back.
  */
 @Command(name = "queue", mixinStandardHelpOptions = true,
     description = "Throughput of the ipc_vector workload (messages of 1..155 bytes) between two JVMs, per transport.")
@@ -66,7 +67,9 @@ public final class QueueBench implements Callable<Integer> {
                 out.printf("running %s ...%n", alias);
                 out.flush();
             }
-            final double[] seconds = measure(transport, messagesPerRun);
+            // The same measurement either way; only where the benchmark's side runs differs.
+            final double[] seconds = transport.ownJvm() ? ForkedBench.queue(transport, idle, rounds, warmup, runs)
+                : runSeconds(transport, idle, rounds, warmup, runs);
             final double[] msgsPerSec = new double[seconds.length];
             for (int i = 0; i < seconds.length; i++) {
                 msgsPerSec[i] = messagesPerRun / seconds[i];
@@ -99,7 +102,21 @@ public final class QueueBench implements Callable<Integer> {
         return 0;
     }
 
-    private double[] measure(final BenchTransport transport, final long messagesPerRun) throws Exception {
+    /**
+     * Runs the workload in this JVM: listens, starts the pushing peer, then times each run from the start
+     * signal to the last message.
+     *
+     * @param transport the transport
+     * @param idle      the idle strategy name (ignored by transports without one)
+     * @param rounds    rounds of 155 messages per run
+     * @param warmup    warm-up runs
+     * @param runs      measured runs
+     * @return the seconds of each measured run
+     * @throws Exception if the peer cannot start or the benchmark fails
+     */
+    static double[] runSeconds(final BenchTransport transport, final String idle, final int rounds, final int warmup,
+                               final int runs) throws Exception {
+        final long messagesPerRun = (long) rounds * BenchPeer.MAX_MESSAGE;
         final double[] seconds = new double[runs];
         try (BenchTransport.Listener listener = transport.listen(idle)) {
             final Process peer = BenchPeer.start("queue", transport.alias(), listener.address(), idle, Integer.toString(rounds));

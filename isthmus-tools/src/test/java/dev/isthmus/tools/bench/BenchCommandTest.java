@@ -21,16 +21,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Both benchmarks end to end, briefly, over every kind of transport: Isthmus's queue, the Unix socket and
  * Aeron IPC, each pair of processes started and stopped, the JSON complete, and nothing left in
- * {@code /dev/shm} (Aeron's driver directory included). No figure is asserted: figures come from running
- * the benchmarks themselves.
+ * {@code /dev/shm} (Aeron's driver directory included). The benchmark JVM has native access only, as the
+ * {@code isthmus} launcher gives it: Aeron runs in JVMs of its own. No figure is asserted: figures come from
+ * running the benchmarks themselves.
  */
 class BenchCommandTest {
-    /** What the tools JAR's manifest gives the CLI, for Aeron; Isthmus does not need it. */
-    private static final List<String> AERON_JVM_OPTIONS = AeronIpcChannel.JVM_OPTIONS;
-
     @Test
     void shouldRunTheQueueBenchmarkOverEveryKindOfTransportAndCompareWithEachBaseline() throws Exception {
-        try (ChildJvm bench = ChildJvm.start(AERON_JVM_OPTIONS, Main.class, "bench", "queue",
+        try (ChildJvm bench = ChildJvm.start(Main.class, "bench", "queue",
             "--transport=shm-queue,shm-queue-batched,uds,aeron-ipc", "--rounds=200", "--runs=2", "--warmup=1", "--json")) {
             bench.assertExit(0, Duration.ofMinutes(3));
             final String output = bench.output();
@@ -48,7 +46,7 @@ class BenchCommandTest {
 
     @Test
     void shouldRunTheLatencyBenchmarkOverEveryKindOfTransportAndCompareWithEachBaseline() throws Exception {
-        try (ChildJvm bench = ChildJvm.start(AERON_JVM_OPTIONS, Main.class, "bench", "latency",
+        try (ChildJvm bench = ChildJvm.start(Main.class, "bench", "latency",
             "--transport=shm-queue,uds,aeron-ipc", "--idle=busy-spin", "--sizes=64", "--warmup-seconds=0.2",
             "--seconds=0.3", "--json")) {
             bench.assertExit(0, Duration.ofMinutes(3));

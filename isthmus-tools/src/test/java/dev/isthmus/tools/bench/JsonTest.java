@@ -11,6 +11,9 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class JsonTest {
     @Test
@@ -34,5 +37,38 @@ class JsonTest {
         document.put("empty", Map.of());
         assertEquals("{\n  \"name\": \"a \\\"b\\\"\\n\",\n  \"values\": [\n    1,\n    2.5,\n    null\n  ],\n  \"empty\": {}\n}\n",
             Json.write(document));
+    }
+
+    @Test
+    void shouldWriteOneLineThatParsesBackToTheSameValuesWithDoublesExact() {
+        final Map<String, Object> document = new LinkedHashMap<>();
+        document.put("name", "a \"b\"\n\t\\ \u0001");
+        document.put("seconds", List.of(0.1 + 0.2, 1e-9, 123_456_789.123_456_7, -0.0, 1e300));
+        document.put("count", 7_739_003L);
+        document.put("nested", Map.of("ok", true, "none", List.of()));
+        document.put("missing", null);
+        final String line = Json.writeLine(document);
+        assertEquals(-1, line.indexOf('\n'), line);
+        assertEquals(document, Json.parse(line));
+        // The indented report reads back too, but only to six significant digits, a whole double as an integer.
+        assertEquals(Map.of("p50", 441L, "mean", 123457L), Json.parse(Json.write(Map.of("p50", 441L, "mean", 123_456.7))));
+    }
+
+    @Test
+    void shouldParseIntegersAsLongsAndOtherNumbersAsDoubles() {
+        assertEquals(List.of(0L, -12L, Long.MAX_VALUE, 1.5, -2.0e-3, 1e20, 3.0e5, 92233720368547758070.0),
+            Json.parse(" [0, -12, 9223372036854775807, 1.5, -2.0e-3, 1E20, 3e+5, 92233720368547758070] "));
+        assertEquals("\u00e9/\"", Json.parse("\"\\u00e9\\/\\\"\""));
+        assertNull(Json.parse("null"));
+        assertEquals(false, Json.parse("false"));
+    }
+
+    @Test
+    void shouldRejectWhatIsNotOneJsonValue() {
+        for (final String text : List.of("", "{", "[1,]", "{\"a\" 1}", "{1: 2}", "01", "1.", "-", "tru", "\"a",
+            "\"\\x\"", "\"\\u12\"", "1 2", "{} x", "\"a\nb\"", "NaN")) {
+            final IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Json.parse(text), text);
+            assertTrue(e.getMessage().startsWith("JSON: expected "), e.getMessage());
+        }
     }
 }
