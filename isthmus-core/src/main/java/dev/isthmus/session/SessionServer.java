@@ -14,6 +14,7 @@ import dev.isthmus.shm.ResourceName;
 import dev.isthmus.shm.Resources;
 import dev.isthmus.shm.RunDirectory;
 import dev.isthmus.shm.SharedMemory;
+import dev.isthmus.stat.StatKind;
 import dev.isthmus.transport.NativeHandle;
 import dev.isthmus.transport.PeerCredentials;
 import dev.isthmus.transport.UnixSocketBlobChannel;
@@ -104,7 +105,7 @@ public final class SessionServer implements AutoCloseable {
         app.allowedClients().values().forEach(client -> uids.add(client.uid()));
         this.allowedUids = Set.copyOf(uids);
         this.acceptor = Thread.ofPlatform().daemon().name("isthmus-accept-" + app.name()).unstarted(this::acceptLoop);
-        this.stats = dev.isthmus.stat.StatFile.newRecord(dev.isthmus.stat.StatKind.SERVER, 0,
+        this.stats = dev.isthmus.stat.StatFile.newRecord(StatKind.SERVER, 0,
             Map.of("server", app.name(), "socket", socket.address().toString()));
     }
 
@@ -349,6 +350,7 @@ public final class SessionServer implements AutoCloseable {
         if (!allowedUids.contains(uid)) {
             refuse(control, "server app \"" + app.name() + "\" accepts no client running as uid "
                 + Integer.toUnsignedString(uid), SessionProtocol.REJECT_AUTHENTICATION,
+                StatKind.Server.REFUSED_STRANGER_UID,
                 new AuthenticationException("server app \"" + app.name() + "\" refused a connection from pid "
                     + credentials.pid() + ": it runs as uid " + Integer.toUnsignedString(uid)
                     + ", which no allowed client runs as"));
@@ -372,8 +374,8 @@ public final class SessionServer implements AutoCloseable {
             }
         }
         if (limit != null) {
-            refuse(control, limit, SessionProtocol.REJECT_SERVER, new SessionRefusedException(limit + " (pid "
-                + credentials.pid() + ")"));
+            refuse(control, limit, SessionProtocol.REJECT_SERVER, StatKind.Server.REFUSED_LIMIT,
+                new SessionRefusedException(limit + " (pid " + credentials.pid() + ")"));
         }
     }
 
@@ -424,8 +426,10 @@ public final class SessionServer implements AutoCloseable {
         }
     }
 
-    private void refuse(final UnixSocketBlobChannel control, final String toPeer, final byte kind,
+    private void refuse(final UnixSocketBlobChannel control, final String toPeer, final byte kind, final int counter,
                         final IsthmusException report) {
+        // Several handshake threads count here: atomically (a handshake is far from any hot path).
+        stats.addAtomic(counter, 1);
         try {
             final byte[] reject = SessionProtocol.encodeReject(toPeer, kind);
             control.offer(reject, 0, reject.length, 0);
@@ -471,6 +475,7 @@ public final class SessionServer implements AutoCloseable {
                 peerProcess = PeerProcess.of(control, hello.pid(), hello.startTime());
             } catch (final AuthenticationException e) {
                 refuse(control, e.getMessage(), SessionProtocol.REJECT_AUTHENTICATION,
+                    StatKind.Server.REFUSED_AUTHENTICATION,
                     new AuthenticationException("server app \"" + app.name() + "\" rejected a client: " + e.getMessage()));
                 return null;
             }
@@ -479,6 +484,8 @@ public final class SessionServer implements AutoCloseable {
             if (!result.isAccepted()) {
                 peerProcess.close();
                 refuse(control, result.toPeer(), SessionProtocol.REJECT_AUTHENTICATION,
+                    app.allowedClients().containsKey(hello.clientApp()) ? StatKind.Server.REFUSED_AUTHENTICATION
+                        : StatKind.Server.REFUSED_APP_NOT_ALLOWED,
                     new AuthenticationException("server app \"" + app.name() + "\" rejected a client: " + result.reason()));
                 return null;
             }
@@ -487,8 +494,8 @@ public final class SessionServer implements AutoCloseable {
                 reservedFor = hello.clientApp();
             } else {
                 peerProcess.close();
-                refuse(control, limit, SessionProtocol.REJECT_SERVER, new SessionRefusedException(limit + " (pid "
-                    + credentials.pid() + ")"));
+                refuse(control, limit, SessionProtocol.REJECT_SERVER, StatKind.Server.REFUSED_LIMIT,
+                    new SessionRefusedException(limit + " (pid " + credentials.pid() + ")"));
                 return null;
             }
             final String id = "s" + sessionNumbers.incrementAndGet() + "p" + ProcessHandle.current().pid();
@@ -530,6 +537,7 @@ public final class SessionServer implements AutoCloseable {
                     // Counted from now on by the list, not by the reservation (released below).
                     sessions.add(session);
                     established.add(session);
+                    stats.addAtomic(StatKind.Server.ACCEPTED, 1);
                     return session;
                 }
             }
@@ -544,6 +552,9 @@ public final class SessionServer implements AutoCloseable {
                     peerProcess.close();
                 }
             }
+            stats.addAtomic(e instanceof IsthmusTimeoutException ? StatKind.Server.REFUSED_TIMEOUT
+                : e instanceof CorruptDataException ? StatKind.Server.REFUSED_PROTOCOL
+                : StatKind.Server.REFUSED_OTHER, 1);
             if (e instanceof Error error) {
                 throw error;
             }

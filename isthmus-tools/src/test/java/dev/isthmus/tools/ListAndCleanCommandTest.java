@@ -105,9 +105,13 @@ class ListAndCleanCommandTest {
                 Files.createFile(deadSession);
                 final String listing = runCli("ls", "--dir", SharedMemory.DEFAULT_DIRECTORY.toString(), "--dir",
                     runDir.toString());
-                // A live session's queues and pools are sealed anonymous files: nothing of it has a name to list
-                // or to leave behind. What an older, named session of a dead process left is listed as stale.
-                assertFalse(listing.contains(session.id()), listing);
+                // A live session's queues and pools are sealed anonymous files: nothing of it has a name in a
+                // directory to list or to leave behind; they are listed from /proc as memory live processes hold.
+                // What an older, named session of a dead process left is listed as stale.
+                final int anonymous = listing.indexOf("anonymous shared memory held by live processes");
+                assertTrue(anonymous >= 0, listing);
+                assertFalse(listing.substring(0, anonymous).contains(session.id()), listing);
+                assertTrue(listing.substring(anonymous).contains(".arena." + session.id() + "-p0 "), listing);
                 assertTrue(listing.contains("session s9p" + gone.pid() + ": stale (1 of 1 resources have a dead owner)"),
                     listing);
                 assertTrue(listing.contains("isthmus.lssrv.pid ") || listing.contains(".lssrv.pid "), listing);
