@@ -88,13 +88,22 @@ public final class TestMessages {
     }
 
     private static long expectedChecksum(final long sequence, final int length) {
-        final MemorySegment scratch = SCRATCH.get();
+        MemorySegment scratch = SCRATCH.get();
+        if (scratch.byteSize() < length) {
+            scratch = MemorySegment.ofArray(new byte[Integer.highestOneBit(length - 1) << 1]);
+            SCRATCH.set(scratch);
+        }
         write(scratch, 0, sequence, length);
         return scratch.get(JAVA_LONG_UNALIGNED, 8);
     }
 
+    /**
+     * Each verifying thread's scratch copy, as long as the longest message it checked: tests run a hundred
+     * such threads in one JVM, and a large buffer each made every young collection copy hundreds of MiB
+     * (pauses of seconds on a loaded machine, long enough for peers to give the process up for dead).
+     */
     private static final ThreadLocal<MemorySegment> SCRATCH =
-        ThreadLocal.withInitial(() -> MemorySegment.ofArray(new byte[1 << 21]));
+        ThreadLocal.withInitial(() -> MemorySegment.ofArray(new byte[4096]));
 
     static long checksum(final MemorySegment source, final long offset, final int length) {
         long hash = 0xcbf29ce484222325L ^ length;
