@@ -254,16 +254,21 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
         publishStats();
     }
 
+    /** {@return the bytes of every pool mapped}; called under this arena's lock */
+    private long mappedBytes() {
+        long mapped = 0;
+        for (final Pool pool : pools) {
+            mapped += pool.segment.byteSize();
+        }
+        return mapped;
+    }
+
     /** Under this arena's lock: the gauges, as opaque stores (the lock orders their writers). */
     private void publishStats() {
         final dev.isthmus.stat.StatRecord record = stats;
         if (record != null) {
             record.set(dev.isthmus.stat.StatKind.Session.ARENA_BYTES_IN_USE, allocatedBytes);
-            long mapped = 0;
-            for (final Pool pool : pools) {
-                mapped += pool.segment.byteSize();
-            }
-            record.set(dev.isthmus.stat.StatKind.Session.ARENA_BYTES_MAPPED, mapped);
+            record.set(dev.isthmus.stat.StatKind.Session.ARENA_BYTES_MAPPED, mappedBytes());
             record.set(dev.isthmus.stat.StatKind.Session.BLOCKS_LENT_NOW, lentNow);
         }
     }
@@ -296,6 +301,7 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
                 if (stats != null) {
                     stats.increment(dev.isthmus.stat.StatKind.Session.ARENA_EXHAUSTED);
                 }
+                dev.isthmus.internal.event.SessionEvents.arenaExhausted(group, size, mappedBytes(), e.getMessage());
                 throw e;
             }
             offset = alignUp(pool.bump, Math.min(size, Mmap.pageSize()));

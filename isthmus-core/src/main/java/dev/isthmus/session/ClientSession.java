@@ -8,16 +8,22 @@ import dev.isthmus.AuthenticationException;
 import dev.isthmus.ChannelClosedException;
 import dev.isthmus.CorruptDataException;
 import dev.isthmus.IsthmusTimeoutException;
+import dev.isthmus.internal.event.SessionEvents;
 import dev.isthmus.shm.PermissionLevel;
 import dev.isthmus.shm.ProcessIdentity;
 import dev.isthmus.shm.ResourceName;
 import dev.isthmus.shm.RunDirectory;
+import dev.isthmus.stat.StatFile;
+import dev.isthmus.stat.StatKind;
+import dev.isthmus.stat.StatRecord;
 import dev.isthmus.transport.NativeHandle;
 import dev.isthmus.transport.UnixSocketBlobChannel;
 
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Connects a client application to a running server application.
@@ -35,6 +41,9 @@ public final class ClientSession {
      * channels without end is refused (its open fails with the reason), however many the client opened.
      */
     public static final int MAX_SERVER_OPENED_CHANNELS = 1024;
+
+    /** Handshakes by outcome, one record per client app this process connected as; they live as long as it. */
+    private static final ConcurrentHashMap<String, StatRecord> STATS = new ConcurrentHashMap<>();
 
     private ClientSession() {
     }
@@ -59,6 +68,41 @@ public final class ClientSession {
      * @throws IsthmusTimeoutException                  if the server did not answer within the connect timeout
      */
     public static Session connect(final ClientApp client, final ServerApp server, final SessionOptions options) {
+        final StatRecord stats = STATS.computeIfAbsent(client.name(),
+            name -> StatFile.newRecord(StatKind.CLIENT, 0, Map.of("client", name)));
+        // The server's pid and uid, once known: for the event of a refusal.
+        final long[] serverPidUid = {-1, -1};
+        try {
+            final Session session = connect(client, server, options, serverPidUid);
+            stats.addAtomic(StatKind.Client.ACCEPTED, 1);
+            return session;
+        } catch (final RuntimeException | Error e) {
+            final boolean byServer = e instanceof RejectedByServer || e instanceof SessionRefusedException;
+            // Several threads may connect at once: atomically (a handshake is far from any hot path).
+            stats.addAtomic(byServer ? StatKind.Client.REFUSED_BY_SERVER
+                : e instanceof AuthenticationException ? StatKind.Client.REFUSED_AUTHENTICATION
+                : e instanceof CorruptDataException ? StatKind.Client.REFUSED_PROTOCOL
+                : e instanceof IsthmusTimeoutException ? StatKind.Client.REFUSED_TIMEOUT
+                : StatKind.Client.REFUSED_OTHER, 1);
+            if (e instanceof AuthenticationException) {
+                SessionEvents.authenticationRefused(client.name(), server.name(), serverPidUid[0], serverPidUid[1],
+                    byServer, e.getMessage());
+            }
+            throw e;
+        }
+    }
+
+    /** A server's REJECT of the authentication kind: told apart from this side's own refusals in the counters. */
+    private static final class RejectedByServer extends AuthenticationException {
+        private static final long serialVersionUID = 1L;
+
+        RejectedByServer(final String message) {
+            super(message);
+        }
+    }
+
+    private static Session connect(final ClientApp client, final ServerApp server, final SessionOptions options,
+                                   final long[] serverPidUid) {
         // Nothing in the directory is trusted before it is shown to be the server user's alone.
         final Path runDirectory = RunDirectory.verify(server.runDirectory().orElseGet(RunDirectory::path), server.uid());
         final ProcessIdentity serverProcess;
@@ -72,6 +116,7 @@ public final class ClientSession {
             }
             throw e;
         }
+        serverPidUid[0] = serverProcess.pid();
         final Path socket = runDirectory.resolve(new ResourceName(ResourceName.configuredPrefix(), server.name(),
             serverProcess.pid(), "sock", "srv").toString());
         final UnixSocketBlobChannel control;
@@ -80,6 +125,7 @@ public final class ClientSession {
         } catch (final AuthenticationException e) {
             throw refusedByMode(client, server, e.getMessage());
         }
+        serverPidUid[1] = Integer.toUnsignedLong(control.peerCredentials().uid());
         Session session = null;
         SessionProtocol.Reply reply = null;
         PeerProcess peerProcess = null;
@@ -114,7 +160,7 @@ public final class ClientSession {
                     + (rejection.kind() == SessionProtocol.REJECT_SERVER ? "refused a session to" : "rejected")
                     + " client app \"" + client.name() + "\": " + rejection.reason();
                 throw rejection.kind() == SessionProtocol.REJECT_SERVER ? new SessionRefusedException(message)
-                    : new AuthenticationException(message);
+                    : new RejectedByServer(message);
             }
             if (reply.message().type() != SessionProtocol.WELCOME) {
                 throw new CorruptDataException("server app \"" + server.name() + "\" answered HELLO with message type "

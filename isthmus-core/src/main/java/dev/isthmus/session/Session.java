@@ -11,6 +11,7 @@ import dev.isthmus.IsthmusTimeoutException;
 import dev.isthmus.PeerDeadException;
 import dev.isthmus.arena.ArenaView;
 import dev.isthmus.arena.ShmArena;
+import dev.isthmus.internal.event.SessionEvents;
 import dev.isthmus.shm.PermissionLevel;
 import dev.isthmus.shm.ProcessIdentity;
 import dev.isthmus.shm.ResourceName;
@@ -120,6 +121,9 @@ public final class Session implements AutoCloseable {
     private volatile long lastSentNs = System.nanoTime();
     private Thread driver;
     private volatile boolean closed;
+    /** Set when the session is established (its driver starts): channels accepted after that are the peer's. */
+    private volatile boolean established;
+    private final long createdNs = System.nanoTime();
     /** This session's counters, in the process's stat file; freed with the session. */
     private final dev.isthmus.stat.StatRecord stats;
 
@@ -412,10 +416,11 @@ public final class Session implements AutoCloseable {
             final String refusal = await(answer, correlation, timeout);
             if (refusal != null) {
                 stats.addAtomic(dev.isthmus.stat.StatKind.Session.CHANNELS_REFUSED, 1);
+                SessionEvents.channelRefused(id, prepared.spec.id(), true, refusal);
                 throw new ChannelRefusedException("session " + id + ": " + peerApp + " (pid " + peer.pid()
                     + ") refused channel " + prepared.spec.id() + ": " + refusal);
             }
-            added(prepared.channel);
+            added(prepared.channel, "local");
             opened = true;
             return prepared.channel;
         } finally {
@@ -619,7 +624,8 @@ public final class Session implements AutoCloseable {
                 }
             };
             final Channel channel = new Channel(this, spec.id(), blobs, handles);
-            added(channel);
+            // Before the session is established, the channels the peer describes are its init channels.
+            added(channel, established ? "peer" : "init");
             return channel;
         } catch (final RuntimeException | Error e) {
             handles.close();
@@ -630,7 +636,7 @@ public final class Session implements AutoCloseable {
     void addInitChannel(final Channel channel) {
         initChannels.add(channel);
         if (!channels.contains(channel)) {
-            added(channel);
+            added(channel, "init");
         }
     }
 
@@ -640,15 +646,25 @@ public final class Session implements AutoCloseable {
         }
     }
 
-    private void added(final Channel channel) {
+    private void added(final Channel channel, final String origin) {
         channels.add(channel);
         stats.addAtomic(dev.isthmus.stat.StatKind.Session.CHANNELS_OPENED, 1);
         stats.addAtomic(dev.isthmus.stat.StatKind.Session.CHANNELS_OPEN, 1);
+        SessionEvents.channelOpened(id, channel.id(), transportLabel(), origin);
     }
 
-    /** Counts a channel the peer asked for and this side refused. */
-    private void refusedPeerChannel() {
+    /** Counts and records a channel the peer asked for and this side refused. */
+    private void refusedPeerChannel(final String channel, final String reason) {
         stats.addAtomic(dev.isthmus.stat.StatKind.Session.CHANNELS_REFUSED, 1);
+        SessionEvents.channelRefused(id, channel, false, reason);
+    }
+
+    private String transportLabel() {
+        return switch (transport) {
+            case SHM_QUEUE -> "shm-queue";
+            case UNIX_SOCKET -> "unix-socket";
+            case POSIX_MQ -> "posix-mq";
+        };
     }
 
     // ---- the control socket ----
@@ -729,11 +745,18 @@ public final class Session implements AutoCloseable {
             case SessionProtocol.OPEN_OK -> complete(message.correlation(), null);
             case SessionProtocol.OPEN_REFUSED -> complete(message.correlation(),
                 SessionProtocol.getStringLeniently(message.body()));
-            case SessionProtocol.BYE -> fail(new ChannelClosedException("session " + id + ": " + peerApp + " (pid "
+            case SessionProtocol.BYE -> fail(new PeerClosedException("session " + id + ": " + peerApp + " (pid "
                 + peer.pid() + ") closed the session"));
             default -> throw new CorruptDataException("session " + id + ": unexpected control message of type "
                 + message.type());
         }
+    }
+
+    /** Refuses the peer's request to open a channel: counted, recorded, and the reason told to the peer. */
+    private void refuseOpen(final SessionProtocol.Message message, final String channel, final String reason) {
+        refusedPeerChannel(channel, reason);
+        sendControl(new SessionProtocol.Writer(SessionProtocol.OPEN_REFUSED, token, message.correlation())
+            .putString(reason).toArray());
     }
 
     private void complete(final long correlation, final String refusal) {
@@ -747,28 +770,22 @@ public final class Session implements AutoCloseable {
         final Consumer<Channel> handler = passiveOpenHandler;
         if (handler == null || handles.size() != handlesPerChannel(transport)) {
             handles.forEach(NativeHandle::close);
-            refusedPeerChannel();
-            sendControl(new SessionProtocol.Writer(SessionProtocol.OPEN_REFUSED, token, message.correlation())
-                .putString(handler == null ? "no passive-open handler is registered on " + localApp + " (pid "
-                    + ProcessHandle.current().pid() + ")" : "the request carries " + handles.size()
-                    + " descriptors instead of " + handlesPerChannel(transport)).toArray());
+            refuseOpen(message, "", handler == null ? "no passive-open handler is registered on " + localApp
+                + " (pid " + ProcessHandle.current().pid() + ")" : "the request carries " + handles.size()
+                + " descriptors instead of " + handlesPerChannel(transport));
             return;
         }
         final int open = channels.size();
         if (open >= maxPeerChannels) {
-            refusedPeerChannel();
-            sendControl(new SessionProtocol.Writer(SessionProtocol.OPEN_REFUSED, token, message.correlation())
-                .putString(localApp + " (pid " + ProcessHandle.current().pid() + ") allows at most " + maxPeerChannels
-                    + " channels per session (maxChannelsPerSession); session " + id + " has " + open).toArray());
+            refuseOpen(message, "", localApp + " (pid " + ProcessHandle.current().pid() + ") allows at most "
+                + maxPeerChannels + " channels per session (maxChannelsPerSession); session " + id + " has " + open);
             return;
         }
         final Channel channel;
         try {
             channel = acceptChannel(SessionProtocol.getSpec(message.body()), handles);
         } catch (final RuntimeException e) {
-            refusedPeerChannel();
-            sendControl(new SessionProtocol.Writer(SessionProtocol.OPEN_REFUSED, token, message.correlation())
-                .putString("cannot open the channel: " + e.getMessage()).toArray());
+            refuseOpen(message, "", "cannot open the channel: " + e.getMessage());
             errorHandler.accept(e);
             return;
         }
@@ -824,6 +841,15 @@ public final class Session implements AutoCloseable {
         }
     }
 
+    /** The peer said goodbye: it closed the session (and may have exited since). */
+    private static final class PeerClosedException extends ChannelClosedException {
+        private static final long serialVersionUID = 1L;
+
+        PeerClosedException(final String message) {
+            super(message);
+        }
+    }
+
     /** A channel whose blobs the session hands to a handler. */
     private record Driven(Channel channel, BlobHandler handler) {
     }
@@ -851,7 +877,11 @@ public final class Session implements AutoCloseable {
         return work;
     }
 
+    /** The session is established (both sides have their channels): starts its driver thread, if it has one. */
     void startDriver() {
+        established = true;
+        SessionEvents.opened(id, role == Role.CLIENT ? "client" : "server", localApp, peerApp, peer.pid(),
+            transportLabel(), arena != null);
         if (options.driverThread()) {
             driver = Thread.ofPlatform().daemon().name("isthmus-session-" + id).start(this::drive);
         }
@@ -949,6 +979,14 @@ public final class Session implements AutoCloseable {
             }
         }
         removeNames(peerDead);
+        final String reason = cause instanceof Error ? cause.toString() : String.valueOf(cause.getMessage());
+        final boolean stalled = cause instanceof PeerStalledException;
+        final boolean goodbye = cause instanceof PeerClosedException;
+        if (!goodbye && (peerDead || stalled)) {
+            SessionEvents.peerDeath(id, peerApp, peer.pid(), stalled, reason);
+        }
+        SessionEvents.failed(id, peerApp, peer.pid(), goodbye ? "peer-closed" : stalled ? "peer-stalled"
+            : peerDead ? "peer-died" : cause instanceof CorruptDataException ? "corrupt-input" : "local", reason);
         errorHandler.accept(cause);
     }
 
@@ -1045,6 +1083,7 @@ public final class Session implements AutoCloseable {
         control.close();
         peerProcess.close();
         stats.close();
+        SessionEvents.closed(id, peerApp, peer.pid(), !wasOpen, System.nanoTime() - createdNs);
         final Runnable hook = closedHook;
         if (hook != null) {
             hook.run();

@@ -8,6 +8,7 @@ import dev.isthmus.AuthenticationException;
 import dev.isthmus.CorruptDataException;
 import dev.isthmus.IsthmusException;
 import dev.isthmus.IsthmusTimeoutException;
+import dev.isthmus.internal.event.SessionEvents;
 import dev.isthmus.shm.ProcessIdentity;
 import dev.isthmus.shm.ResourceInfo;
 import dev.isthmus.shm.ResourceName;
@@ -70,7 +71,11 @@ public final class SessionServer implements AutoCloseable {
     private final UnixSocketServer socket;
     /** The user ids of the allowed clients: a connection from any other is refused before it is read. */
     private final Set<Integer> allowedUids;
-    private final AtomicInteger sessionNumbers = new AtomicInteger();
+    /**
+     * Process-wide, so that a session's id (its number and this process's pid) is unique on the host whichever
+     * of this process's server apps accepted it: counters, events and resource names tell sessions apart by it.
+     */
+    private static final AtomicInteger SESSION_NUMBERS = new AtomicInteger();
     private final AtomicInteger handshakeNumbers = new AtomicInteger();
     /** Open sessions, accepted or not yet taken by {@link #accept} or the handler. */
     private final List<Session> sessions = new CopyOnWriteArrayList<>();
@@ -348,7 +353,7 @@ public final class SessionServer implements AutoCloseable {
         final PeerCredentials credentials = control.peerCredentials();
         final int uid = credentials.uid();
         if (!allowedUids.contains(uid)) {
-            refuse(control, "server app \"" + app.name() + "\" accepts no client running as uid "
+            refuse(control, "", "server app \"" + app.name() + "\" accepts no client running as uid "
                 + Integer.toUnsignedString(uid), SessionProtocol.REJECT_AUTHENTICATION,
                 StatKind.Server.REFUSED_STRANGER_UID,
                 new AuthenticationException("server app \"" + app.name() + "\" refused a connection from pid "
@@ -374,7 +379,7 @@ public final class SessionServer implements AutoCloseable {
             }
         }
         if (limit != null) {
-            refuse(control, limit, SessionProtocol.REJECT_SERVER, StatKind.Server.REFUSED_LIMIT,
+            refuse(control, "", limit, SessionProtocol.REJECT_SERVER, StatKind.Server.REFUSED_LIMIT,
                 new SessionRefusedException(limit + " (pid " + credentials.pid() + ")"));
         }
     }
@@ -426,10 +431,15 @@ public final class SessionServer implements AutoCloseable {
         }
     }
 
-    private void refuse(final UnixSocketBlobChannel control, final String toPeer, final byte kind, final int counter,
-                        final IsthmusException report) {
+    private void refuse(final UnixSocketBlobChannel control, final String peerApp, final String toPeer, final byte kind,
+                        final int counter, final IsthmusException report) {
         // Several handshake threads count here: atomically (a handshake is far from any hot path).
         stats.addAtomic(counter, 1);
+        if (kind == SessionProtocol.REJECT_AUTHENTICATION) {
+            final PeerCredentials credentials = control.peerCredentials();
+            SessionEvents.authenticationRefused(app.name(), peerApp, credentials.pid(),
+                Integer.toUnsignedLong(credentials.uid()), false, report.getMessage());
+        }
         try {
             final byte[] reject = SessionProtocol.encodeReject(toPeer, kind);
             control.offer(reject, 0, reject.length, 0);
@@ -474,7 +484,7 @@ public final class SessionServer implements AutoCloseable {
             try {
                 peerProcess = PeerProcess.of(control, hello.pid(), hello.startTime());
             } catch (final AuthenticationException e) {
-                refuse(control, e.getMessage(), SessionProtocol.REJECT_AUTHENTICATION,
+                refuse(control, hello.clientApp(), e.getMessage(), SessionProtocol.REJECT_AUTHENTICATION,
                     StatKind.Server.REFUSED_AUTHENTICATION,
                     new AuthenticationException("server app \"" + app.name() + "\" rejected a client: " + e.getMessage()));
                 return null;
@@ -483,7 +493,7 @@ public final class SessionServer implements AutoCloseable {
                 peerProcess);
             if (!result.isAccepted()) {
                 peerProcess.close();
-                refuse(control, result.toPeer(), SessionProtocol.REJECT_AUTHENTICATION,
+                refuse(control, hello.clientApp(), result.toPeer(), SessionProtocol.REJECT_AUTHENTICATION,
                     app.allowedClients().containsKey(hello.clientApp()) ? StatKind.Server.REFUSED_AUTHENTICATION
                         : StatKind.Server.REFUSED_APP_NOT_ALLOWED,
                     new AuthenticationException("server app \"" + app.name() + "\" rejected a client: " + result.reason()));
@@ -494,11 +504,11 @@ public final class SessionServer implements AutoCloseable {
                 reservedFor = hello.clientApp();
             } else {
                 peerProcess.close();
-                refuse(control, limit, SessionProtocol.REJECT_SERVER, StatKind.Server.REFUSED_LIMIT,
+                refuse(control, hello.clientApp(), limit, SessionProtocol.REJECT_SERVER, StatKind.Server.REFUSED_LIMIT,
                     new SessionRefusedException(limit + " (pid " + credentials.pid() + ")"));
                 return null;
             }
-            final String id = "s" + sessionNumbers.incrementAndGet() + "p" + ProcessHandle.current().pid();
+            final String id = "s" + SESSION_NUMBERS.incrementAndGet() + "p" + ProcessHandle.current().pid();
             final UUID token = UUID.randomUUID();
             session = new Session(Session.Role.SERVER, id, token, app.name(), hello.clientApp(), peerProcess,
                 app.permissions(), hello.transport(), hello.zeroCopy(), options, control, hello.metadata(),

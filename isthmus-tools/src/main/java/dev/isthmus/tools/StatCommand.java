@@ -206,8 +206,9 @@ final class StatCommand implements Callable<Integer> {
                 c[StatKind.Server.REFUSED_APP_NOT_ALLOWED], c[StatKind.Server.REFUSED_AUTHENTICATION],
                 c[StatKind.Server.REFUSED_LIMIT], c[StatKind.Server.REFUSED_PROTOCOL], c[StatKind.Server.REFUSED_TIMEOUT],
                 c[StatKind.Server.REFUSED_OTHER]);
-            case CLIENT -> out.printf(Locale.ROOT, "%sclient handshakes: accepted %d, refused by server %d, server not "
-                    + "authenticated %d, protocol %d, timeout %d, other %d%n", indent, c[StatKind.Client.ACCEPTED],
+            case CLIENT -> out.printf(Locale.ROOT, "%sclient %s: handshakes accepted %d; refused by server %d, server "
+                    + "not authenticated %d, protocol %d, timeout %d, other %d%n", indent, l.getOrDefault("client", "?"),
+                c[StatKind.Client.ACCEPTED],
                 c[StatKind.Client.REFUSED_BY_SERVER], c[StatKind.Client.REFUSED_AUTHENTICATION],
                 c[StatKind.Client.REFUSED_PROTOCOL], c[StatKind.Client.REFUSED_TIMEOUT], c[StatKind.Client.REFUSED_OTHER]);
             case SESSION -> out.printf(Locale.ROOT, "%ssession %s (%s) %s <-> %s (pid %s) over %s%s: channels open %d "

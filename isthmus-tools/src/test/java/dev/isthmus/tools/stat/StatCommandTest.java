@@ -145,6 +145,9 @@ class StatCommandTest {
             assertEquals((long) MESSAGES * SIZE, counter(sent, "bytes_sent"), sent.toString());
             final Map<String, Object> clientSession = find(theirs, "session", "session", session.id());
             assertEquals("client", ((Map<String, Object>) clientSession.get("labels")).get("role"));
+            final Map<String, Object> clientRecord = find(theirs, "client", "client", universe.clientName());
+            assertEquals(1, counter(clientRecord, "accepted"), clientRecord.toString());
+            assertEquals(0, counter(clientRecord, "refused_by_server"), clientRecord.toString());
 
             client.send("bye");
             client.awaitLine("END", LONG);
