@@ -177,19 +177,53 @@ final class PidFile implements AutoCloseable {
      * its name opens at once and is refused), checked to be a regular file of at most
      * {@value #MAX_LENGTH} bytes owned by {@code ownerUid}, and only then read.
      *
+     * <p>Whether the app runs is told by the file's lock, not by its text: a server instance holds its
+     * {@code flock} while it runs, in whichever pid namespace, and the kernel drops it when it exits. A
+     * locked file that does not say yet who locked it is an instance starting: read again for a while.
+     *
      * @param runDirectory the run directory, already {@linkplain dev.isthmus.shm.RunDirectory#verify verified}
      * @param app          the server app's name
-     * <p>Whether the app runs is told by the file's lock, not by its text: a server instance holds its
-     * {@code flock} while it runs, in whichever pid namespace, and the kernel drops it when it exits.
-     *
      * @param ownerUid     the user id the server app runs as
      * @throws NoSuchResourceException if the app does not run (no pid file, or no instance holds its lock)
      * @throws dev.isthmus.AuthenticationException if the file is not the app user's regular file (a symbolic
      *                                             link included)
      * @throws dev.isthmus.NativeException         with {@code EACCES} if this user may not read it
+     * @throws dev.isthmus.CorruptDataException    if a running instance holds the lock of a file that still
+     *                                             names no process after 200 ms
      */
     static ProcessIdentity read(final Path runDirectory, final String app, final int ownerUid) {
         final Path path = path(runDirectory, app);
+        // A starting instance creates, locks, truncates and then writes the file: between the lock and the
+        // write, a locked file says nothing yet. That lasts microseconds; wait that out, not forever.
+        final long deadline = System.nanoTime() + STARTING_PATIENCE_NS;
+        while (true) {
+            final Contents contents = readOnce(path, app, ownerUid);
+            if (contents.unlocked()) {
+                final ProcessIdentity last = parseOrNull(contents.text());
+                throw new NoSuchResourceException("server app \"" + app + "\" is not running: " + (last == null
+                    ? "no instance holds " + path + "'s lock" : "its last instance, pid " + last.pid()
+                    + ", has exited (" + path + " is not locked)"));
+            }
+            final ProcessIdentity identity = parseOrNull(contents.text());
+            if (identity != null) {
+                return identity;
+            }
+            if (System.nanoTime() - deadline >= 0) {
+                throw new dev.isthmus.CorruptDataException(path + " is locked by a running instance of server app \""
+                    + app + "\" but does not hold \"<pid> <start time>\": \"" + contents.text().trim() + "\"");
+            }
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+        }
+    }
+
+    /** How long a reader waits for a locked pid file to say who locked it. */
+    private static final long STARTING_PATIENCE_NS = TimeUnit.MILLISECONDS.toNanos(200);
+
+    /** What one read of a pid file found: its text, and whether no instance held its lock. */
+    private record Contents(String text, boolean unlocked) {
+    }
+
+    private static Contents readOnce(final Path path, final String app, final int ownerUid) {
         final String what = path.toString();
         final int fd = FileIo.tryOpen(what, FileIo.O_RDONLY | FileIo.O_NONBLOCK, 0);
         if (fd == -dev.isthmus.internal.linux.Errno.ENOENT) {
@@ -225,20 +259,19 @@ final class PidFile implements AutoCloseable {
         } finally {
             FileIo.close(fd);
         }
-        final ProcessIdentity identity = parse(text, path);
-        if (unlocked) {
-            throw new NoSuchResourceException("server app \"" + app + "\" is not running: its last instance, pid "
-                + identity.pid() + ", has exited (" + path + " is not locked)");
-        }
-        return identity;
+        return new Contents(text, unlocked);
     }
 
-    private static ProcessIdentity parse(final String text, final Path path) {
+    /** {@return the identity a pid file's text names, or {@code null} if it names none} */
+    private static ProcessIdentity parseOrNull(final String text) {
         final String[] parts = text.trim().split(" ");
+        if (parts.length != 2) {
+            return null;
+        }
         try {
             return new ProcessIdentity(Long.parseLong(parts[0]), Long.parseLong(parts[1]));
         } catch (final RuntimeException e) {
-            throw new dev.isthmus.CorruptDataException(path + " does not hold \"<pid> <start time>\": \"" + text.trim() + "\"");
+            return null;
         }
     }
 

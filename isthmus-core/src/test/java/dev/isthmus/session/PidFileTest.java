@@ -81,6 +81,44 @@ class PidFileTest {
     }
 
     @Test
+    void shouldWaitForAStartingInstanceToSayWhoItIsAndCallAnUnlockedEmptyFileNotRunning() throws Exception {
+        final Path pidFile = PidFile.path(runDir, app);
+        // Created and not yet locked or written: nobody runs.
+        Files.createFile(pidFile);
+        final dev.isthmus.shm.NoSuchResourceException none = assertThrows(dev.isthmus.shm.NoSuchResourceException.class,
+            () -> PidFile.read(runDir, app, Credentials.effectiveUid()));
+        assertTrue(none.getMessage().contains("is not running"), none.getMessage());
+
+        // Locked, still empty, written 50 ms later: the reader waits for the text instead of calling it corrupt.
+        final String what = pidFile.toString();
+        final int fd = dev.isthmus.internal.linux.FileIo.tryOpen(what, dev.isthmus.internal.linux.FileIo.O_RDWR, 0);
+        assertTrue(fd >= 0);
+        try {
+            assertTrue(dev.isthmus.internal.linux.FileIo.tryLockExclusive(fd, what));
+            final Thread writer = Thread.ofPlatform().start(() -> {
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+                try {
+                    Files.writeString(pidFile, "4242 777\n", StandardCharsets.US_ASCII);
+                } catch (final java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            assertEquals(new ProcessIdentity(4242, 777), PidFile.read(runDir, app, Credentials.effectiveUid()));
+            writer.join();
+
+            // Locked and never saying anything sensible: corrupt, after a bounded wait.
+            Files.writeString(pidFile, "not a pid\n", StandardCharsets.US_ASCII);
+            final long start = System.nanoTime();
+            final dev.isthmus.CorruptDataException corrupt = assertThrows(dev.isthmus.CorruptDataException.class,
+                () -> PidFile.read(runDir, app, Credentials.effectiveUid()));
+            assertTrue(corrupt.getMessage().contains("not a pid"), corrupt.getMessage());
+            assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5));
+        } finally {
+            dev.isthmus.internal.linux.FileIo.close(fd);
+        }
+    }
+
+    @Test
     void shouldRemoveAStalePidFileAndNothingElseOfARunningServer() throws Exception {
         final ProcessIdentity me = ProcessIdentity.current();
         final Path stale = Files.writeString(PidFile.path(runDir, app + "old"), me.pid() + " " + me.startTimeTicks());
