@@ -368,7 +368,12 @@ public final class Session implements AutoCloseable {
 
     /**
      * Sets the error handler: it hears, exactly once, why the session ended if it did not end by this
-     * side's {@link #close()} (the peer died, hung, or closed the session).
+     * side's {@link #close()} (the peer died, hung, or closed the session). It also hears of problems the
+     * session survives: a passive-open or channel handler that threw, a channel the peer asked for that could
+     * not be opened, a control message refused (a wrong token, descriptors where none belong). To tell the
+     * two apart, check {@link #isOpen()} (or {@link #failure()}) in the handler: a session that ended is
+     * no longer open. It runs on the thread that met the problem, usually the session's driving thread:
+     * it should return quickly.
      *
      * @param handler the handler
      */

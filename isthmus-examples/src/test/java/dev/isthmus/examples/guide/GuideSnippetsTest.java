@@ -4,7 +4,6 @@
  */
 package dev.isthmus.examples.guide;
 
-import dev.isthmus.CorruptDataException;
 import dev.isthmus.data.ShmMap;
 import dev.isthmus.internal.linux.Sockets;
 import dev.isthmus.session.ClientApp;
@@ -290,15 +289,6 @@ class GuideSnippetsTest {
         }
     }
 
-    /**
-     * Whether a failed connect only means that the server is not running yet: no pid file, or one the server
-     * has created and not yet written (a client that reads it then is told it is corrupt).
-     */
-    private static boolean isStarting(final RuntimeException e) {
-        return e instanceof NoSuchResourceException
-            || e instanceof CorruptDataException && e.getMessage().contains("does not hold \"<pid> <start time>\": \"\"");
-    }
-
     static List<Transports.Named> transports() {
         return Transports.all();
     }
@@ -319,8 +309,8 @@ class GuideSnippetsTest {
         while (answers == null) {
             try {
                 answers = FirstSession.feed(universe.client(), universe.server(), options.options());
-            } catch (final NoSuchResourceException | CorruptDataException notYet) {
-                assertTrue(isStarting(notYet) && System.nanoTime() < deadline && !pricer.isDone(),
+            } catch (final NoSuchResourceException notYet) {
+                assertTrue(System.nanoTime() < deadline && !pricer.isDone(),
                     "the pricer did not start: " + notYet);
                 Thread.sleep(20);
             }
@@ -483,16 +473,10 @@ class GuideSnippetsTest {
         final Universe universe = universe();
         final SessionOptions options = SessionOptions.defaults();
         final CompletableFuture<Session> connecting = CompletableFuture.supplyAsync(() -> {
-            while (true) {
-                try {
-                    return Failures.connectWhenUp(universe.client(), universe.server(), options, LONG);
-                } catch (final CorruptDataException e) {
-                    if (!isStarting(e)) {
-                        throw e;
-                    }
-                } catch (final InterruptedException e) {
-                    throw new IllegalStateException(e);
-                }
+            try {
+                return Failures.connectWhenUp(universe.client(), universe.server(), options, LONG);
+            } catch (final InterruptedException e) {
+                throw new IllegalStateException(e);
             }
         });
         Thread.sleep(300);
