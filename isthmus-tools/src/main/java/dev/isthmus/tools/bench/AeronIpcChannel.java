@@ -20,20 +20,29 @@ import io.aeron.logbuffer.Header;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
 
 /**
  * The {@link BlobChannel} contract over Aeron IPC ({@code aeron:ipc}): the peer the benchmarks compare
  * Isthmus with, side by side. One publication per direction, each read by one subscription, through a
- * media driver embedded in the listening process, in a directory of its own under {@code /dev/shm} that
- * is deleted on close. The driver runs one thread ({@code ThreadingMode.SHARED}: two hot threads already
+ * media driver embedded in the listening process ({@link Driver}) or standalone in a JVM of its own
+ * ({@link StandaloneDriver}), in a directory of its own under {@code /dev/shm} that is deleted on close. The driver runs one thread ({@code ThreadingMode.SHARED}: two hot threads already
  * take a 2-core machine) with Aeron's default backoff idle strategy and 64 MiB IPC terms; the driver is
  * off the data path of {@code aeron:ipc}, which publication and subscription share directly.
  *
@@ -134,6 +143,121 @@ final class AeronIpcChannel implements BlobChannel {
         @Override
         public void close() {
             mediaDriver.close();
+        }
+    }
+
+    /**
+     * The listening side with a standalone media driver: an {@link AeronDriverMain} in a JVM of its own,
+     * stopped (and its directory deleted) on close.
+     */
+    static final class StandaloneDriver implements AutoCloseable {
+        private static final long START_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(30);
+
+        private final Path directory;
+        private final Process process;
+
+        private StandaloneDriver() {
+            this.directory = Path.of("/dev/shm", "isthmus-bench-aeron-" + ProcessHandle.current().pid() + "-"
+                + IDS.incrementAndGet());
+            try {
+                this.process = new ProcessBuilder(BenchPeer.javaCommand(BenchTransport.AERON_IPC_STANDALONE, List.of(),
+                    AeronDriverMain.class, List.of(directory.toString())))
+                    .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            } catch (final IOException e) {
+                throw new IsthmusException("cannot start the standalone Aeron media driver: " + e, e);
+            }
+            try {
+                awaitReady();
+            } catch (final RuntimeException e) {
+                close();
+                throw e;
+            }
+        }
+
+        private void awaitReady() {
+            final CompletableFuture<String> ready = CompletableFuture.supplyAsync(
+                () -> {
+                    try {
+                        final BufferedReader reader = new BufferedReader(new InputStreamReader(
+                            process.getInputStream(), StandardCharsets.UTF_8));
+                        for (String line; (line = reader.readLine()) != null; ) {
+                            if (line.startsWith("READY")) {
+                                return line;
+                            }
+                            System.err.println(line);
+                        }
+                        return null;
+                    } catch (final IOException e) {
+                        return null;
+                    }
+                });
+            final String line;
+            try {
+                line = ready.get(START_TIMEOUT_NS, TimeUnit.NANOSECONDS);
+            } catch (final TimeoutException e) {
+                throw new IsthmusTimeoutException("the standalone Aeron media driver did not start within "
+                    + TimeUnit.NANOSECONDS.toSeconds(START_TIMEOUT_NS) + " s");
+            } catch (final InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IsthmusException("interrupted while the Aeron media driver started", e);
+            } catch (final ExecutionException e) {
+                throw new IsthmusException("the standalone Aeron media driver failed: " + e.getCause(), e.getCause());
+            }
+            if (line == null) {
+                throw new IsthmusException("the standalone Aeron media driver exited before it was ready (its errors are"
+                    + " above)");
+            }
+        }
+
+        /**
+         * {@return a standalone driver, running}
+         */
+        static StandaloneDriver start() {
+            return new StandaloneDriver();
+        }
+
+        /**
+         * {@return the driver's directory, what the peer connects to}
+         */
+        String directory() {
+            return directory.toString();
+        }
+
+        /**
+         * Opens this side's end and waits for the peer's.
+         *
+         * @param timeoutNs the longest wait for the peer
+         * @return the connected end
+         * @throws IsthmusTimeoutException if the peer did not connect in time
+         */
+        AeronIpcChannel accept(final long timeoutNs) {
+            return new AeronIpcChannel(directory(), LISTENER_STREAM, CONNECTOR_STREAM).awaitPeer(timeoutNs);
+        }
+
+        /** Stops the driver: its input ends, it closes and deletes its directory; killed if it takes too long. */
+        @Override
+        public void close() {
+            try {
+                process.getOutputStream().close();
+                if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                    process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+                }
+            } catch (final IOException e) {
+                process.destroyForcibly();
+            } catch (final InterruptedException e) {
+                Thread.currentThread().interrupt();
+                process.destroyForcibly();
+            }
+            // A driver killed before its shutdown leaves its directory: removed here.
+            if (Files.isDirectory(directory)) {
+                try (Stream<Path> entries = Files.walk(directory)) {
+                    for (final Path entry : entries.sorted(Comparator.reverseOrder()).toList()) {
+                        Files.deleteIfExists(entry);
+                    }
+                } catch (final IOException e) {
+                    System.err.println("cannot remove " + directory + ": " + e);
+                }
+            }
         }
     }
 

@@ -44,7 +44,12 @@ public enum BenchTransport {
      * Aeron IPC ({@code aeron:ipc}, Aeron 1.51) through {@link AeronIpcChannel}: one {@code offer} per message,
      * busy-spin waiting.
      */
-    AERON_IPC("aeron-ipc", Kind.AERON, false, 0);
+    AERON_IPC("aeron-ipc", Kind.AERON, false, 0),
+    /**
+     * Aeron IPC as {@link #AERON_IPC}, with its media driver standalone in a JVM of its own
+     * ({@link AeronDriverMain}) instead of embedded in the listening process.
+     */
+    AERON_IPC_STANDALONE("aeron-ipc-standalone", Kind.AERON, false, 0);
 
     /** Who provides the transport, which decides how it waits and whether it is a baseline. */
     private enum Kind {
@@ -177,6 +182,11 @@ public enum BenchTransport {
                 final AeronIpcChannel.Driver driver = AeronIpcChannel.Driver.start();
                 yield new Listener(driver.directory(), driver::accept, driver::close);
             }
+            case AERON_IPC_STANDALONE -> {
+                ThreadAffinity.unpin();
+                final AeronIpcChannel.StandaloneDriver driver = AeronIpcChannel.StandaloneDriver.start();
+                yield new Listener(driver.directory(), driver::accept, driver::close);
+            }
         };
     }
 
@@ -192,7 +202,7 @@ public enum BenchTransport {
             case SHM_QUEUE, SHM_QUEUE_BATCHED -> ShmBlobChannel.open(ResourceName.parse(address).orElseThrow(), shmOptions(idle));
             case UDS, UDS_BATCHED -> UnixSocketBlobChannel.connect(Path.of(address), TimeUnit.SECONDS.toNanos(30),
                 UnixSocketOptions.defaults());
-            case AERON_IPC -> AeronIpcChannel.connect(address, TimeUnit.SECONDS.toNanos(30));
+            case AERON_IPC, AERON_IPC_STANDALONE -> AeronIpcChannel.connect(address, TimeUnit.SECONDS.toNanos(30));
         };
     }
 

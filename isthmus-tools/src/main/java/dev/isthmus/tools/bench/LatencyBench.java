@@ -39,7 +39,7 @@ public final class LatencyBench implements Callable<Integer> {
     List<Integer> sizes = List.of(64, 1024);
 
     @Option(names = "--transport", split = ",", paramLabel = "NAME",
-        description = "Transports, of shm-queue, shm-queue-batched, uds, uds-batched, aeron-ipc (default: shm-queue, uds, aeron-ipc).")
+        description = "Transports, of shm-queue, shm-queue-batched, uds, uds-batched, aeron-ipc (media driver embedded), aeron-ipc-standalone (media driver in its own JVM) (default: shm-queue, uds, aeron-ipc, aeron-ipc-standalone).")
     List<String> transports;
 
     @Option(names = "--idle", split = ",", paramLabel = "NAME",

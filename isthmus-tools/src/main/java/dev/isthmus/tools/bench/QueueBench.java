@@ -33,7 +33,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
     description = "Throughput of the ipc_vector workload (messages of 1..155 bytes) between two JVMs, per transport.")
 public final class QueueBench implements Callable<Integer> {
     @Option(names = "--transport", split = ",", paramLabel = "NAME",
-        description = "Transports to compare, of shm-queue, shm-queue-batched, uds, uds-batched, aeron-ipc (default: all).")
+        description = "Transports to compare, of shm-queue, shm-queue-batched, uds, uds-batched, aeron-ipc (media driver embedded), aeron-ipc-standalone (media driver in its own JVM) (default: all).")
     List<String> transports;
 
     @Option(names = "--rounds", paramLabel = "N", description = "Rounds of 155 messages per run (default: ${DEFAULT-VALUE}).")
