@@ -20,7 +20,11 @@ import static dev.isthmus.internal.MemoryAccess.getAndAddInt;
  * handle to send it, and {@link #close()} drops this one. When the last reference goes, the block goes
  * back to its owner for reuse, with its pages still faulted in.
  *
- * <p>Thread safety: thread-safe; {@link #close()} is idempotent.
+ * <p>Thread safety: thread-safe; {@link #close()} is idempotent. The arena (or view) holding the block may
+ * be closed by another thread at any time, even during a call here: {@link #close()} and {@link #unlend()}
+ * then do nothing (the arena's close freed everything), and {@link #lend()} and {@link #references()} throw
+ * {@link IllegalStateException} saying so. The payload itself is then unmapped: the caller's own accesses to
+ * {@link #segment()} fail with {@link IllegalStateException}, as for any closed segment.
  */
 public final class ShmBlock implements AutoCloseable {
     private static final VarHandle CLOSED;
@@ -131,14 +135,18 @@ public final class ShmBlock implements AutoCloseable {
      * it closes what it borrowed; if the handle never reaches the peer, call {@link #unlend()}.
      *
      * @return the handle
-     * @throws IllegalStateException if this reference is closed
+     * @throws IllegalStateException if this reference is closed, or the arena (or view) holding the block
      */
     public ShmHandle lend() {
         checkOpen();
-        if (releaser.countsInSharedMemory()) {
-            getAndAddInt(pool, offset + BLOCK_REFERENCES_OFFSET, 1);
-        } else {
-            releaser.lent(this);
+        try {
+            if (releaser.countsInSharedMemory()) {
+                getAndAddInt(pool, offset + BLOCK_REFERENCES_OFFSET, 1);
+            } else {
+                releaser.lent(this);
+            }
+        } catch (final IllegalStateException e) {
+            throw arenaClosedUnderneath(e);
         }
         return handle();
     }
@@ -147,20 +155,45 @@ public final class ShmBlock implements AutoCloseable {
      * Drops a reference added by {@link #lend()} whose handle was never delivered.
      */
     public void unlend() {
-        if (!releaser.countsInSharedMemory()) {
-            releaser.unlent(this);
-        } else if (pool.scope().isAlive() && getAndAddInt(pool, offset + BLOCK_REFERENCES_OFFSET, -1) == 1) {
-            releaser.dropped(this);
+        try {
+            if (!releaser.countsInSharedMemory()) {
+                releaser.unlent(this);
+            } else if (pool.scope().isAlive() && getAndAddInt(pool, offset + BLOCK_REFERENCES_OFFSET, -1) == 1) {
+                releaser.dropped(this);
+            }
+        } catch (final IllegalStateException e) {
+            // Closed between the check and the count, by another thread: the arena's close freed everything.
+            if (pool.scope().isAlive()) {
+                throw e;
+            }
         }
     }
 
     /**
      * {@return the number of references now, in all processes}
+     *
+     * @throws IllegalStateException if the arena (or view) holding the block is closed
      */
     public int references() {
-        return releaser.countsInSharedMemory()
-            ? dev.isthmus.internal.MemoryAccess.getIntVolatile(pool, offset + BLOCK_REFERENCES_OFFSET)
-            : releaser.references(this);
+        try {
+            return releaser.countsInSharedMemory()
+                ? dev.isthmus.internal.MemoryAccess.getIntVolatile(pool, offset + BLOCK_REFERENCES_OFFSET)
+                : releaser.references(this);
+        } catch (final IllegalStateException e) {
+            throw arenaClosedUnderneath(e);
+        }
+    }
+
+    /**
+     * {@return what a call that failed with {@code failure} throws}: an exception that names this block and
+     * says its arena was closed, if the FFM runtime refused the access because another thread closed the
+     * arena meanwhile; {@code failure} itself otherwise.
+     */
+    private IllegalStateException arenaClosedUnderneath(final IllegalStateException failure) {
+        if (pool.scope().isAlive()) {
+            return failure;
+        }
+        return new IllegalStateException("block " + handle() + ": its arena (or view) was closed", failure);
     }
 
     int poolIndex() {
@@ -199,8 +232,16 @@ public final class ShmBlock implements AutoCloseable {
     @Override
     public void close() {
         if (CLOSED.compareAndSet(this, false, true) && pool.scope().isAlive()) {
-            releaser.closed(this, releaser.countsInSharedMemory()
-                && getAndAddInt(pool, offset + BLOCK_REFERENCES_OFFSET, -1) == 1);
+            try {
+                releaser.closed(this, releaser.countsInSharedMemory()
+                    && getAndAddInt(pool, offset + BLOCK_REFERENCES_OFFSET, -1) == 1);
+            } catch (final IllegalStateException e) {
+                // Closed between the check and the count (or the return to the owner), by another thread: the
+                // arena's close freed everything, as if it had come first.
+                if (pool.scope().isAlive()) {
+                    throw e;
+                }
+            }
         }
     }
 

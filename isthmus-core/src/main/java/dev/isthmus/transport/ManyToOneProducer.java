@@ -4,7 +4,9 @@
  */
 package dev.isthmus.transport;
 
+import dev.isthmus.ChannelClosedException;
 import dev.isthmus.IsthmusException;
+import dev.isthmus.PeerDeadException;
 
 import java.lang.foreign.MemorySegment;
 import java.util.function.BooleanSupplier;
@@ -91,6 +93,15 @@ final class ManyToOneProducer extends ShmQueue.Producer {
         if (claimRecord >= 0) {
             throw new IllegalStateException(what + ": a claim is already pending; commit or abort it first");
         }
+        try {
+            return claim(length);
+        } catch (final IllegalStateException | PeerDeadException e) {
+            throw closedUnderneath(e);
+        }
+    }
+
+    /** {@link #tryClaim}, its checks of the arguments done. */
+    private long claim(final int length) {
         checkUsable();
         final long recordLength = recordLength(length);
         final long mask = capacity - 1;
@@ -136,6 +147,10 @@ final class ManyToOneProducer extends ShmQueue.Producer {
     }
 
     private IsthmusException skipped(final long position) {
+        if (closed) {
+            // close() on another thread aborted this claim under the call: a lost race, not a stall.
+            return new ChannelClosedException(what + " was closed while this call was in progress");
+        }
         return new IsthmusException(what + ": the claim at position " + position + " was skipped by the consumer:"
             + " this producer stalled between claiming and committing for longer than the unblock timeout ("
             + queue.options.unblockTimeoutNs() / 1_000_000 + " ms)");
@@ -150,24 +165,33 @@ final class ManyToOneProducer extends ShmQueue.Producer {
     public void commit(final long claim) {
         final long record = checkClaim(claim);
         claimRecord = -1;
-        // release (CAS): publishes the payload; pairs with the consumer's getLongAcquire(header). Fails only if
-        // the consumer gave up on this claim and skipped it.
-        if (!compareAndSetLong(ring, record, claimMarker, header(TYPE_DATA, claimLength))) {
-            throw skipped(claimPosition);
+        try {
+            // release (CAS): publishes the payload; pairs with the consumer's getLongAcquire(header). Fails only
+            // if the consumer gave up on this claim and skipped it.
+            if (!compareAndSetLong(ring, record, claimMarker, header(TYPE_DATA, claimLength))) {
+                throw skipped(claimPosition);
+            }
+            stats.increment(dev.isthmus.stat.StatKind.Channel.MESSAGES_SENT);
+            stats.add(dev.isthmus.stat.StatKind.Channel.BYTES_SENT, claimLength);
+            queue.dataDoorbell.ring();
+        } catch (final IllegalStateException e) {
+            throw closedUnderneath(e);
         }
-        stats.increment(dev.isthmus.stat.StatKind.Channel.MESSAGES_SENT);
-        stats.add(dev.isthmus.stat.StatKind.Channel.BYTES_SENT, claimLength);
-        queue.dataDoorbell.ring();
     }
 
     @Override
     public void abort(final long claim) {
         final long record = checkClaim(claim);
         claimRecord = -1;
-        // The room is claimed for good: turn it into a record the consumer skips. release (CAS): pairs with the
-        // consumer's getLongAcquire(header).
-        compareAndSetLong(ring, record, claimMarker, header(TYPE_SKIP, (int) (recordLength(claimLength) - HEADER_LENGTH)));
-        queue.dataDoorbell.ring();
+        try {
+            // The room is claimed for good: turn it into a record the consumer skips. release (CAS): pairs with
+            // the consumer's getLongAcquire(header).
+            compareAndSetLong(ring, record, claimMarker,
+                header(TYPE_SKIP, (int) (recordLength(claimLength) - HEADER_LENGTH)));
+            queue.dataDoorbell.ring();
+        } catch (final IllegalStateException e) {
+            throw closedUnderneath(e);
+        }
     }
 
     @Override

@@ -4,6 +4,8 @@
  */
 package dev.isthmus.transport;
 
+import dev.isthmus.PeerDeadException;
+
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;
@@ -61,14 +63,19 @@ final class OneToOneProducer extends ShmQueue.Producer {
 
     @Override
     public boolean offer(final MemorySegment source, final long offset, final int length) {
-        final long record = fastClaim(length);
-        if (record >= 0) {
-            final MemorySegment ring = region.ring();
-            // A short or closed source throws here, before the tail moves or anything is published: nothing
-            // to undo (the header slot zeroed after the record lies in free room).
-            MemorySegment.copy(source, offset, ring, record + HEADER_LENGTH, length);
-            fastCommit(ring, record, length);
-            return true;
+        // The handler costs nothing until something throws: no check is added to the path of a message.
+        try {
+            final long record = fastClaim(length);
+            if (record >= 0) {
+                final MemorySegment ring = region.ring();
+                // A short or closed source throws here, before the tail moves or anything is published: nothing
+                // to undo (the header slot zeroed after the record lies in free room).
+                MemorySegment.copy(source, offset, ring, record + HEADER_LENGTH, length);
+                fastCommit(ring, record, length);
+                return true;
+            }
+        } catch (final IllegalStateException | PeerDeadException e) {
+            throw closedUnderneath(e);
         }
         return super.offer(source, offset, length);
     }
@@ -76,12 +83,16 @@ final class OneToOneProducer extends ShmQueue.Producer {
     @Override
     public boolean offer(final byte[] source, final int offset, final int length) {
         Objects.checkFromIndexSize(offset, length, source.length);
-        final long record = fastClaim(length);
-        if (record >= 0) {
-            final MemorySegment ring = region.ring();
-            MemorySegment.copy(source, offset, ring, JAVA_BYTE, record + HEADER_LENGTH, length);
-            fastCommit(ring, record, length);
-            return true;
+        try {
+            final long record = fastClaim(length);
+            if (record >= 0) {
+                final MemorySegment ring = region.ring();
+                MemorySegment.copy(source, offset, ring, JAVA_BYTE, record + HEADER_LENGTH, length);
+                fastCommit(ring, record, length);
+                return true;
+            }
+        } catch (final IllegalStateException | PeerDeadException e) {
+            throw closedUnderneath(e);
         }
         return super.offer(source, offset, length);
     }
@@ -151,10 +162,14 @@ final class OneToOneProducer extends ShmQueue.Producer {
         final MemorySegment ring = withheldRing;
         if (ring != null) {
             withheldRing = null;
-            // release: publishes every record of the batch, payloads and headers, all written before;
-            // pairs with the consumer's getLongAcquire(header).
-            putLongRelease(ring, withheldOffset, withheldHeader);
-            queue.dataDoorbell.ring();
+            try {
+                // release: publishes every record of the batch, payloads and headers, all written before;
+                // pairs with the consumer's getLongAcquire(header).
+                putLongRelease(ring, withheldOffset, withheldHeader);
+                queue.dataDoorbell.ring();
+            } catch (final IllegalStateException e) {
+                throw closedUnderneath(e);
+            }
         }
     }
 
@@ -165,6 +180,15 @@ final class OneToOneProducer extends ShmQueue.Producer {
         if (claimRecord >= 0) {
             throw new IllegalStateException(what + ": a claim is already pending; commit or abort it first");
         }
+        try {
+            return claim(length);
+        } catch (final IllegalStateException | PeerDeadException e) {
+            throw closedUnderneath(e);
+        }
+    }
+
+    /** {@link #tryClaim}, its checks of the arguments done. */
+    private long claim(final int length) {
         checkUsable();
         final long recordLength = recordLength(length);
         while (true) {
@@ -199,6 +223,15 @@ final class OneToOneProducer extends ShmQueue.Producer {
     @Override
     public void commit(final long claim) {
         final long record = checkClaim(claim);
+        try {
+            publish(record);
+        } catch (final IllegalStateException e) {
+            throw closedUnderneath(e);
+        }
+    }
+
+    /** {@link #commit}, the claim checked. */
+    private void publish(final long record) {
         final ShmQueue.Region r = region;
         final MemorySegment ring = r.ring();
         // release: publishes the payload; pairs with the consumer's getLongAcquire(header).

@@ -21,7 +21,13 @@ import java.util.Objects;
  * that from then on nothing is left in {@code /dev/shm} whatever happens to either process. The
  * queues' segments are named {@code <name>-ab} (creator to opener) and {@code <name>-ba}.
  *
- * <p>Thread safety: as {@link BlobChannel}: one sending thread and one receiving thread.
+ * <p>Thread safety: as {@link BlobChannel}: one sending thread and one receiving thread. {@link #close()}
+ * and {@link #wakeUp()} may be called from any thread (a session closes its channels from its own): a
+ * {@code poll}, {@code offer}, claim or {@code flush} in progress on another thread then wakes if it waits
+ * and throws {@link ChannelClosedException}, never the FFM runtime's exception for the unmapped memory (a
+ * handler's reads of the blob are inside the {@code poll}, and covered). The caller's own writes into
+ * {@link #claimBuffer()}, between {@code tryClaim} and {@code commit}, are in no call of the channel: after a
+ * close they fail with {@link IllegalStateException}, as accesses to any unmapped segment do.
  */
 public final class ShmBlobChannel implements BlobChannel {
     private final OneToOneShmQueue outbound;
@@ -199,6 +205,11 @@ public final class ShmBlobChannel implements BlobChannel {
         inbound.watchPeer(watch);
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Safe on a closed channel, from any thread (nothing is left to wake there).
+     */
     @Override
     public boolean wakeUp() {
         consumer.wakeUp();
@@ -332,6 +343,11 @@ public final class ShmBlobChannel implements BlobChannel {
         return !closed && !peerGone;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>May be called from any thread: see the class's notes on thread safety.
+     */
     @Override
     public void close() {
         if (closed) {

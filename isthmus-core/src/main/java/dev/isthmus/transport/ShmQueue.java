@@ -91,7 +91,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * reported as {@link PeerDeadException}, after everything it committed has been delivered.
  *
  * <p>Thread safety: the {@link Producer} must be used by one thread at a time, and so must the
- * {@link Consumer}; the two may be used by different threads at once.
+ * {@link Consumer}; the two may be used by different threads at once. {@link #close()} and the
+ * {@code wakeUp} methods may be called from any thread; a call the close interrupts throws
+ * {@link ChannelClosedException}.
  */
 public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneShmQueue, ManyToOneShmQueue {
     /** Room always kept free for a jump record, its padding and the zeroed slot after it. */
@@ -138,7 +140,12 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
      */
     private volatile ProcessWatch peerWatch;
     private Consumer consumer;
-    private boolean closed;
+    /**
+     * Volatile although written only by {@link #close()}: a thread that fails inside a call because another
+     * thread closed the queue reads it to tell that failure from any other ({@link #closedUnderneath}). Never
+     * read on the per-message path.
+     */
+    private volatile boolean closed;
 
     ShmQueue(final SharedMemory memory, final ShmQueueOptions options, final boolean manyProducers,
              final boolean unlinkOnClose) {
@@ -466,8 +473,34 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
     }
 
     /**
+     * {@return what a call that failed with {@code failure} throws}: {@link ChannelClosedException} if this
+     * queue, or the role that failed, was closed meanwhile, by another thread; {@code failure} itself
+     * otherwise.
+     *
+     * <p>Closing unmaps the queue while another thread may be inside a call: that thread's next access to the
+     * memory fails with the FFM runtime's {@link IllegalStateException} ("Already closed"), safely (a shared
+     * arena's close is a handshake with every thread), and a liveness check finds the watch closed under it
+     * ({@link PeerDeadException}, "its watch was closed"). Both mean only that the call lost a race with
+     * {@code close()}. Translating them here, on the error path, keeps the per-message path free of any check.
+     *
+     * @param failure    what the call threw
+     * @param roleClosed whether the producer or consumer that failed was closed (a plain read, good enough on
+     *                   this path: it is written before the close that caused the failure)
+     */
+    final RuntimeException closedUnderneath(final RuntimeException failure, final boolean roleClosed) {
+        if ((closed || roleClosed) && (failure instanceof IllegalStateException || failure instanceof PeerDeadException)) {
+            return new ChannelClosedException(what + " was closed while this call was in progress", failure);
+        }
+        return failure;
+    }
+
+    /**
      * Closes the roles this process attached (the other side sees them closed) and unmaps the segment.
      * The creator of a queue that is not unlinked yet also removes its name. Idempotent.
+     *
+     * <p>May be called from any thread, while others are inside calls of the producer or consumer: their
+     * waits are woken first, and a call that loses the race with the unmapping throws
+     * {@link ChannelClosedException}, as does every call after.
      */
     @Override
     public synchronized void close() {
@@ -608,13 +641,17 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
          */
         public boolean offer(final MemorySegment source, final long offset, final int length) {
             checkSource(source, offset, length);
-            final long claim = tryClaim(length);
-            if (claim < 0) {
-                stats.increment(StatKind.Channel.OFFERS_REFUSED);
-                return false;
+            try {
+                final long claim = tryClaim(length);
+                if (claim < 0) {
+                    stats.increment(StatKind.Channel.OFFERS_REFUSED);
+                    return false;
+                }
+                copyAndCommit(source, offset, claim, length);
+                return true;
+            } catch (final IllegalStateException | PeerDeadException e) {
+                throw closedUnderneath(e);
             }
-            copyAndCommit(source, offset, claim, length);
-            return true;
         }
 
         /**
@@ -628,13 +665,17 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
          */
         public boolean offer(final byte[] source, final int offset, final int length) {
             Objects.checkFromIndexSize(offset, length, source.length);
-            final long claim = tryClaim(length);
-            if (claim < 0) {
-                stats.increment(StatKind.Channel.OFFERS_REFUSED);
-                return false;
+            try {
+                final long claim = tryClaim(length);
+                if (claim < 0) {
+                    stats.increment(StatKind.Channel.OFFERS_REFUSED);
+                    return false;
+                }
+                copyAndCommit(source, offset, claim, length);
+                return true;
+            } catch (final IllegalStateException | PeerDeadException e) {
+                throw closedUnderneath(e);
             }
-            copyAndCommit(source, offset, claim, length);
-            return true;
         }
 
         /**
@@ -650,15 +691,19 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         public boolean offer(final MemorySegment source, final long offset, final int length, final long timeoutNs) {
             checkSource(source, offset, length);
             final long deadline = System.nanoTime() + Math.max(0, timeoutNs);
-            long claim;
-            while ((claim = tryClaim(length)) < 0) {
-                if (!awaitClaim(length, deadline - System.nanoTime())) {
-                    stats.increment(StatKind.Channel.OFFERS_REFUSED);
-                    return false;
+            try {
+                long claim;
+                while ((claim = tryClaim(length)) < 0) {
+                    if (!awaitClaim(length, deadline - System.nanoTime())) {
+                        stats.increment(StatKind.Channel.OFFERS_REFUSED);
+                        return false;
+                    }
                 }
+                copyAndCommit(source, offset, claim, length);
+                return true;
+            } catch (final IllegalStateException | PeerDeadException e) {
+                throw closedUnderneath(e);
             }
-            copyAndCommit(source, offset, claim, length);
-            return true;
         }
 
         private void copyAndCommit(final MemorySegment source, final long offset, final long claim, final int length) {
@@ -706,6 +751,8 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             try {
                 room = awaitRoom(length, start, timeoutNs);
                 return room;
+            } catch (final IllegalStateException | PeerDeadException e) {
+                throw closedUnderneath(e);
             } finally {
                 stats.increment(StatKind.Channel.BACK_PRESSURE_WAITS);
                 stats.add(StatKind.Channel.BACK_PRESSURE_NANOS, System.nanoTime() - start);
@@ -731,6 +778,11 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
                     Math.min(remaining, queue.options.livenessCheckIntervalNs()));
                 if (wakeRequested) {
                     wakeRequested = false;
+                    // closed is written before the wake-up's volatile write that was just read: see close().
+                    if (closed) {
+                        idle.reset();
+                        throw new ChannelClosedException(what + " was closed while this call was in progress");
+                    }
                     checkConsumerState();
                     checkConsumer(System.nanoTime());
                 }
@@ -790,7 +842,8 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         /**
          * Closes this producer: a pending claim is aborted, what was offered is published, and the consumer
          * learns of it (a one-to-one queue's consumer sees the close after everything committed; a many-to-one
-         * queue stays open for the other producers). Idempotent.
+         * queue stays open for the other producers). May be called from any thread: a wait for room in
+         * progress on another thread wakes and throws {@link ChannelClosedException}. Idempotent.
          */
         @Override
         public final void close() {
@@ -798,12 +851,27 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
                 return;
             }
             closed = true;
-            if (claimRecord >= 0) {
-                abort(claimRecord + ShmQueueDescriptor.HEADER_LENGTH);
+            final long record = claimRecord;
+            if (record >= 0) {
+                try {
+                    abort(record + ShmQueueDescriptor.HEADER_LENGTH);
+                } catch (final IllegalStateException | ChannelClosedException e) {
+                    // Not the pending claim any more: the producing thread committed or aborted it meanwhile, this
+                    // close coming from another thread. Nothing is left to abort.
+                }
             }
             detach();
             queue.dataDoorbell.ring();
+            // Wakes a thread of this process waiting for room, should close() come from another thread: it sees
+            // closed (written above, before wakeUp's volatile write) and fails at once, instead of sleeping on in
+            // the futex while the queue's close waits to unmap the memory under it.
+            wakeUp();
             closeWatch();
+        }
+
+        /** {@link ShmQueue#closedUnderneath} for this producer. */
+        final RuntimeException closedUnderneath(final RuntimeException failure) {
+            return queue.closedUnderneath(failure, closed);
         }
 
         /** Tells the queue this producer is gone, once; {@link #close()} aborted any pending claim before. */
@@ -813,6 +881,10 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         final long checkClaim(final long claim) {
             final long record = claimRecord;
             if (record < 0 || claim != record + ShmQueueDescriptor.HEADER_LENGTH) {
+                if (closed) {
+                    // close() on another thread aborted the claim under this call: a lost race, not a misuse.
+                    throw new ChannelClosedException(what + " was closed while this call was in progress");
+                }
                 throw new IllegalStateException(what + ": claim=" + claim + " is not the pending claim ("
                     + (record < 0 ? "none" : Long.toString(record + ShmQueueDescriptor.HEADER_LENGTH)) + ")");
             }
@@ -863,7 +935,14 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             // volatile write, then the doorbell's fence and flag read: pairs with the sleeper's announcement and
             // its re-check of roomOrWake (the doorbell's handshake).
             wakeRequested = true;
-            queue.spaceDoorbell.ring();
+            try {
+                queue.spaceDoorbell.ring();
+            } catch (final IllegalStateException e) {
+                // Unmapped by a close on another thread: nobody is left waiting here.
+                if (!queue.closed) {
+                    throw e;
+                }
+            }
         }
 
         /** Throws if the consumer died; {@code now} is the clock's time, the check rate-limited by it. */
@@ -975,11 +1054,20 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
          * @throws CorruptDataException   if a record is impossible
          */
         public int poll(final BlobHandler handler, final int limit) {
-            final int count = drain(handler, limit);
-            if (count == 0) {
-                checkProducer(System.nanoTime());
+            try {
+                final int count = drain(handler, limit);
+                if (count == 0) {
+                    checkProducer(System.nanoTime());
+                }
+                return count;
+            } catch (final IllegalStateException | PeerDeadException e) {
+                throw closedUnderneath(e);
             }
-            return count;
+        }
+
+        /** {@link ShmQueue#closedUnderneath} for this consumer. */
+        private RuntimeException closedUnderneath(final RuntimeException failure) {
+            return ShmQueue.this.closedUnderneath(failure, closed);
         }
 
         /** {@link #poll(BlobHandler, int)} without the check of the producer when nothing was read. */
@@ -1114,6 +1202,14 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
          * @return how many messages were handed over; 0 if none came in time
          */
         public int poll(final BlobHandler handler, final int limit, final long timeoutNs) {
+            try {
+                return awaitAndDrain(handler, limit, timeoutNs);
+            } catch (final IllegalStateException | PeerDeadException e) {
+                throw closedUnderneath(e);
+            }
+        }
+
+        private int awaitAndDrain(final BlobHandler handler, final int limit, final long timeoutNs) {
             int count = drain(handler, limit);
             if (count > 0) {
                 return count;
@@ -1138,6 +1234,10 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
                 if (wakeRequested) {
                     wakeRequested = false;
                     idle.reset();
+                    // closed is written before the wake-up's volatile write that was just read: see close().
+                    if (closed) {
+                        throw new ChannelClosedException(what + " was closed while this call was in progress");
+                    }
                     checkProducer(System.nanoTime());
                     return 0;
                 }
@@ -1170,7 +1270,14 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             // volatile write, then the doorbell's fence and flag read: pairs with the sleeper's announcement and
             // its re-check of dataOrClosed, which reads wakeRequested (the doorbell's handshake).
             wakeRequested = true;
-            dataDoorbell.ring();
+            try {
+                dataDoorbell.ring();
+            } catch (final IllegalStateException e) {
+                // Unmapped by a close on another thread: nobody is left waiting here.
+                if (!ShmQueue.this.closed) {
+                    throw e;
+                }
+            }
         }
 
         private boolean hasDataOrProducerClosed() {
@@ -1326,7 +1433,8 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
 
         /**
          * Marks this consumer closed; producers see it at their next offer that finds no room, or at once
-         * if they wait. Idempotent.
+         * if they wait. May be called from any thread: a timed poll in progress on another thread wakes and
+         * throws {@link ChannelClosedException}. Idempotent.
          */
         @Override
         public void close() {
@@ -1336,6 +1444,10 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             closed = true;
             putIntRelease(control, CONSUMER_STATE_OFFSET, STATE_CLOSED);
             spaceDoorbell.ring();
+            // Wakes a thread of this process asleep in a timed poll, should close() come from another thread: it
+            // sees closed (written above, before wakeUp's volatile write) and fails at once, instead of sleeping on
+            // in the futex while the queue's close waits to unmap the memory under it.
+            wakeUp();
             if (producerWatch != null) {
                 producerWatch.close();
             }
