@@ -39,6 +39,8 @@ public final class StatRecord implements AutoCloseable {
     private final long id;
     private boolean closed;
     private volatile Map<String, String> labels = Map.of();
+    /** The tallies made of this record, moved to private memory with it on {@link #close()}; guarded by this. */
+    private final java.util.List<Tally> tallies = new java.util.ArrayList<>(2);
 
     StatRecord(final StatFile file, final MemorySegment memory, final long base, final int slot, final StatKind kind,
                final long id) {
@@ -90,6 +92,79 @@ public final class StatRecord implements AutoCloseable {
     public void add(final int index, final long delta) {
         final long offset = base + StatLayout.COUNTERS + ((long) index << 3);
         LONG.setOpaque(memory, offset, (long) LONG.get(memory, offset) + delta);
+    }
+
+    /**
+     * {@return a tally of counters {@code index} (a count) and {@code index + 1} (an amount), for their single
+     * writer on a hot path}, starting from their values now. Once a tally is made, its writer updates the two
+     * counters only through it.
+     *
+     * @param index the count's counter, e.g. {@link StatKind.Channel#MESSAGES_SENT} (the amount's is the next,
+     *              {@link StatKind.Channel#BYTES_SENT})
+     */
+    public Tally tally(final int index) {
+        if (index < 0 || index + 1 >= StatKind.COUNTERS) {
+            throw new IllegalArgumentException("a tally takes counters " + index + " and " + (index + 1) + ", not 0 to "
+                + (StatKind.COUNTERS - 1));
+        }
+        synchronized (this) {
+            final Tally tally = new Tally(index, slice(index), get(index), get(index + 1));
+            tallies.add(tally);
+            return tally;
+        }
+    }
+
+    /** {@return the memory of counters {@code index} and {@code index + 1}} */
+    private MemorySegment slice(final int index) {
+        return memory.asSlice(base + StatLayout.COUNTERS + ((long) index << 3), 2 * Long.BYTES);
+    }
+
+    /**
+     * A count and an amount (messages and bytes) counted by their single writer on a hot path. The totals
+     * live in this object; each update stores both into the record with two aligned plain stores, one
+     * instruction each on the 64-bit platforms Isthmus runs on, so a reader never sees half a value. It
+     * reads nothing back from shared memory and adds no fence: the stores cost what two stores to a line
+     * in the writer's own cache cost, which the record's slot is (no other thread writes it).
+     *
+     * <p>Not thread-safe: one writer.
+     */
+    public static final class Tally {
+        private final int index;
+        /**
+         * The two counters; moved to private memory when the record closes. Plainly: a writer on another
+         * thread may store into the freed slot a while longer, which the file hands out again last.
+         */
+        private MemorySegment counters;
+        private long count;
+        private long amount;
+
+        private Tally(final int index, final MemorySegment counters, final long count, final long amount) {
+            this.index = index;
+            this.counters = counters;
+            this.count = count;
+            this.amount = amount;
+        }
+
+        /**
+         * Counts one more, and {@code amount} more of the amount.
+         *
+         * @param amount e.g. the message's bytes
+         */
+        public void add(final long amount) {
+            add(1, amount);
+        }
+
+        /**
+         * Counts {@code count} more, and {@code amount} more of the amount.
+         *
+         * @param count  e.g. messages
+         * @param amount e.g. their bytes
+         */
+        public void add(final long count, final long amount) {
+            final MemorySegment memory = counters;
+            memory.set(ValueLayout.JAVA_LONG, 0, this.count += count);
+            memory.set(ValueLayout.JAVA_LONG, Long.BYTES, this.amount += amount);
+        }
     }
 
     /**
@@ -200,6 +275,11 @@ public final class StatRecord implements AutoCloseable {
             // hands freed slots out again last (first freed, first reused), long after that.
             memory = StatFile.privateSlot();
             base = 0;
+            synchronized (this) {
+                for (final Tally tally : tallies) {
+                    tally.counters = slice(tally.index);
+                }
+            }
             file.free(slot);
         }
     }

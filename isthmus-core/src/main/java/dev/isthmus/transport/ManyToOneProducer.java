@@ -171,8 +171,7 @@ final class ManyToOneProducer extends ShmQueue.Producer {
             if (!compareAndSetLong(ring, record, claimMarker, header(TYPE_DATA, claimLength))) {
                 throw skipped(claimPosition);
             }
-            stats.increment(dev.isthmus.stat.StatKind.Channel.MESSAGES_SENT);
-            stats.add(dev.isthmus.stat.StatKind.Channel.BYTES_SENT, claimLength);
+            sent.add(claimLength);
             queue.dataDoorbell.ring();
         } catch (final IllegalStateException e) {
             throw closedUnderneath(e);

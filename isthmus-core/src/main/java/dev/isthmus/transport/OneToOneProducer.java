@@ -131,9 +131,7 @@ final class OneToOneProducer extends ShmQueue.Producer {
         final long header = header(TYPE_DATA, length);
         final long recordLength = recordLength(length);
         tail += recordLength;
-        final dev.isthmus.stat.StatRecord counters = stats;
-        counters.increment(dev.isthmus.stat.StatKind.Channel.MESSAGES_SENT);
-        counters.add(dev.isthmus.stat.StatKind.Channel.BYTES_SENT, length);
+        sent.add(length);
         if (publishBatchBytes == 0) {
             // release: publishes the payload; pairs with the consumer's getLongAcquire(header).
             putLongRelease(ring, record, header);
@@ -244,8 +242,7 @@ final class OneToOneProducer extends ShmQueue.Producer {
         }
         tail += recordLength(claimLength);
         claimRecord = -1;
-        stats.increment(dev.isthmus.stat.StatKind.Channel.MESSAGES_SENT);
-        stats.add(dev.isthmus.stat.StatKind.Channel.BYTES_SENT, claimLength);
+        sent.add(claimLength);
         queue.dataDoorbell.ring();
     }
 

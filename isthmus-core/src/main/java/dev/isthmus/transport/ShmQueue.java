@@ -590,6 +590,8 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         final ProcessIdentity me = ProcessIdentity.current();
         /** Where this producer counts (the send group of a channel's record); private until {@link #stats} attaches one. */
         StatRecord stats = StatFile.privateRecord(StatKind.CHANNEL);
+        /** Messages and bytes sent, counted on the path of every message (only through this). */
+        StatRecord.Tally sent = stats.tally(StatKind.Channel.MESSAGES_SENT);
         int offersUntilLivenessCheck = OFFERS_PER_LIVENESS_CHECK;
         boolean closed;
         /** Where the pending claim's record starts in the ring, or -1 if none is pending. */
@@ -616,6 +618,7 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
          */
         public final void stats(final StatRecord record) {
             stats = Objects.requireNonNull(record, "record");
+            sent = record.tally(StatKind.Channel.MESSAGES_SENT);
             queue.dataDoorbell.observe(record, -1, StatKind.Channel.RECEIVER_WAKES, what, "shm-queue");
             queue.spaceDoorbell.observe(record, StatKind.Channel.SENDER_SLEEPS, -1, what, "shm-queue");
         }
@@ -1009,6 +1012,8 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         private IdleStrategy idle = options.newIdleStrategy();
         /** Where this consumer counts (the receive group of a channel's record). */
         private StatRecord stats = StatFile.privateRecord(StatKind.CHANNEL);
+        /** Messages and bytes received, counted once per poll (only through this). */
+        private StatRecord.Tally received = stats.tally(StatKind.Channel.MESSAGES_RECEIVED);
         /** Set by {@link #wakeUp()} from any thread: a timed poll returns early, after a liveness check. */
         private volatile boolean wakeRequested;
         private final BooleanSupplier dataOrClosed = () -> wakeRequested || hasDataOrProducerClosed();
@@ -1035,6 +1040,7 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
          */
         public void stats(final StatRecord record) {
             stats = Objects.requireNonNull(record, "record");
+            received = record.tally(StatKind.Channel.MESSAGES_RECEIVED);
             dataDoorbell.observe(record, StatKind.Channel.RECEIVER_SLEEPS, -1, what, "shm-queue");
             spaceDoorbell.observe(record, -1, StatKind.Channel.SENDER_WAKES, what, "shm-queue");
         }
@@ -1154,9 +1160,7 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
                 }
             } finally {
                 if (count != 0) {
-                    final StatRecord counters = stats;
-                    counters.add(StatKind.Channel.MESSAGES_RECEIVED, count);
-                    counters.add(StatKind.Channel.BYTES_RECEIVED, bytes);
+                    received.add(count, bytes);
                 }
                 if (position != start) {
                     if (manyProducers) {

@@ -142,6 +142,38 @@ class StatFileTest {
     }
 
     @Test
+    void shouldTallyFromTheRecordsValuesAndMoveToPrivateMemoryWithIt() {
+        final StatRecord record = StatFile.newRecord(StatKind.CHANNEL, 0, Map.of());
+        final long id = record.id();
+        try (StatReader reader = new StatReader()) {
+            record.add(StatKind.Channel.BYTES_SENT, 5);
+            final StatRecord.Tally sent = record.tally(StatKind.Channel.MESSAGES_SENT);
+            sent.add(64);
+            sent.add(3, 30);
+            assertEquals(4, record.get(StatKind.Channel.MESSAGES_SENT));
+            assertEquals(99, record.get(StatKind.Channel.BYTES_SENT));
+            final StatReader.Entry seen = find(reader, id).orElseThrow();
+            assertEquals(4, seen.counter("messages_sent"));
+            assertEquals(99, seen.counter("bytes_sent"));
+
+            record.close();
+            final StatRecord next = StatFile.newRecord(StatKind.CHANNEL, 0, Map.of());
+            try (next) {
+                sent.add(1);
+                // Late counting goes to the closed record's private memory, not to the file.
+                assertEquals(5, record.get(StatKind.Channel.MESSAGES_SENT));
+                assertEquals(0, next.get(StatKind.Channel.MESSAGES_SENT));
+                assertFalse(find(reader, id).isPresent());
+            }
+        }
+        assertThrowsIllegalArgument(() -> record.tally(StatKind.COUNTERS - 1));
+    }
+
+    private static void assertThrowsIllegalArgument(final Runnable call) {
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, call::run);
+    }
+
+    @Test
     void shouldBeReadableByItsOwnerOnly() throws Exception {
         StatFile.newRecord(StatKind.CLIENT, 0, Map.of()).close();
         final StatFile file = StatFile.process();
