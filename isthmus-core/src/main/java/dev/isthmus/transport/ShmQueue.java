@@ -592,6 +592,8 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         StatRecord stats = StatFile.privateRecord(StatKind.CHANNEL);
         /** Messages and bytes sent, counted on the path of every message (only through this). */
         StatRecord.Tally sent = stats.tally(StatKind.Channel.MESSAGES_SENT);
+        /** Waits for room and the nanoseconds they took, counted on every wait (only through this). */
+        StatRecord.Tally waited = stats.tally(StatKind.Channel.BACK_PRESSURE_WAITS);
         int offersUntilLivenessCheck = OFFERS_PER_LIVENESS_CHECK;
         boolean closed;
         /** Where the pending claim's record starts in the ring, or -1 if none is pending. */
@@ -619,6 +621,7 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
         public final void stats(final StatRecord record) {
             stats = Objects.requireNonNull(record, "record");
             sent = record.tally(StatKind.Channel.MESSAGES_SENT);
+            waited = record.tally(StatKind.Channel.BACK_PRESSURE_WAITS);
             queue.dataDoorbell.observe(record, -1, StatKind.Channel.RECEIVER_WAKES, what, "shm-queue");
             queue.spaceDoorbell.observe(record, StatKind.Channel.SENDER_SLEEPS, -1, what, "shm-queue");
         }
@@ -757,8 +760,7 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             } catch (final IllegalStateException | PeerDeadException e) {
                 throw closedUnderneath(e);
             } finally {
-                stats.increment(StatKind.Channel.BACK_PRESSURE_WAITS);
-                stats.add(StatKind.Channel.BACK_PRESSURE_NANOS, System.nanoTime() - start);
+                waited.add(System.nanoTime() - start);
                 ChannelEvents.endStall(stall, what, "shm-queue", room);
             }
         }

@@ -7,6 +7,7 @@ package dev.isthmus.internal.event;
 import jdk.jfr.Category;
 import jdk.jfr.Description;
 import jdk.jfr.Event;
+import jdk.jfr.EventType;
 import jdk.jfr.Label;
 import jdk.jfr.Name;
 import jdk.jfr.StackTrace;
@@ -19,9 +20,13 @@ import jdk.jfr.Threshold;
  * allocation the compiler removes and one check.
  *
  * <p>The stall and wait events are duration events recorded above a threshold, 1 ms unless the recording's
- * settings say otherwise ({@code dev.isthmus.BackPressureStall#threshold}).
+ * settings say otherwise ({@code dev.isthmus.BackPressureStall#threshold}). Without a recording that enables them, beginning one
+ * is a check of a flag and makes no object.
  */
 public final class ChannelEvents {
+    private static final EventType STALL = EventType.getEventType(Stall.class);
+    private static final EventType WAIT = EventType.getEventType(Wait.class);
+
     private ChannelEvents() {
     }
 
@@ -90,6 +95,11 @@ public final class ChannelEvents {
      * {@return a stall event begun now}, for {@link #endStall} when the wait ends
      */
     public static Stall beginStall() {
+        // No event object unless a recording wants one: a producer that meets a full queue often (a fast
+        // sender) begins a stall for every wait, however short.
+        if (!STALL.isEnabled()) {
+            return null;
+        }
         final Stall event = new Stall();
         event.begin();
         return event;
@@ -120,6 +130,9 @@ public final class ChannelEvents {
      * {@return a wait event begun now}, for {@link #endWait} when the sleep ends
      */
     public static Wait beginWait() {
+        if (!WAIT.isEnabled()) {
+            return null;
+        }
         final Wait event = new Wait();
         event.begin();
         return event;
