@@ -26,7 +26,7 @@ class BenchJvmOptionsTest {
     @Test
     void shouldStartThePeersOfIsthmusAndOfTheKernelWithNativeAccessOnly() {
         for (final BenchTransport transport : BenchTransport.values()) {
-            if (transport == BenchTransport.AERON_IPC) {
+            if (transport == BenchTransport.AERON_IPC || transport == BenchTransport.AERON_IPC_STANDALONE) {
                 continue;
             }
             assertFalse(transport.ownJvm(), transport.alias());
@@ -38,9 +38,9 @@ class BenchJvmOptionsTest {
         }
     }
 
-    @Test
-    void shouldStartBothSidesOfTheAeronBaselineInJvmsOfTheirOwnWithAeronsExport() {
-        final BenchTransport aeron = BenchTransport.AERON_IPC;
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(value = BenchTransport.class, names = {"AERON_IPC", "AERON_IPC_STANDALONE"})
+    void shouldStartBothSidesOfTheAeronBaselineInJvmsOfTheirOwnWithAeronsExport(final BenchTransport aeron) {
         assertTrue(aeron.ownJvm());
         assertEquals(List.of("--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED"), aeron.jvmOptions());
         final List<String> expected = List.of(NATIVE_ACCESS, "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED");
