@@ -199,10 +199,10 @@ public final class LatencyBench implements Callable<Integer> {
     private static void printTable(final PrintWriter out, final List<Map<String, Object>> results,
                                    final List<Map<String, Object>> ratios) {
         out.printf("%nround trip between two JVMs (ns)%n%n");
-        out.printf("%-18s  %-16s  %6s  %10s  %9s  %9s  %9s  %9s  %11s%n", "transport", "idle", "bytes", "count", "p50",
+        out.printf("%-20s  %-16s  %6s  %10s  %9s  %9s  %9s  %9s  %11s%n", "transport", "idle", "bytes", "count", "p50",
             "p90", "p99", "p99.9", "max");
         for (final Map<String, Object> r : results) {
-            out.printf(Locale.ROOT, "%-18s  %-16s  %6d  %,10d  %,9d  %,9d  %,9d  %,9d  %,11d%n", r.get("transport"),
+            out.printf(Locale.ROOT, "%-20s  %-16s  %6d  %,10d  %,9d  %,9d  %,9d  %,9d  %,11d%n", r.get("transport"),
                 r.get("idle"), (Integer) r.get("size_bytes"), (Long) r.get("count"), (Long) r.get("p50_ns"),
                 (Long) r.get("p90_ns"), (Long) r.get("p99_ns"), (Long) r.get("p999_ns"), (Long) r.get("max_ns"));
         }

@@ -186,9 +186,9 @@ public final class QueueBench implements Callable<Integer> {
                                    final List<Map<String, Object>> results, final Map<String, Object> ratios) {
         out.printf("%nipc_vector workload: %,d messages of 1..155 bytes (%,d bytes) per run, two JVMs%n%n", messagesPerRun,
             bytesPerRun);
-        out.printf("%-18s  %-16s  %14s  %10s  %22s%n", "transport", "idle", "msgs/s (p50)", "MB/s", "runs min..max msgs/s");
+        out.printf("%-20s  %-16s  %14s  %10s  %22s%n", "transport", "idle", "msgs/s (p50)", "MB/s", "runs min..max msgs/s");
         for (final Map<String, Object> r : results) {
-            out.printf(Locale.ROOT, "%-18s  %-16s  %14s  %10.0f  %22s%n", r.get("transport"), r.get("idle"),
+            out.printf(Locale.ROOT, "%-20s  %-16s  %14s  %10.0f  %22s%n", r.get("transport"), r.get("idle"),
                 millions((Double) r.get("msgs_per_sec")), (Double) r.get("mb_per_sec"),
                 millions((Double) r.get("min_msgs_per_sec")) + ".." + millions((Double) r.get("max_msgs_per_sec")));
         }
