@@ -126,7 +126,7 @@ public enum BenchTransport {
 
     /**
      * {@return the JVM options both sides of this transport need besides native access: none, except Aeron's
-     * ({@code --add-exports java.base/jdk.internal.misc=ALL-UNNAMED}, for Agrona)}
+     * ({@link AeronIpcChannel#JVM_OPTIONS}, Agrona's one export)}
      */
     public List<String> jvmOptions() {
         return kind == Kind.AERON ? AeronIpcChannel.JVM_OPTIONS : List.of();
