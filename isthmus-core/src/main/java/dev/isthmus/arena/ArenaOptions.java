@@ -18,11 +18,15 @@ import java.util.Objects;
  * @param directory   where the pools live
  * @param prefault    whether fresh blocks are faulted in when first allocated (recommended: first touches
  *                    cost microseconds per page, and blocks are reused)
- * @param sealedPoolBytes the length of a sealed (session) arena's one pool: the most its blocks hold at
+ * @param sealedPoolBytes the length of a sealed (session) arena's read-only pool: the most its blocks hold at
  *                    once, and the most of a peer's pool this side maps; address space, not memory
+ * @param writablePoolBytes the length of a sealed arena's second pool, the one the peer maps read-write
+ *                    ({@link ShmArena#allocatePeerWritable}): the most its peer-writable blocks hold at once,
+ *                    the most of a peer's writable pool this side maps, and the most memory a peer can make
+ *                    this side's pool commit by writing to it
  */
 public record ArenaOptions(long poolBytes, PermissionLevel permissions, Path directory, boolean prefault,
-                           long sealedPoolBytes) {
+                           long sealedPoolBytes, long writablePoolBytes) {
     /** The default pool size: 64 MiB. */
     public static final long DEFAULT_POOL_BYTES = 64L << 20;
     /**
@@ -30,11 +34,17 @@ public record ArenaOptions(long poolBytes, PermissionLevel permissions, Path dir
      * the pages of blocks actually used take memory.
      */
     public static final long DEFAULT_SEALED_POOL_BYTES = 64L << 30;
+    /**
+     * The default length of a sealed arena's peer-writable pool: 1 GiB of address space, of which only the
+     * pages of blocks actually used take memory.
+     */
+    public static final long DEFAULT_WRITABLE_POOL_BYTES = 1L << 30;
 
     /**
      * Validates the options.
      *
-     * @throws IllegalArgumentException if the pool size is not a power of two of at least 1 MiB
+     * @throws IllegalArgumentException if the pool size is not a power of two of at least 1 MiB, or a sealed
+     *                                  pool's length is outside [1 MiB, {@link SharedMemory#MAX_LENGTH_BYTES} / 2]
      */
     public ArenaOptions {
         if (poolBytes < 1 << 20 || Long.bitCount(poolBytes) != 1) {
@@ -46,6 +56,24 @@ public record ArenaOptions(long poolBytes, PermissionLevel permissions, Path dir
             throw new IllegalArgumentException("sealedPoolBytes=" + sealedPoolBytes + " must be in [1 MiB, "
                 + SharedMemory.MAX_LENGTH_BYTES / 2 + "]");
         }
+        if (writablePoolBytes < 1 << 20 || writablePoolBytes > SharedMemory.MAX_LENGTH_BYTES / 2) {
+            throw new IllegalArgumentException("writablePoolBytes=" + writablePoolBytes + " must be in [1 MiB, "
+                + SharedMemory.MAX_LENGTH_BYTES / 2 + "]");
+        }
+    }
+
+    /**
+     * Options with the default peer-writable pool length.
+     *
+     * @param poolBytes       the length of each pool opened by name
+     * @param permissions     the permission level of the pools
+     * @param directory       where named pools live
+     * @param prefault        whether blocks' pages are faulted in when first carved
+     * @param sealedPoolBytes the length of a sealed arena's read-only pool
+     */
+    public ArenaOptions(final long poolBytes, final PermissionLevel permissions, final Path directory,
+                        final boolean prefault, final long sealedPoolBytes) {
+        this(poolBytes, permissions, directory, prefault, sealedPoolBytes, DEFAULT_WRITABLE_POOL_BYTES);
     }
 
     /**
@@ -74,7 +102,7 @@ public record ArenaOptions(long poolBytes, PermissionLevel permissions, Path dir
      * @param level the level
      */
     public ArenaOptions withPermissions(final PermissionLevel level) {
-        return new ArenaOptions(poolBytes, level, directory, prefault, sealedPoolBytes);
+        return new ArenaOptions(poolBytes, level, directory, prefault, sealedPoolBytes, writablePoolBytes);
     }
 
     /**
@@ -84,7 +112,17 @@ public record ArenaOptions(long poolBytes, PermissionLevel permissions, Path dir
      * @param bytes at least 1 MiB
      */
     public ArenaOptions withSealedPoolBytes(final long bytes) {
-        return new ArenaOptions(poolBytes, permissions, directory, prefault, bytes);
+        return new ArenaOptions(poolBytes, permissions, directory, prefault, bytes, writablePoolBytes);
+    }
+
+    /**
+     * {@return these options with another length for a sealed arena's peer-writable pool (the most its
+     * peer-writable blocks hold at once, and the most this side maps of the peer's)}
+     *
+     * @param bytes at least 1 MiB
+     */
+    public ArenaOptions withWritablePoolBytes(final long bytes) {
+        return new ArenaOptions(poolBytes, permissions, directory, prefault, sealedPoolBytes, bytes);
     }
 
     /**
@@ -93,6 +131,6 @@ public record ArenaOptions(long poolBytes, PermissionLevel permissions, Path dir
      * @param bytes a power of two of at least 1 MiB
      */
     public ArenaOptions withPoolBytes(final long bytes) {
-        return new ArenaOptions(bytes, permissions, directory, prefault, sealedPoolBytes);
+        return new ArenaOptions(bytes, permissions, directory, prefault, sealedPoolBytes, writablePoolBytes);
     }
 }

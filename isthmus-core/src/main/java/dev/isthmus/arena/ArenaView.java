@@ -105,16 +105,17 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
     }
 
     /**
-     * Creates a view of a peer's sealed arena ({@link ShmArena#createSealed}): its one pool arrives as a
-     * read-only descriptor ({@link #attachPool}), and this view returns borrowed blocks through a ring in its
+     * Creates a view of a peer's sealed arena ({@link ShmArena#createSealed}): its read-only pool arrives as a
+     * read-only descriptor ({@link #attachPool}), its peer-writable pool as a read-write one
+     * ({@link #attachWritablePool}), and this view returns borrowed blocks through a ring in its
      * own memory, a sealed file the owner maps read-only ({@link #returnsDescriptor()}).
      *
      * @param app      the peer's application name
      * @param owner    the peer process, which must own the pool
      * @param group    the arena's group
      * @param groupTag the arena's group tag
-     * @param options  {@link ArenaOptions#sealedPoolBytes()} bounds what is mapped of the peer's pool; the
-     *                 ring gets {@link ArenaOptions#permissions()}
+     * @param options  {@link ArenaOptions#sealedPoolBytes()} and {@link ArenaOptions#writablePoolBytes()} bound
+     *                 what is mapped of the peer's pools; the ring gets {@link ArenaOptions#permissions()}
      * @return the view, its return ring created
      */
     public static ArenaView createSealed(final String app, final ProcessIdentity owner, final String group,
@@ -187,6 +188,38 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
         pools.add(memory);
     }
 
+    /**
+     * Maps the peer's sealed peer-writable pool, handed over read-write ({@link ShmArena#writablePoolDescriptor()}),
+     * after checking it as {@link #attachPool} does; from then on, blocks the peer allocated there
+     * ({@link ShmArena#allocatePeerWritable}) are borrowed writable. Optional: a view without it refuses
+     * handles of that pool.
+     *
+     * <p>Anything this process writes there, the owner reads as untrusted; anything it reads there, the owner
+     * may be writing at the same moment (including the block headers this view checks: a block the owner
+     * frees while borrowed here can be reused and rewritten, always within the pool).
+     *
+     * @param fd the descriptor, owned by the view from now on (closed if this fails)
+     * @throws CorruptDataException  if the file is not sealed, too large, read-only, or not the peer's writable
+     *                               pool of this group
+     * @throws IllegalStateException if this view is not sealed, has no read-only pool yet, or has this one
+     */
+    public synchronized void attachWritablePool(final int fd) {
+        if (returns == null || pools.size() != 1 || closed) {
+            dev.isthmus.internal.linux.FileIo.close(fd);
+            throw new IllegalStateException("arena view " + group + " is not sealed, is closed, has no read-only pool"
+                + " yet, or has its writable pool");
+        }
+        final SharedMemory memory = SharedMemory.adopt(fd, ShmArena.poolName(app, owner.pid(), group,
+            ShmArena.WRITABLE_POOL), true, options.writablePoolBytes());
+        try {
+            check(memory, ShmArena.WRITABLE_POOL);
+        } catch (final RuntimeException | Error e) {
+            memory.close();
+            throw e;
+        }
+        pools.add(memory);
+    }
+
     @Override
     public boolean countsInSharedMemory() {
         return returns == null;
@@ -249,7 +282,7 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
      * there next, always within its pool (the mapping stays valid until this view closes).
      *
      * @param handle a handle found in the peer's data
-     * @return the payload, {@code handle.length()} bytes, read-only for a sealed arena
+     * @return the payload, {@code handle.length()} bytes, read-only for a sealed arena's read-only pool
      * @throws CorruptDataException as {@link #borrow} does
      * @throws NoSuchResourceException if the pool does not exist
      */
@@ -296,11 +329,12 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
 
     private MemorySegment pool(final int index) {
         if (returns != null) {
-            if (index != 0 || pools.isEmpty()) {
+            if (index < 0 || index >= pools.size()) {
                 throw new CorruptDataException("handle names pool " + index + " of arena " + group + ", which has "
-                    + (pools.isEmpty() ? "not arrived yet" : "one pool, 0"));
+                    + (pools.isEmpty() ? "not arrived yet" : pools.size() == 1 ? "one pool here, 0"
+                    : "two pools, 0 (read-only) and 1 (writable)"));
             }
-            return pools.getFirst().segment();
+            return pools.get(index).segment();
         }
         if (index < 0 || index >= MAX_POOLS) {
             throw new CorruptDataException("handle names pool " + index + " of arena " + group + ", outside [0, "

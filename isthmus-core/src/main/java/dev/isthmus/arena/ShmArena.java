@@ -63,7 +63,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * read back, except the count, as a hint of when a peer let go. A peer that forges a size, a count, a state
  * or a return can at worst make the owner keep a block until the arena closes (counted in
  * {@link #refusedReturns()}), or reuse a block that the same lying peer still reads; it can never make the
- * arena hand out memory this process still holds, free a block twice, or fail.
+ * arena hand out memory this process still holds, free a block twice, or fail. The same holds for the
+ * peer-writable pool of a sealed arena ({@link #allocatePeerWritable}), where the peer may rewrite every
+ * header, its pool's included, at any moment.
  *
  * {@snippet :
  * try (ShmArena arena = ShmArena.create("cacheSrv", "s1", 1L, ArenaOptions.defaults());
@@ -77,6 +79,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
     private static final int CLASSES = 64;
+    /** Sealed arenas allocate in two spaces: the pool the peer maps read-only, and the one it maps read-write. */
+    private static final int SPACES = 2;
+    /** A sealed arena's pool the peer maps read-only. */
+    static final int READ_ONLY_POOL = 0;
+    /** A sealed arena's pool the peer maps read-write ({@link #allocatePeerWritable}). */
+    static final int WRITABLE_POOL = 1;
     /** {@link #meta} state bit: allocated, not free. */
     private static final long ALLOCATED = 1;
     /** {@link #meta} state bit: this process still holds its own reference (the {@link ShmBlock} is open). */
@@ -93,9 +101,12 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
     private final ArenaOptions options;
     private final ProcessIdentity owner = ProcessIdentity.current();
     private final List<Pool> pools = new ArrayList<>();
-    /** Per size class (log2 of the block size), a stack of free blocks encoded by {@link #encode}. */
-    private final long[][] free = new long[CLASSES][];
-    private final int[] freeCount = new int[CLASSES];
+    /**
+     * Per space and size class ({@link #SPACES} × log2 of the block size, see {@link #freeIndex}), a stack of
+     * free blocks encoded by {@link #encode}: a block freed in the peer-writable pool is reused only there.
+     */
+    private final long[][] free = new long[SPACES * CLASSES][];
+    private final int[] freeCount = new int[SPACES * CLASSES];
     /**
      * The truth about every block this arena ever carved, by {@link #encode}d position, in this process's
      * memory where no peer can write: generation, size class and state ({@link #meta}). What the block header
@@ -111,7 +122,10 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
     private long refusedReturns;
     private boolean unlinked;
     private boolean closed;
-    /** A sealed arena: one fixed pool, handed to the peer read-only, references counted here. */
+    /**
+     * A sealed arena: two fixed pools, {@link #READ_ONLY_POOL} handed to the peer read-only and
+     * {@link #WRITABLE_POOL} read-write, references counted here.
+     */
     private final boolean sealed;
     /** Sealed: the borrower's return ring, mapped read-only once attached; null before. */
     private SharedMemory returns;
@@ -150,9 +164,11 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
     /**
      * Creates a session's arena: one pool of {@link ArenaOptions#sealedPoolBytes()} in a sealed anonymous file
      * of fixed length (nothing in {@code /dev/shm}, freed by the kernel with the last process that maps it),
-     * which the peer gets read-only ({@link #poolDescriptor()}), so that it cannot write a byte of it. The peer
-     * returns what it borrowed through a ring in its own memory ({@link #attachReturns}); references are
-     * counted in this process.
+     * which the peer gets read-only ({@link #poolDescriptor()}), so that it cannot write a byte of it; and a
+     * second, of {@link ArenaOptions#writablePoolBytes()}, which the peer gets read-write
+     * ({@link #writablePoolDescriptor()}) for the blocks this side allocates with {@link #allocatePeerWritable}.
+     * Nothing of what the arena knows about its blocks lives in either pool. The peer returns what it borrowed
+     * through a ring in its own memory ({@link #attachReturns}); references are counted in this process.
      *
      * @param app      the owning application, for the pool's diagnostic name
      * @param group    the session the arena belongs to
@@ -163,7 +179,13 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
     public static ShmArena createSealed(final String app, final String group, final long groupTag,
                                         final ArenaOptions options) {
         final ShmArena arena = new ShmArena(app, group, groupTag, options, true);
-        arena.newPool(options.sealedPoolBytes());
+        try {
+            arena.newPool(options.sealedPoolBytes());
+            arena.newPool(options.writablePoolBytes());
+        } catch (final RuntimeException | Error e) {
+            arena.close();
+            throw e;
+        }
         return arena;
     }
 
@@ -176,7 +198,20 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
         if (!sealed || closed) {
             throw new IllegalStateException("arena " + group + " is " + (closed ? "closed" : "not sealed"));
         }
-        return pools.getFirst().memory.duplicateDescriptor(true);
+        return pools.get(READ_ONLY_POOL).memory.duplicateDescriptor(true);
+    }
+
+    /**
+     * {@return a read-write descriptor of a sealed arena's peer-writable pool, the caller's to close once handed
+     * to the peer ({@link ArenaView#attachWritablePool} on its side)}
+     *
+     * @throws IllegalStateException if the arena is not sealed, or closed
+     */
+    public synchronized int writablePoolDescriptor() {
+        if (!sealed || closed) {
+            throw new IllegalStateException("arena " + group + " is " + (closed ? "closed" : "not sealed"));
+        }
+        return pools.get(WRITABLE_POOL).memory.duplicateDescriptor(false);
     }
 
     /**
@@ -226,7 +261,7 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
      * @throws IllegalStateException    if the arena is closed
      */
     public ShmBlock allocate(final long length) {
-        return allocate(length, false);
+        return allocate(length, false, false);
     }
 
     /**
@@ -240,7 +275,28 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
      * @throws IllegalStateException    if the arena is closed
      */
     public ShmBlock allocateZeroed(final long length) {
-        return allocate(length, true);
+        return allocate(length, true, false);
+    }
+
+    /**
+     * Allocates a block, zeroed as {@link #allocateZeroed} does, that the peer may write as well as read: in a
+     * sealed arena, a block of the pool handed to the peer read-write; an arena of named pools has no other
+     * kind (a peer opens its pools read-write).
+     *
+     * <p>What a peer that writes can and cannot cause: it can change the block's bytes at any time, its
+     * header included, so whatever this process reads back from the block is as untrusted as anything the
+     * peer sends; it cannot change what the arena knows about the block (size, generation, state, references
+     * all live in this process's memory), reach the read-only pool, or make this process read outside the
+     * pool. The pool's length bounds the memory its writes can commit.
+     *
+     * @param length the payload length, at least 0
+     * @return the block
+     * @throws IllegalArgumentException if {@code length} is negative or beyond {@link SharedMemory#MAX_LENGTH_BYTES}
+     * @throws IllegalStateException    if the arena is closed
+     * @throws dev.isthmus.IsthmusException if the writable pool is full
+     */
+    public ShmBlock allocatePeerWritable(final long length) {
+        return allocate(length, true, true);
     }
 
     /**
@@ -273,7 +329,7 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
         }
     }
 
-    private synchronized ShmBlock allocate(final long length, final boolean zeroed) {
+    private synchronized ShmBlock allocate(final long length, final boolean zeroed, final boolean peerWritable) {
         if (closed) {
             throw new IllegalStateException("arena " + group + " is closed");
         }
@@ -283,11 +339,13 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
         drainReturns();
         final long size = blockSizeFor(length);
         final int sizeClass = Long.numberOfTrailingZeros(size);
+        final int space = sealed && peerWritable ? WRITABLE_POOL : READ_ONLY_POOL;
+        final int freeIndex = space * CLASSES + sizeClass;
         final Pool pool;
         final long offset;
         final int generation;
-        if (freeCount[sizeClass] > 0) {
-            final long encoded = free[sizeClass][--freeCount[sizeClass]];
+        if (freeCount[freeIndex] > 0) {
+            final long encoded = free[freeIndex][--freeCount[freeIndex]];
             pool = pools.get((int) (encoded >>> 48));
             offset = encoded & (1L << 48) - 1;
             generation = generation(blocks.get(encoded));
@@ -296,7 +354,7 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
             }
         } else {
             try {
-                pool = poolWithRoom(size);
+                pool = poolWithRoom(size, space);
             } catch (final RuntimeException e) {
                 if (stats != null) {
                     stats.increment(dev.isthmus.stat.StatKind.Session.ARENA_EXHAUSTED);
@@ -346,15 +404,17 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
         return (int) (meta >>> 8 & 0xff);
     }
 
-    private Pool poolWithRoom(final long size) {
-        final Pool current = bumpPool;
+    private Pool poolWithRoom(final long size, final int space) {
+        final Pool current = sealed ? pools.get(space) : bumpPool;
         if (current != null && alignUp(current.bump, Math.min(size, Mmap.pageSize())) + size <= current.segment.byteSize()) {
             return current;
         }
         if (sealed) {
+            final boolean writable = space == WRITABLE_POOL;
             throw new dev.isthmus.IsthmusException("arena " + group + " is full: a block of " + size + " bytes does not"
-                + " fit in its " + options.sealedPoolBytes() + "-byte pool (" + allocatedBytes + " bytes in use); raise"
-                + " ArenaOptions.sealedPoolBytes or free blocks");
+                + " fit in its " + current.segment.byteSize() + "-byte " + (writable ? "peer-writable " : "") + "pool ("
+                + allocatedBytes + " bytes in use in both pools); raise ArenaOptions."
+                + (writable ? "writablePoolBytes" : "sealedPoolBytes") + " or free blocks");
         }
         return newPool(Math.max(options.poolBytes(), FIRST_BLOCK_OFFSET + size));
     }
@@ -491,15 +551,16 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
         final int sizeClass = sizeClass(meta);
         final long size = 1L << sizeClass;
         final int generation = generation(meta) + 1;
+        final int freeIndex = (sealed ? pool.index : READ_ONLY_POOL) * CLASSES + sizeClass;
         blocks.put(key, meta(generation, sizeClass, 0));
         final MemorySegment segment = pool.segment;
         segment.set(JAVA_INT, offset + BLOCK_STATE_OFFSET, STATE_FREE);
         segment.set(JAVA_INT, offset + BLOCK_GENERATION_OFFSET, generation);
-        long[] stack = free[sizeClass];
-        if (stack == null || freeCount[sizeClass] == stack.length) {
-            stack = free[sizeClass] = stack == null ? new long[16] : Arrays.copyOf(stack, stack.length * 2);
+        long[] stack = free[freeIndex];
+        if (stack == null || freeCount[freeIndex] == stack.length) {
+            stack = free[freeIndex] = stack == null ? new long[16] : Arrays.copyOf(stack, stack.length * 2);
         }
-        stack[freeCount[sizeClass]++] = key;
+        stack[freeCount[freeIndex]++] = key;
         allocatedBytes -= size;
         if (stats != null) {
             stats.set(dev.isthmus.stat.StatKind.Session.ARENA_BYTES_IN_USE, allocatedBytes);
@@ -583,7 +644,7 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
         returnsConsumed = published;
         // release: the entries are read before the borrower may overwrite them; pairs with its
         // getLongAcquire(RETURNS_CONSUMED).
-        putLongRelease(pools.getFirst().segment, RETURNS_CONSUMED_OFFSET, published);
+        putLongRelease(pools.get(READ_ONLY_POOL).segment, RETURNS_CONSUMED_OFFSET, published);
     }
 
     /**
@@ -617,6 +678,17 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
                 + " its block's " + capacity + " bytes");
         }
         return pool.segment.asSlice(offset + BLOCK_HEADER_LENGTH, handle.length());
+    }
+
+    /**
+     * {@return whether a peer may write the blocks of pool {@code index}}: in a sealed arena only the
+     * peer-writable pool's ({@link #allocatePeerWritable}); in an arena of named pools every pool's, which
+     * peers open read-write
+     *
+     * @param index a pool index, as in {@link ShmHandle#pool()}
+     */
+    public boolean isPeerWritable(final int index) {
+        return !sealed || index == WRITABLE_POOL;
     }
 
     /**

@@ -34,7 +34,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * Typed objects in a session's shared memory: records, arrays and strings allocated in this process's arena,
- * lent to the peer by reference, and the peer's objects borrowed in place, read-only.
+ * lent to the peer by reference, and the peer's objects borrowed in place, read-only or read-write as their
+ * lender chose ({@link PeerAccess}).
  *
  * <p>The Java counterpart of constructing C++ objects in session shared memory and lending them: this side
  * {@linkplain #allocate allocates} and fills an object, {@linkplain #lend lends} it (a
@@ -56,13 +57,34 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * }
  * }
  *
+ * <p>Read-write sharing. An object allocated with {@link PeerAccess#READ_WRITE} lives in the arena's pool the
+ * peer maps read-write; the peer's borrowed view of it is writable, and both sides may update it in place,
+ * ordering their accesses with the flyweights' acquire/release and atomic operations (a counter both
+ * processes increment with {@link LongField#getAndAdd}, a flag one sets with release semantics and the
+ * other reads with acquire). The borrower may also {@linkplain SharedStruct#set(RefField, SharedObject) store
+ * references} in such a record, to other objects of the same lender.
+ *
+ * {@snippet :
+ * // Lender
+ * SharedStruct order = data.allocate(ORDER, PeerAccess.READ_WRITE);
+ * data.lend(order, channel.blobs(), timeoutNs);
+ * // Borrower
+ * try (SharedStruct order = data.borrowStruct(ref, ORDER)) {   // order.isReadOnly() == false
+ *     FILLED.setRelease(order.segment(), 500L);                // the lender reads it with FILLED.getAcquire
+ * }
+ * }
+ *
  * <p>What a hostile peer can and cannot cause. Every reference is checked before anything is read through
  * it: the block must be allocated in the peer's arena with the reference's generation (a freed or reused
  * block is refused), the object header must name the expected kind, type tag and element size, and the
  * count it claims must fit in the block. The payload is then read through a slice of exactly that size, so
  * a peer that rewrites the header afterwards cannot widen it; at worst it changes the bytes this process
- * reads, which it owns. A peer cannot write this process's objects at all: the arenas of a session are
- * mapped read-only by the other side, and every borrowed view is read-only in any case. Violations are {@link CorruptDataException}s naming the reference.
+ * reads, which it owns. A peer cannot write this process's read-only objects at all: that pool is mapped
+ * read-only by the other side, and a borrowed view of it is read-only. A peer can write the objects this
+ * process lent it read-write, and only those: it can change their values and headers and the references
+ * they hold, which this process checks when it follows them exactly as it checks a peer's; it cannot change
+ * how long this process's view of its own object is, nor anything the arena knows about its blocks.
+ * Violations are {@link CorruptDataException}s naming the reference.
  *
  * <p>Thread safety: thread-safe.
  */
@@ -96,19 +118,31 @@ public final class SharedData {
     }
 
     /**
-     * Allocates a record, all zero.
+     * Allocates a record, all zero, that the peer may only read.
      *
      * @param type the record's type
      * @return the record, held by this process
      * @throws dev.isthmus.IsthmusException if the arena is full
      */
     public SharedStruct allocate(final StructType type) {
-        final ShmBlock block = allocate(KIND_STRUCT, type.typeTag(), 1, type.byteSize());
+        return allocate(type, PeerAccess.READ_ONLY);
+    }
+
+    /**
+     * Allocates a record, all zero.
+     *
+     * @param type   the record's type
+     * @param access what the peer may do with it once lent
+     * @return the record, held by this process
+     * @throws dev.isthmus.IsthmusException if the arena's pool for that access is full
+     */
+    public SharedStruct allocate(final StructType type, final PeerAccess access) {
+        final ShmBlock block = allocate(KIND_STRUCT, type.typeTag(), 1, type.byteSize(), access);
         return new SharedStruct(this, block, block.handle(), type, payload(block), false);
     }
 
     /**
-     * Allocates an array of records, all zero.
+     * Allocates an array of records, all zero, that the peer may only read.
      *
      * @param element the elements' type
      * @param length  the number of elements, at least 0
@@ -117,14 +151,28 @@ public final class SharedData {
      * @throws dev.isthmus.IsthmusException if the arena is full
      */
     public SharedArray allocateArray(final StructType element, final long length) {
+        return allocateArray(element, length, PeerAccess.READ_ONLY);
+    }
+
+    /**
+     * Allocates an array of records, all zero.
+     *
+     * @param element the elements' type
+     * @param length  the number of elements, at least 0
+     * @param access  what the peer may do with it once lent
+     * @return the array, held by this process
+     * @throws IllegalArgumentException if {@code length} is negative or too large
+     * @throws dev.isthmus.IsthmusException if the arena's pool for that access is full
+     */
+    public SharedArray allocateArray(final StructType element, final long length, final PeerAccess access) {
         final long tag = DataDescriptor.arrayTag(element.typeTag());
-        final ShmBlock block = allocate(KIND_ARRAY, tag, length, element.byteSize());
+        final ShmBlock block = allocate(KIND_ARRAY, tag, length, element.byteSize(), access);
         return new SharedArray(this, block, block.handle(), tag, payload(block), false, length, element.byteSize(),
             element, null);
     }
 
     /**
-     * Allocates an array of primitive values, all zero.
+     * Allocates an array of primitive values, all zero, that the peer may only read.
      *
      * @param element the values' layout, e.g. {@link ValueLayout#JAVA_LONG}, in native byte order and aligned
      * @param length  the number of elements, at least 0
@@ -133,9 +181,23 @@ public final class SharedData {
      * @throws dev.isthmus.IsthmusException if the arena is full
      */
     public SharedArray allocateArray(final ValueLayout element, final long length) {
+        return allocateArray(element, length, PeerAccess.READ_ONLY);
+    }
+
+    /**
+     * Allocates an array of primitive values, all zero.
+     *
+     * @param element the values' layout, e.g. {@link ValueLayout#JAVA_LONG}, in native byte order and aligned
+     * @param length  the number of elements, at least 0
+     * @param access  what the peer may do with it once lent
+     * @return the array, held by this process
+     * @throws IllegalArgumentException if {@code length} is negative or too large, or the layout is an address
+     * @throws dev.isthmus.IsthmusException if the arena's pool for that access is full
+     */
+    public SharedArray allocateArray(final ValueLayout element, final long length, final PeerAccess access) {
         checkElement(element);
         final long tag = DataDescriptor.arrayTag(element);
-        final ShmBlock block = allocate(KIND_ARRAY, tag, length, element.byteSize());
+        final ShmBlock block = allocate(KIND_ARRAY, tag, length, element.byteSize(), access);
         return new SharedArray(this, block, block.handle(), tag, payload(block), false, length, element.byteSize(),
             null, element);
     }
@@ -159,13 +221,14 @@ public final class SharedData {
      * @throws dev.isthmus.IsthmusException if the arena is full
      */
     public SharedString allocateString(final byte[] bytes) {
-        final ShmBlock block = allocate(KIND_STRING, STRING_TAG, bytes.length, 1);
+        final ShmBlock block = allocate(KIND_STRING, STRING_TAG, bytes.length, 1, PeerAccess.READ_ONLY);
         final MemorySegment payload = payload(block);
         MemorySegment.copy(MemorySegment.ofArray(bytes), 0, payload, 0, bytes.length);
         return new SharedString(this, block, block.handle(), payload, false);
     }
 
-    private ShmBlock allocate(final int kind, final long tag, final long count, final long stride) {
+    private ShmBlock allocate(final int kind, final long tag, final long count, final long stride,
+                              final PeerAccess access) {
         if (count < 0) {
             throw new IllegalArgumentException("length=" + count + " is negative");
         }
@@ -175,7 +238,10 @@ public final class SharedData {
         } catch (final ArithmeticException e) {
             throw new IllegalArgumentException(count + " elements of " + stride + " bytes do not fit in memory");
         }
-        final ShmBlock block = arena.allocateZeroed(bytes);
+        final ShmBlock block = switch (Objects.requireNonNull(access, "access")) {
+            case READ_ONLY -> arena.allocateZeroed(bytes);
+            case READ_WRITE -> arena.allocatePeerWritable(bytes);
+        };
         final MemorySegment header = block.segment();
         header.set(JAVA_INT, MAGIC_OFFSET, OBJECT_MAGIC);
         header.set(JAVA_INT, KIND_OFFSET, kind);
@@ -183,6 +249,11 @@ public final class SharedData {
         header.set(JAVA_LONG, COUNT_OFFSET, count);
         header.set(JAVA_LONG, STRIDE_OFFSET, stride);
         return block;
+    }
+
+    /** Whether the peer may write this arena's block {@code handle} names (the arena decides by its pool). */
+    boolean peerWritable(final ShmHandle handle) {
+        return arena.isPeerWritable(handle.pool());
     }
 
     private static MemorySegment payload(final ShmBlock block) {
@@ -257,8 +328,9 @@ public final class SharedData {
     }
 
     /**
-     * Borrows a record the peer lent: checks the reference and the record's header, and returns a read-only
-     * view that holds the peer's reference until closed.
+     * Borrows a record the peer lent: checks the reference and the record's header, and returns a view that
+     * holds the peer's reference until closed, read-only unless the peer allocated it
+     * {@link PeerAccess#READ_WRITE} ({@link SharedObject#isReadOnly()} tells).
      *
      * @param ref  what the peer sent
      * @param type the type the record must have
@@ -282,7 +354,7 @@ public final class SharedData {
      *
      * @param ref     what the peer sent
      * @param element the elements' type
-     * @return the array, read-only
+     * @return the array, read-only unless the peer allocated it {@link PeerAccess#READ_WRITE}
      * @throws CorruptDataException as {@link #borrowStruct} does
      */
     public SharedArray borrowArray(final DataRef ref, final StructType element) {
@@ -303,7 +375,7 @@ public final class SharedData {
      *
      * @param ref     what the peer sent
      * @param element the values' layout
-     * @return the array, read-only
+     * @return the array, read-only unless the peer allocated it {@link PeerAccess#READ_WRITE}
      * @throws CorruptDataException as {@link #borrowStruct} does
      */
     public SharedArray borrowArray(final DataRef ref, final ValueLayout element) {
@@ -371,15 +443,14 @@ public final class SharedData {
     }
 
     SharedStruct followStruct(final SharedStruct from, final DataRef ref, final StructType type) {
-        final MemorySegment payload = writableIfOwn(from, check(ref, resolve(from, ref, type.typeTag()), KIND_STRUCT,
-            type.typeTag(), type.byteSize(), 1L), ref);
+        final MemorySegment payload = check(ref, resolve(from, ref, type.typeTag()), KIND_STRUCT, type.typeTag(),
+            type.byteSize(), 1L);
         return new SharedStruct(this, null, ref.handle(), type, payload, from.borrowed);
     }
 
     SharedArray followArray(final SharedStruct from, final DataRef ref, final long tag,
                             final long stride, final ValueLayout layout, final StructType type) {
-        final MemorySegment payload = writableIfOwn(from, check(ref, resolve(from, ref, tag), KIND_ARRAY, tag, stride, -1),
-            ref);
+        final MemorySegment payload = check(ref, resolve(from, ref, tag), KIND_ARRAY, tag, stride, -1);
         return new SharedArray(this, null, ref.handle(), tag, payload, from.borrowed, payload.byteSize() / stride, stride,
             type, layout);
     }
@@ -389,16 +460,11 @@ public final class SharedData {
             check(ref, resolve(from, ref, STRING_TAG), KIND_STRING, STRING_TAG, 1, -1), from.borrowed);
     }
 
-    /** The owner's own objects, reached through its own references, stay writable. */
-    private MemorySegment writableIfOwn(final SharedObject from, final MemorySegment checked, final DataRef ref) {
-        return from.borrowed ? checked
-            : arena.resolve(ref.handle()).asSlice(HEADER_LENGTH, checked.byteSize());
-    }
-
     /**
      * Checks an object's header against what the reader expects and returns its payload, sliced to exactly what
      * the header claims once that fits in the memory the reference names. The header is read once: what the
-     * owner writes there afterwards cannot widen the slice.
+     * owner (or, for a peer-writable object, the peer) writes there afterwards cannot widen the slice. The slice
+     * is as writable as the mapping: a peer's read-only pool is mapped read-only here.
      */
     private static MemorySegment check(final DataRef ref, final MemorySegment object, final int kind, final long tag,
                                        final long stride, final long expectedCount) {
@@ -428,7 +494,7 @@ public final class SharedData {
                 + (expectedCount >= 0 ? expectedCount + " are expected" : "only " + room + " fit in its "
                 + (object.byteSize() - HEADER_LENGTH) + " bytes"));
         }
-        return object.asSlice(HEADER_LENGTH, count * stride).asReadOnly();
+        return object.asSlice(HEADER_LENGTH, count * stride);
     }
 
     private static String kindName(final int kind) {

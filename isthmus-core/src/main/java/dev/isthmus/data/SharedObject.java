@@ -16,8 +16,9 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>{@link #segment()} is the payload, sized exactly to what the object's header says and was checked to
  * hold; everything read or written through it is bounds-checked against that size. A borrowed object's
- * segment is read-only (the peer's arena is mapped read-only in this process), so a stray write throws
- * here instead of changing the owner's data.
+ * segment is read-only unless its lender allocated it {@link PeerAccess#READ_WRITE}: the peer's read-only
+ * pool is mapped read-only in this process, so a stray write throws here instead of changing the owner's
+ * data.
  *
  * <p>Lifetime: an owned object's block stays allocated while this process holds it open or any peer holds
  * a reference it was {@linkplain SharedData#lend lent}; closing it drops this process's reference. A
@@ -62,7 +63,19 @@ public abstract sealed class SharedObject implements AutoCloseable permits Share
         return borrowed;
     }
 
-    /** {@return whether {@link #segment()} is read-only} */
+    /**
+     * {@return what the peer may do with this object}: for an object of this process, what it was allocated
+     * with; for a peer's, what its lender allowed
+     */
+    public final PeerAccess peerAccess() {
+        final boolean writable = borrowed ? !payload.isReadOnly() : data.peerWritable(handle);
+        return writable ? PeerAccess.READ_WRITE : PeerAccess.READ_ONLY;
+    }
+
+    /**
+     * {@return whether {@link #segment()} is read-only}: false for this process's own objects, and for a peer's
+     * that it allocated {@link PeerAccess#READ_WRITE}
+     */
     public final boolean isReadOnly() {
         return payload.isReadOnly();
     }

@@ -89,17 +89,21 @@ public final class SharedStruct extends SharedObject {
     }
 
     /**
-     * Makes {@code field} refer to {@code target}, or clears it.
+     * Makes {@code field} refer to {@code target}, or clears it. A reference names an object of the arena the
+     * record lives in: in a record this process allocated, an object it allocated too; in a record it borrowed
+     * writable ({@link PeerAccess#READ_WRITE}), an object borrowed from (or reached in) the same peer's arena.
      *
      * @param field  the reference member
-     * @param target an object this process allocated from the same {@link SharedData}, or null
-     * @throws IllegalArgumentException if the target is borrowed or of another arena
-     * @throws UnsupportedOperationException if this record is borrowed (read-only)
+     * @param target an object of the same arena as this record, through the same {@link SharedData}, or null
+     * @throws IllegalArgumentException if the target is of another arena than this record
+     * @throws UnsupportedOperationException if this record is read-only (borrowed from a peer that lent it so)
      */
     public void set(final RefField field, final SharedObject target) {
-        if (target != null && (target.borrowed || target.data != data)) {
-            throw new IllegalArgumentException("a reference can only point at an object this process allocated in the"
-                + " same arena: " + (target.borrowed ? "the target is borrowed" : "the target is of another arena"));
+        if (target != null && (target.borrowed != borrowed || target.data != data)) {
+            throw new IllegalArgumentException("a reference can only point at an object of the arena its record lives"
+                + " in: " + (target.data != data ? "the target is of another SharedData"
+                : borrowed ? "this record is the peer's and the target is this process's own"
+                : "this record is this process's own and the target is the peer's"));
         }
         field.set(payload, target == null ? null : target.ref());
     }

@@ -282,31 +282,38 @@ public final class Session implements AutoCloseable {
         return peerArena;
     }
 
-    /** How many descriptors the arenas add to WELCOME and READY: this side's pool and its return ring. */
-    static final int ARENA_HANDLES = 2;
+    /**
+     * How many descriptors the arenas add to WELCOME and READY: this side's read-only pool, its return ring
+     * for the peer's pools, and its peer-writable pool.
+     */
+    static final int ARENA_HANDLES = 3;
 
     /**
-     * {@return read-only descriptors of this side's pool and of its return ring for the peer's pool, to send
-     * to the peer (the caller closes them); none without arenas}
+     * {@return the descriptors of this side's read-only pool (read-only), of its return ring for the peer's
+     * pools (read-only) and of its peer-writable pool (read-write), to send to the peer (the caller closes
+     * them); none without arenas}
      */
     List<NativeHandle> arenaHandles() {
         if (arena == null) {
             return List.of();
         }
-        final NativeHandle pool = NativeHandle.adopt(arena.poolDescriptor());
+        final List<NativeHandle> handles = new java.util.ArrayList<>(ARENA_HANDLES);
         try {
-            return List.of(pool, NativeHandle.adopt(peerArena.returnsDescriptor()));
+            handles.add(NativeHandle.adopt(arena.poolDescriptor()));
+            handles.add(NativeHandle.adopt(peerArena.returnsDescriptor()));
+            handles.add(NativeHandle.adopt(arena.writablePoolDescriptor()));
+            return List.copyOf(handles);
         } catch (final RuntimeException | Error e) {
-            pool.close();
+            handles.forEach(NativeHandle::close);
             throw e;
         }
     }
 
     /**
-     * Attaches the peer's pool and return ring it sent ({@link #arenaHandles()} on its side).
+     * Attaches the peer's pools and return ring it sent ({@link #arenaHandles()} on its side).
      *
-     * @param received the two descriptors, owned by this method
-     * @throws CorruptDataException if they are not two, or not a sealed pool and ring
+     * @param received the three descriptors, owned by this method
+     * @throws CorruptDataException if they are not three, or not two sealed pools (the second writable) and a ring
      */
     void attachPeerArena(final List<NativeHandle> received) {
         if (arena == null || received.size() != ARENA_HANDLES) {
@@ -314,10 +321,35 @@ public final class Session implements AutoCloseable {
             throw new CorruptDataException("session " + id + ": the peer sent " + received.size()
                 + " arena descriptors, expected " + (arena == null ? 0 : ARENA_HANDLES));
         }
+        final int pool = received.get(0).release();
+        final int returns = received.get(1).release();
+        final int writable = received.get(2).release();
+        RuntimeException failure = null;
         try {
-            peerArena.attachPool(received.get(0).release());
-        } finally {
-            arena.attachReturns(received.get(1).release());
+            peerArena.attachPool(pool);
+        } catch (final RuntimeException e) {
+            failure = e;
+        }
+        if (failure == null) {
+            try {
+                peerArena.attachWritablePool(writable);
+            } catch (final RuntimeException e) {
+                failure = e;
+            }
+        } else {
+            dev.isthmus.internal.linux.FileIo.close(writable);
+        }
+        try {
+            arena.attachReturns(returns);
+        } catch (final RuntimeException e) {
+            if (failure == null) {
+                failure = e;
+            } else {
+                failure.addSuppressed(e);
+            }
+        }
+        if (failure != null) {
+            throw failure;
         }
     }
 

@@ -26,8 +26,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * A session's arena: one sealed pool the borrower maps read-only, returns through a ring the borrower
- * owns. Both ends live in this JVM here; the descriptors travel as they would over {@code SCM_RIGHTS}.
+ * A session's arena: a sealed pool the borrower maps read-only, returns through a ring the borrower owns
+ * (the peer-writable pool is tested by {@code SharedDataWritableTest}). Both ends live in this JVM here; the
+ * descriptors travel as they would over {@code SCM_RIGHTS}.
  */
 class SealedArenaTest {
     private static final AtomicInteger GROUPS = new AtomicInteger();

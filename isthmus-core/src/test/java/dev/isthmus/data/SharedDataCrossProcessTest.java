@@ -121,6 +121,68 @@ class SharedDataCrossProcessTest {
         }
     }
 
+    /**
+     * A record and an array lent read-write: the child updates them in place (an atomic counter both
+     * processes increment at once, elements, a reference, a release-store flag) while a record lent beside
+     * them stays read-only in the child; everything comes back when the child lets go.
+     */
+    @Test
+    void shouldLetThePeerUpdateInPlaceWhatWasLentReadWriteAndNothingElse() throws InterruptedException {
+        final TestUniverse universe = universe();
+        final int adds = 200_000;
+        try (SessionServer server = SessionServer.start(universe.server(), SessionOptions.zeroCopy());
+             ChildJvm client = ChildJvm.start(SharedDataPeerMain.class, args(universe, "share", Integer.toString(adds)));
+             Session session = server.accept(LONG)) {
+            client.awaitReady();
+            final SharedData data = SharedData.of(session);
+            final BlobChannel channel = session.initChannels().getFirst().blobs();
+            final SharedStruct order = data.allocate(SharedDataWritableTest.ORDER, PeerAccess.READ_WRITE);
+            final SharedArray fills = data.allocateArray(java.lang.foreign.ValueLayout.JAVA_LONG, 1000,
+                PeerAccess.READ_WRITE);
+            final SharedStruct quote = data.allocate(QUOTE);
+            SharedDataTest.INSTRUMENT.set(quote.segment(), 77);
+            assertTrue(data.lend(order, channel, SharedDataPeerMain.TIMEOUT_NS));
+            assertTrue(data.lend(fills, channel, SharedDataPeerMain.TIMEOUT_NS));
+            assertTrue(data.lend(quote, channel, SharedDataPeerMain.TIMEOUT_NS));
+            assertEquals("READONLY false false true", client.awaitLine("READONLY", LONG));
+            assertEquals("WRITE TO READ-ONLY REFUSED true", client.awaitLine("WRITE TO", LONG));
+            final java.lang.foreign.MemorySegment o = order.segment();
+            awaitState(o, 1);
+            for (int i = 0; i < adds; i++) {
+                SharedDataWritableTest.FILLED.getAndAdd(o, 1);
+            }
+            awaitState(o, 2);
+            assertEquals(2L * adds, SharedDataWritableTest.FILLED.getVolatile(o), "no add of either process was lost");
+            final SharedArray followed = order.followArray(SharedDataWritableTest.FILLS,
+                java.lang.foreign.ValueLayout.JAVA_LONG);
+            assertEquals(1000, followed.length());
+            for (int i = 0; i < 1000; i++) {
+                assertEquals(i * 7L + 1, fills.getLong(i));
+                assertEquals(i * 7L + 1, followed.getLong(i));
+            }
+            assertEquals(77, SharedDataTest.INSTRUMENT.get(quote.segment()), "the read-only record is untouched");
+            SharedDataPeerMain.send(channel, "DONE");
+            client.awaitLine("END", LONG);
+            client.assertExit(0, LONG);
+            order.close();
+            fills.close();
+            quote.close();
+            assertEquals(0, session.arena().allocatedBytes(), "freed: the peer gave back all three");
+        }
+    }
+
+    private static void awaitState(final java.lang.foreign.MemorySegment order, final long state)
+        throws InterruptedException {
+        final long deadline = System.nanoTime() + LONG.toNanos();
+        // acquire: pairs with the child's setRelease(STATE).
+        while (SharedDataWritableTest.STATE.getAcquire(order) < state) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new AssertionError("the peer never reached state " + state);
+            }
+            Thread.sleep(1);
+        }
+    }
+
     @Test
     void shouldRefuseEveryForgedReferenceThePeerSendsAndStillBorrowTheRealOne() {
         final TestUniverse universe = universe();

@@ -27,8 +27,8 @@ import static dev.isthmus.data.SharedDataTest.VENUE;
 
 /**
  * The client side of {@link SharedDataCrossProcessTest}: connects a zero-copy session and, by mode, borrows
- * what the server lends ({@code borrow}), lends to it ({@code lend}), or sends it forged references
- * ({@code hostile}). Prints {@code READY} once connected, results as lines.
+ * what the server lends ({@code borrow}), lends to it ({@code lend}), sends it forged references
+ * ({@code hostile}), or updates in place what the server lent it read-write ({@code share}). Prints {@code READY} once connected, results as lines.
  */
 public final class SharedDataPeerMain {
     static final long TIMEOUT_NS = TimeUnit.SECONDS.toNanos(30);
@@ -91,6 +91,40 @@ public final class SharedDataPeerMain {
                         }
                         System.out.println("SUM " + checksum(quote));
                         data.lend(quote, channel, TIMEOUT_NS);
+                        receive(channel);
+                    }
+                }
+                case "share" -> {
+                    final int adds = Integer.parseInt(args[TestUniverse.ARGS + 1]);
+                    final DataRef orderRef = receive(channel);
+                    final DataRef fillsRef = receive(channel);
+                    final DataRef quoteRef = receive(channel);
+                    try (SharedStruct order = data.borrowStruct(orderRef, SharedDataWritableTest.ORDER);
+                         SharedArray fills = data.borrowArray(fillsRef, java.lang.foreign.ValueLayout.JAVA_LONG);
+                         SharedStruct quote = data.borrowStruct(quoteRef, QUOTE)) {
+                        System.out.println("READONLY " + order.isReadOnly() + " " + fills.isReadOnly() + " "
+                            + quote.isReadOnly());
+                        boolean refused;
+                        try {
+                            INSTRUMENT.set(quote.segment(), 1);
+                            refused = false;
+                        } catch (final IllegalArgumentException | UnsupportedOperationException e) {
+                            refused = true;
+                        }
+                        System.out.println("WRITE TO READ-ONLY REFUSED " + refused);
+                        final MemorySegment o = order.segment();
+                        // release: pairs with the server's getAcquire(STATE) before it starts adding too.
+                        SharedDataWritableTest.STATE.setRelease(o, 1);
+                        for (int i = 0; i < adds; i++) {
+                            SharedDataWritableTest.FILLED.getAndAdd(o, 1);
+                        }
+                        for (int i = 0; i < fills.length(); i++) {
+                            fills.setLong(i, i * 7L + 1);
+                        }
+                        order.set(SharedDataWritableTest.FILLS, fills);
+                        // release: the fills and the reference are written before; pairs with the server's
+                        // getAcquire(STATE) == 2.
+                        SharedDataWritableTest.STATE.setRelease(o, 2);
                         receive(channel);
                     }
                 }

@@ -6,6 +6,7 @@ package dev.isthmus.examples.guide;
 
 import dev.isthmus.data.DataRef;
 import dev.isthmus.data.LongField;
+import dev.isthmus.data.PeerAccess;
 import dev.isthmus.data.RefField;
 import dev.isthmus.data.SharedData;
 import dev.isthmus.data.SharedString;
@@ -25,7 +26,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * The guide's native structures: a record with a reference to a string, lent over a channel and read in place
- * by the peer; and a shared map lent read-only.
+ * by the peer; a record lent read-write, which the peer fills in place; and a shared map lent read-only.
  */
 public final class SharedStructures {
     // guide:shared-types:begin
@@ -88,6 +89,56 @@ public final class SharedStructures {
         }, 1, TimeUnit.SECONDS.toNanos(5));
         // guide:shared-borrow:end
         return seen[0];
+    }
+
+    // guide:shared-order-type:begin
+    static final StructType ORDER = StructType.of("Order", MemoryLayout.structLayout(
+        JAVA_LONG.withName("quantity"),
+        JAVA_LONG.withName("filled"),
+        JAVA_LONG.withName("done")));
+    static final LongField QUANTITY = ORDER.longField("quantity");
+    static final LongField FILLED = ORDER.longField("filled");
+    static final LongField DONE = ORDER.longField("done");
+    // guide:shared-order-type:end
+
+    /**
+     * Lends an order read-write to the peer, which fills it in place.
+     *
+     * @param data    this side's shared data of the session
+     * @param channel the channel to the peer
+     * @return the order, for the caller to read and close
+     */
+    public static SharedStruct lendOrder(final SharedData data, final Channel channel) {
+        // guide:shared-order-lend:begin
+        SharedStruct order = data.allocate(ORDER, PeerAccess.READ_WRITE);  // in the pool the peer maps read-write
+        QUANTITY.set(order.segment(), 500);
+        if (!data.lend(order, channel.blobs(), TimeUnit.SECONDS.toNanos(1))) {
+            order.close();
+            throw new IllegalStateException("the channel stayed full");
+        }
+        // ... later: DONE.getAcquire(order.segment()) == 1 says the peer's writes are all visible
+        // guide:shared-order-lend:end
+        return order;
+    }
+
+    /**
+     * Borrows the order the peer lent and fills it in place.
+     *
+     * @param session the session
+     * @param channel the channel the order comes on
+     * @return whether an order came within 5 s
+     */
+    public static boolean fillOrder(final Session session, final Channel channel) {
+        SharedData data = SharedData.of(session);
+        return channel.blobs().poll((buffer, offset, length) -> {
+            // guide:shared-order-fill:begin
+            try (SharedStruct order = data.borrowStruct(DataRef.readFrom(buffer, offset), ORDER)) {
+                MemorySegment o = order.segment();                  // writable: order.isReadOnly() == false
+                FILLED.getAndAdd(o, QUANTITY.get(o));               // atomic across processes
+                DONE.setRelease(o, 1);                              // publishes the fill to the lender
+            }
+            // guide:shared-order-fill:end
+        }, 1, TimeUnit.SECONDS.toNanos(5)) == 1;
     }
 
     /**

@@ -4,6 +4,8 @@
  */
 package dev.isthmus.examples.guide;
 
+import dev.isthmus.data.SharedData;
+import dev.isthmus.data.SharedStruct;
 import dev.isthmus.data.ShmMap;
 import dev.isthmus.internal.linux.Sockets;
 import dev.isthmus.session.ClientApp;
@@ -442,12 +444,18 @@ class GuideSnippetsTest {
     }
 
     @Test
-    void shouldLendAQuoteAndAMapThatThePeerReadsInPlace() {
+    void shouldLendAQuoteAnOrderAndAMapThatThePeerUsesInPlace() {
         try (Pair pair = pair(universe(), SessionOptions.zeroCopy().initChannels(1))) {
             try (SharedStructures.QuotePublisher publisher = new SharedStructures.QuotePublisher(pair.client())) {
                 assertTrue(publisher.publish(pair.client().initChannels().getFirst(), 42, 101_25));
                 assertEquals("XLON 42 10125",
                     SharedStructures.borrowQuote(pair.accepted(), pair.accepted().initChannels().getFirst()));
+            }
+            try (SharedStruct order = SharedStructures.lendOrder(SharedData.of(pair.client()),
+                pair.client().initChannels().getFirst())) {
+                assertTrue(SharedStructures.fillOrder(pair.accepted(), pair.accepted().initChannels().getFirst()));
+                assertEquals(1, SharedStructures.DONE.getAcquire(order.segment()));
+                assertEquals(500, SharedStructures.FILLED.get(order.segment()), "filled in place by the peer");
             }
             try (ShmMap lent = SharedStructures.lendMap(pair.accepted().initChannels().getFirst())) {
                 assertEquals(10125, SharedStructures.borrowMap(pair.client().initChannels().getFirst()));
