@@ -15,6 +15,9 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
 import static dev.isthmus.data.ShmMapDescriptor.HEADER_LENGTH;
@@ -47,6 +50,7 @@ class ShmMapHostilePeerTest {
     private static final Duration NO_HANG = Duration.ofSeconds(30);
     private static final long TIMEOUT_NS = 200_000_000L;
     private static final ValueLayout.OfLong KEY = JAVA_LONG.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong KEY_UNALIGNED = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** A pid beyond any the kernel hands out: its process is dead. */
     private static final ProcessIdentity DEAD = new ProcessIdentity(Integer.MAX_VALUE - 1, 42);
 
@@ -266,6 +270,77 @@ class ShmMapHostilePeerTest {
             memory.set(JAVA_LONG, g.stripeBase(at[0]) + LOCK_OFFSET, 0);
             final IsthmusTimeoutException free = assertThrowsInTime(IsthmusTimeoutException.class, () -> map.get(key(1)));
             assertTrue(free.getMessage().contains("is free"), free.getMessage());
+        }
+    }
+
+    @Test
+    void shouldBoundAWholeForEachByOneReadTimeoutWhenAPeerKeepsSlotAfterSlotMidUpdate() throws Exception {
+        final long readTimeoutNs = 100_000_000L;
+        final int entries = 50;
+        try (ShmMap map = ShmMap.create("shmmaphostile", "foreach", ShmMapOptions.builder().capacity(256).stripes(4)
+                 .maxKeyBytes(16).maxValueBytes(32).lockTimeoutNs(TIMEOUT_NS).readTimeoutNs(TIMEOUT_NS).build());
+             ShmMap hostile = ShmMap.adopt(map.duplicateDescriptor(false), true);
+             ShmMap victim = ShmMap.adopt(map.duplicateDescriptor(true), false, 0, readTimeoutNs)) {
+            final MemorySegment memory = hostile.memory();
+            for (long key = 0; key < entries; key++) {
+                assertTrue(map.put(key(key), value((int) key)));
+            }
+            // Every entry mid-update, in the order forEach visits them, under a live holder (this process).
+            final Geometry g = Geometry.of(memory);
+            final long[] slots = new long[entries];
+            int held = 0;
+            for (int stripe = 0; stripe < g.stripes; stripe++) {
+                memory.set(JAVA_LONG, g.stripeBase(stripe) + LOCK_OFFSET, ShmMap.lockWord(ProcessIdentity.current()));
+                for (int index = 0; index < g.slotsPerStripe; index++) {
+                    final long slot = g.slot(stripe, index);
+                    if (memory.get(JAVA_INT, slot + STATE_OFFSET) == STATE_FULL) {
+                        memory.set(JAVA_LONG, slot + SEQ_OFFSET, memory.get(JAVA_LONG, slot + SEQ_OFFSET) + 1);
+                        slots[held++] = slot;
+                    }
+                }
+            }
+            assertEquals(entries, held);
+            // The peer lets each slot go after half the read timeout, once the victim waits on it: no single
+            // slot reaches the timeout, so a bound per slot would let forEach wait entries times half of it.
+            final AtomicBoolean stop = new AtomicBoolean();
+            final AtomicInteger released = new AtomicInteger();
+            final Thread peer = Thread.ofPlatform().name("hostile-peer").start(() -> {
+                for (int k = 0; k < entries && !stop.get(); k++) {
+                    while (victim.stats().readRetries() < k + 1) {
+                        if (stop.get()) {
+                            return;
+                        }
+                        LockSupport.parkNanos(100_000);
+                    }
+                    LockSupport.parkNanos(readTimeoutNs / 2);
+                    memory.set(JAVA_LONG, slots[k] + SEQ_OFFSET, memory.get(JAVA_LONG, slots[k] + SEQ_OFFSET) + 1);
+                    released.incrementAndGet();
+                }
+            });
+            final long startNs = System.nanoTime();
+            try {
+                final IsthmusTimeoutException timeout = assertThrowsInTime(IsthmusTimeoutException.class,
+                    () -> victim.forEach((k, v) -> { }));
+                final long elapsedNs = System.nanoTime() - startNs;
+                assertTrue(timeout.getMessage().contains("mid-update") && timeout.getMessage().contains(
+                    "held by pid " + ProcessIdentity.current().pid()), timeout.getMessage());
+                // One timeout for the whole iteration (2 at most); the slack is for a loaded machine.
+                assertTrue(released.get() <= 4, "the peer let " + released.get() + " slots go before forEach gave up");
+                assertTrue(elapsedNs < 10 * readTimeoutNs, "forEach took " + elapsedNs + " ns");
+            } finally {
+                stop.set(true);
+                peer.join();
+            }
+            // The peer lets everything go: the map is whole again.
+            for (int k = released.get(); k < entries; k++) {
+                memory.set(JAVA_LONG, slots[k] + SEQ_OFFSET, memory.get(JAVA_LONG, slots[k] + SEQ_OFFSET) + 1);
+            }
+            final int[] seen = {0};
+            victim.forEach((k, v) -> {
+                assertArrayEquals(value((int) k.get(KEY_UNALIGNED, 0)), v.toArray(ValueLayout.JAVA_BYTE));
+                seen[0]++;
+            });
+            assertEquals(entries, seen[0]);
         }
     }
 
