@@ -19,6 +19,7 @@ import java.util.Objects;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BiConsumer;
+import java.util.function.IntConsumer;
 
 import static dev.isthmus.data.ShmMapDescriptor.COUNT_OFFSET;
 import static dev.isthmus.data.ShmMapDescriptor.HASH_OFFSET;
@@ -144,6 +145,8 @@ public final class ShmMap implements AutoCloseable {
     private final LongAdder readRetries = new LongAdder();
     /** Unlocks that found the lock no longer this process's: another process took it over. */
     private final LongAdder lockThefts = new LongAdder();
+    /** Test-only: called with the stripe by every put and remove holding its lock, before any slot is read. */
+    private IntConsumer onLockedForTest;
 
     private ShmMap(final SharedMemory shm, final MemorySegment memory, final boolean writable,
                    final long lockTimeoutNs, final long readTimeoutNs) {
@@ -886,6 +889,10 @@ public final class ShmMap implements AutoCloseable {
         final int slots = slotsPerStripe;
         lock(base, stripe);
         try {
+            final IntConsumer onLocked = onLockedForTest;
+            if (onLocked != null) {
+                onLocked.accept(stripe);
+            }
             int index = (int) (((hash & 0xffffffffL) * slots) >>> 32);
             int free = -1;
             for (int probed = 0; probed < slots; probed++) {
@@ -1482,6 +1489,15 @@ public final class ShmMap implements AutoCloseable {
         if (shm != null) {
             shm.close();
         }
+    }
+
+    /**
+     * Test-only: sets what every put and remove of this mapping calls, with the stripe, while it holds the
+     * stripe's lock and before it reads a slot (a test playing a peer that steals the lock then), or null.
+     * Set it before the map is used by other threads; never in production.
+     */
+    void onLockedForTest(final IntConsumer hook) {
+        this.onLockedForTest = hook;
     }
 
     /** {@return the map's memory, for tests that play a hostile peer or check the mapping's protection} */

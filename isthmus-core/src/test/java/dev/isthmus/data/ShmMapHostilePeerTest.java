@@ -19,6 +19,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 
 import static dev.isthmus.data.ShmMapDescriptor.HEADER_LENGTH;
 import static dev.isthmus.data.ShmMapDescriptor.KEY_LENGTH_OFFSET;
@@ -41,7 +42,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A peer with a writable mapping writes the worst it can: a forged header, impossible lengths and states,
- * a slot left mid-update, a lock held forever by a live process or left by a dead one, an undo record
+ * a slot left mid-update (or slot after slot, each let go just before the read timeout), a lock held forever
+ * by a live process or left by a dead one, a lock taken from under a writer that holds it, an undo record
  * naming a slot outside its stripe. The victim throws {@link CorruptDataException} or
  * {@link IsthmusTimeoutException} (within its timeout), or recovers; never an out-of-bounds access, never
  * an {@link Error}, never a hang.
@@ -383,6 +385,80 @@ class ShmMapHostilePeerTest {
             assertThrows(IllegalArgumentException.class, () -> map.recoverLocksHeldBy(ProcessIdentity.of(1)));
             memory.set(JAVA_LONG, lock, 0);
             assertTrue(map.put(key(1), value(2)));
+            assertEquals(0, map.stats().recoveries());
+        }
+    }
+
+    @Test
+    void shouldCountATheftOfAHeldLockAndLeaveTheThiefsLockWordAlone() {
+        final long ours = ShmMap.lockWord(ProcessIdentity.current());
+        // A live process other than this one: the victim's writers wait for it rather than take its lock.
+        final long thief = ShmMap.lockWord(ProcessIdentity.of(1));
+        try (ShmMap map = newMap(); ShmMap hostile = ShmMap.adopt(map.duplicateDescriptor(false), true)) {
+            final MemorySegment memory = hostile.memory();
+            final Geometry g = Geometry.of(memory);
+            final byte[][] expected = new byte[10][];
+            for (long key = 0; key < 8; key++) {
+                assertTrue(map.put(key(key), value((int) key)));
+                expected[(int) key] = value((int) key);
+            }
+            // The peer overwrites the lock word while the victim's update holds it, as a process that judged
+            // the victim dead would; a thief that took it and let it go again leaves the word free.
+            final long[] thiefWord = new long[1];
+            final int[] stolen = {-1};
+            final IntConsumer steal = stripe -> {
+                final long lock = g.stripeBase(stripe) + LOCK_OFFSET;
+                assertEquals(ours, memory.get(JAVA_LONG, lock), "the update holds the lock");
+                memory.set(JAVA_LONG, lock, thiefWord[0]);
+                stolen[0] = stripe;
+            };
+            final Object[][] thefts = {
+                {"insert", 8L, thief}, {"replace", 3L, 0L}, {"remove", 5L, thief}, {"insert", 9L, 0L},
+            };
+            int count = 0;
+            for (final Object[] theft : thefts) {
+                map.onLockedForTest(steal);
+                final String what = theft[0] + " of key " + theft[1] + " under a thief " + Long.toHexString((Long) theft[2]);
+                final long key = (Long) theft[1];
+                thiefWord[0] = (Long) theft[2];
+                if (theft[0].equals("remove")) {
+                    assertTrue(map.remove(key(key)), what);
+                    expected[(int) key] = null;
+                } else {
+                    expected[(int) key] = value((int) key + 20);
+                    assertTrue(map.put(key(key), expected[(int) key]), what);
+                }
+                count++;
+                final long base = g.stripeBase(stolen[0]);
+                assertEquals(count, map.stats().lockThefts(), what);
+                assertEquals(thiefWord[0], memory.get(JAVA_LONG, base + LOCK_OFFSET), what + ": our unlock left the"
+                    + " thief's word as it was");
+                assertEquals(0, memory.get(JAVA_LONG, base + UNDO_STATE_OFFSET), what + ": the update was committed");
+                if (thiefWord[0] != 0) {
+                    // Still the thief's: the victim's next writer of the stripe waits for it and times out.
+                    map.onLockedForTest(null);
+                    assertThrowsInTime(IsthmusTimeoutException.class, () -> map.put(key(key), value(1)));
+                    memory.set(JAVA_LONG, base + LOCK_OFFSET, 0);
+                }
+                for (int k = 0; k < expected.length; k++) {
+                    assertArrayEquals(expected[k], map.get(key(k)), what + ", key " + k);
+                }
+            }
+            map.onLockedForTest(null);
+            assertEquals(2, map.stats().lockTimeouts());
+            final int[] entries = {0};
+            map.forEach((k, v) -> {
+                assertArrayEquals(expected[(int) k.get(KEY_UNALIGNED, 0)], v.toArray(ValueLayout.JAVA_BYTE));
+                entries[0]++;
+            });
+            assertEquals(9, entries[0]);
+            assertEquals(9, map.size());
+            for (int stripe = 0; stripe < g.stripes; stripe++) {
+                assertEquals(0, memory.get(JAVA_LONG, g.stripeBase(stripe) + LOCK_OFFSET), "stripe " + stripe);
+            }
+            assertTrue(map.put(key(1), value(31)));
+            assertArrayEquals(value(31), map.get(key(1)));
+            assertEquals(thefts.length, map.stats().lockThefts(), "an unlock with the lock still ours is no theft");
             assertEquals(0, map.stats().recoveries());
         }
     }
