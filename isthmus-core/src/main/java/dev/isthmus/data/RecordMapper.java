@@ -306,7 +306,15 @@ public final class RecordMapper<R extends Record> {
     private static Object readArray(final Class<?> componentType, final ValueLayout element, final long count,
                                     final MemorySegment memory, final long at) {
         final Object array = Array.newInstance(componentType, Math.toIntExact(count));
-        MemorySegment.copy(memory, element, at, array, 0, (int) count);
+        if (array instanceof boolean[] booleans) {
+            // MemorySegment.copy takes no boolean arrays.
+            final ValueLayout.OfBoolean layout = (ValueLayout.OfBoolean) element;
+            for (int i = 0; i < booleans.length; i++) {
+                booleans[i] = memory.get(layout, at + i);
+            }
+        } else {
+            MemorySegment.copy(memory, element, at, array, 0, (int) count);
+        }
         return array;
     }
 
@@ -316,7 +324,14 @@ public final class RecordMapper<R extends Record> {
         if (length != count) {
             throw new IllegalArgumentException(path + " holds " + count + " elements, the record's array " + length);
         }
-        MemorySegment.copy(array, 0, memory, element, at, length);
+        if (array instanceof boolean[] booleans) {
+            final ValueLayout.OfBoolean layout = (ValueLayout.OfBoolean) element;
+            for (int i = 0; i < length; i++) {
+                memory.set(layout, at + i, booleans[i]);
+            }
+        } else {
+            MemorySegment.copy(array, 0, memory, element, at, length);
+        }
     }
 
     private static IllegalArgumentException mismatch(final String path, final MemoryLayout member, final Class<?> type) {

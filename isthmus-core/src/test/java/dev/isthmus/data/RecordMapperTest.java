@@ -77,7 +77,7 @@ class RecordMapperTest {
     }
 
     /** Components in another order than the members, and a member ("unmapped") without one. */
-    public record All(DataRef none, double d, Middle middle, long[] longs, byte[] bytes, float[] floats,
+    public record All(DataRef none, double d, Middle middle, long[] longs, byte[] bytes, float[] floats, boolean[] flags,
                       char[] chars, int[] ints, double[] doubles, DataRef ref, int i) {
     }
 
@@ -96,7 +96,7 @@ class RecordMapperTest {
         final DataRef ref = new DataRef(new ShmHandle(3, 7, 4096, 64), 0x1234_5678_9abcL);
         final All value = new All(null, -2.5, new Middle((byte) -7, true, new Inner((short) -300, 'λ', 1.5f),
             new short[] {1, -2, 3}), new long[] {Long.MIN_VALUE, Long.MAX_VALUE}, new byte[] {1, 2, 3, -4},
-            new float[] {0.25f, -8f}, new char[] {'a', '✓'}, new int[] {-99},
+            new float[] {0.25f, -8f}, new boolean[] {false, true}, new char[] {'a', '✓'}, new int[] {-99},
             new double[] {Math.PI}, ref, 42);
         try (Arena arena = Arena.ofConfined()) {
             final MemorySegment memory = arena.allocate(ALL.layout());
@@ -107,6 +107,8 @@ class RecordMapperTest {
             assertEquals(42, memory.get(JAVA_INT, ALL.offset("i")));
             assertEquals('λ', memory.get(JAVA_CHAR, ALL.offset("middle", "inner", "c")));
             assertEquals(-2, memory.get(JAVA_SHORT, ALL.offset("middle", "shorts") + 2));
+            assertEquals(1, memory.get(JAVA_BYTE, ALL.offset("flags") + 1), "true is stored as 1");
+            memory.set(JAVA_BYTE, ALL.offset("flags"), (byte) 0x40);
             final All copy = mapper.read(memory);
             assertNull(copy.none(), "a null reference is written as zeros and read as null");
             assertEquals(value.d(), copy.d());
@@ -117,6 +119,7 @@ class RecordMapperTest {
             assertArrayEquals(value.longs(), copy.longs());
             assertArrayEquals(value.bytes(), copy.bytes());
             assertArrayEquals(value.floats(), copy.floats());
+            assertArrayEquals(new boolean[] {true, true}, copy.flags(), "any byte but 0 reads as true");
             assertArrayEquals(value.chars(), copy.chars());
             assertArrayEquals(value.ints(), copy.ints());
             assertArrayEquals(value.doubles(), copy.doubles());
@@ -135,21 +138,21 @@ class RecordMapperTest {
     void shouldThrowWhatTheRecordOrTheMemoryCauses() {
         final RecordMapper<All> mapper = ALL.mapper(All.class);
         final All value = new All(null, 1, new Middle((byte) 1, false, new Inner((short) 1, 'c', 1), new short[3]),
-            new long[2], new byte[4], new float[2], new char[2], new int[1], new double[1], null, 1);
+            new long[2], new byte[4], new float[2], new boolean[2], new char[2], new int[1], new double[1], null, 1);
         try (Arena arena = Arena.ofConfined()) {
             final MemorySegment memory = arena.allocate(ALL.layout());
             assertThrows(NullPointerException.class, () -> mapper.write(null, memory));
             final NullPointerException nested = assertThrows(NullPointerException.class, () -> mapper.write(
-                new All(null, 1, null, new long[2], new byte[4], new float[2], new char[2], new int[1],
+                new All(null, 1, null, new long[2], new byte[4], new float[2], new boolean[2], new char[2], new int[1],
                     new double[1], null, 1), memory));
             assertEquals("All.middle", nested.getMessage());
             final NullPointerException array = assertThrows(NullPointerException.class, () -> mapper.write(
-                new All(null, 1, value.middle(), null, new byte[4], new float[2], new char[2], new int[1],
+                new All(null, 1, value.middle(), null, new byte[4], new float[2], new boolean[2], new char[2], new int[1],
                     new double[1], null, 1), memory));
             assertEquals("All.longs", array.getMessage());
             final IllegalArgumentException length = assertThrows(IllegalArgumentException.class, () -> mapper.write(
                 new All(null, 1, new Middle((byte) 1, false, new Inner((short) 1, 'c', 1), new short[4]), new long[2],
-                    new byte[4], new float[2], new char[2], new int[1], new double[1], null, 1), memory));
+                    new byte[4], new float[2], new boolean[2], new char[2], new int[1], new double[1], null, 1), memory));
             assertTrue(length.getMessage().contains("All.middle.shorts"), length.getMessage());
             final IllegalArgumentException readOnly = assertThrows(IllegalArgumentException.class,
                 () -> mapper.write(value, memory.asReadOnly()));
