@@ -50,13 +50,22 @@ public record RefField(long offset) {
      * @param record the record's memory
      */
     public DataRef get(final MemorySegment record) {
-        final long block = record.get(JAVA_LONG, offset + REF_BLOCK_OFFSET);
+        return get(record, 0);
+    }
+
+    /**
+     * {@return the reference stored in the record at {@code base} in {@code memory}, as
+     * {@link #get(MemorySegment)} returns it}
+     */
+    DataRef get(final MemorySegment memory, final long base) {
+        final long at = base + offset;
+        final long block = memory.get(JAVA_LONG, at + REF_BLOCK_OFFSET);
         if (block == 0) {
             return null;
         }
-        return new DataRef(new ShmHandle(record.get(JAVA_INT, offset + REF_POOL_OFFSET),
-            record.get(JAVA_INT, offset + REF_GENERATION_OFFSET), block,
-            record.get(JAVA_LONG, offset + REF_LENGTH_OFFSET)), record.get(JAVA_LONG, offset + REF_TYPE_TAG_OFFSET));
+        return new DataRef(new ShmHandle(memory.get(JAVA_INT, at + REF_POOL_OFFSET),
+            memory.get(JAVA_INT, at + REF_GENERATION_OFFSET), block,
+            memory.get(JAVA_LONG, at + REF_LENGTH_OFFSET)), memory.get(JAVA_LONG, at + REF_TYPE_TAG_OFFSET));
     }
 
     /**
@@ -75,14 +84,20 @@ public record RefField(long offset) {
      * @param ref    the reference, or null
      */
     public void set(final MemorySegment record, final DataRef ref) {
+        set(record, 0, ref);
+    }
+
+    /** Stores a reference, or clears it, in the record at {@code base} in {@code memory}, without a slice. */
+    void set(final MemorySegment memory, final long base, final DataRef ref) {
+        final long at = base + offset;
         if (ref == null) {
-            record.asSlice(offset, DataDescriptor.REF_LENGTH).fill((byte) 0);
+            memory.asSlice(at, DataDescriptor.REF_LENGTH).fill((byte) 0);
             return;
         }
-        record.set(JAVA_INT, offset + REF_POOL_OFFSET, ref.handle().pool());
-        record.set(JAVA_INT, offset + REF_GENERATION_OFFSET, ref.handle().generation());
-        record.set(JAVA_LONG, offset + REF_LENGTH_OFFSET, ref.handle().length());
-        record.set(JAVA_LONG, offset + REF_TYPE_TAG_OFFSET, ref.typeTag());
-        record.set(JAVA_LONG, offset + REF_BLOCK_OFFSET, ref.handle().offset());
+        memory.set(JAVA_INT, at + REF_POOL_OFFSET, ref.handle().pool());
+        memory.set(JAVA_INT, at + REF_GENERATION_OFFSET, ref.handle().generation());
+        memory.set(JAVA_LONG, at + REF_LENGTH_OFFSET, ref.handle().length());
+        memory.set(JAVA_LONG, at + REF_TYPE_TAG_OFFSET, ref.typeTag());
+        memory.set(JAVA_LONG, at + REF_BLOCK_OFFSET, ref.handle().offset());
     }
 }

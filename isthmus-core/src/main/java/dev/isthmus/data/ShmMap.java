@@ -19,6 +19,7 @@ import java.util.Objects;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BiConsumer;
+import java.util.function.IntConsumer;
 
 import static dev.isthmus.data.ShmMapDescriptor.COUNT_OFFSET;
 import static dev.isthmus.data.ShmMapDescriptor.HASH_OFFSET;
@@ -62,9 +63,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * fixed at creation.
  *
  * <p><b>Readers</b> ({@link #get}, {@link #containsKey}, {@link #forEach}) take no lock: every slot is a
- * seqlock, and a read that overlaps an update is retried, so a reader never sees a torn value. A slot that
- * stays in the middle of an update for longer than the read timeout makes the read throw
- * {@link IsthmusTimeoutException}, naming the lock holder.
+ * seqlock, and a read that overlaps an update is retried, so a reader never sees a torn value. A read that
+ * waits on slots in the middle of an update for longer than the read timeout makes the read throw
+ * {@link IsthmusTimeoutException}, naming the slot and the lock holder. The timeout bounds each call as a
+ * whole (a get, or a whole forEach), however many slots it finds mid-update.
  *
  * <p><b>Writers</b> ({@link #put}, {@link #remove}) take the stripe's lock, a word holding the holder's pid
  * and start time. Before changing a slot, a writer saves it in the stripe's undo record. A writer that
@@ -143,6 +145,8 @@ public final class ShmMap implements AutoCloseable {
     private final LongAdder readRetries = new LongAdder();
     /** Unlocks that found the lock no longer this process's: another process took it over. */
     private final LongAdder lockThefts = new LongAdder();
+    /** Test-only: called with the stripe by every put and remove holding its lock, before any slot is read. */
+    private IntConsumer onLockedForTest;
 
     private ShmMap(final SharedMemory shm, final MemorySegment memory, final boolean writable,
                    final long lockTimeoutNs, final long readTimeoutNs) {
@@ -450,21 +454,30 @@ public final class ShmMap implements AutoCloseable {
      * whole map: entries updated meanwhile may be seen before or after the update). The key and value are
      * slices of two buffers allocated once per call and reused for every entry: they are valid only during
      * the call of {@code action}, which may call any method of this map. Takes no lock; allocates the
-     * buffers and a slice per entry.
+     * buffers, a slice per entry and a counter.
+     *
+     * <p>The whole iteration waits at most the read timeout for entries mid-update: the time spent waiting
+     * on every slot found mid-update is added up, and once the sum passes the read timeout the iteration
+     * throws, whichever slot it is on. A peer that keeps slot after slot mid-update, letting each go just
+     * before the timeout, cannot stretch one call to slots times the timeout. The time {@code action}
+     * takes, and the time spent copying stable entries, do not count.
      *
      * @param action called with the key and the value of each entry
-     * @throws IsthmusTimeoutException as {@link #get(MemorySegment, MemorySegment)}
+     * @throws IsthmusTimeoutException if the waits on entries mid-update add up to more than the read
+     *                                 timeout, naming the slot and the lock holder of its stripe
      * @throws CorruptDataException    if a slot holds an impossible state or length
      */
     public void forEach(final BiConsumer<MemorySegment, MemorySegment> action) {
         Objects.requireNonNull(action, "action");
         final MemorySegment keyBuffer = MemorySegment.ofArray(new byte[maxKeyBytes]);
         final MemorySegment valueBuffer = MemorySegment.ofArray(new byte[maxValueBytes]);
+        // One read timeout for the whole iteration, not one per slot: the waits so far, in nanoseconds.
+        final long[] waitedNs = {0};
         final int stripes = stripeMask + 1;
         for (int stripe = 0; stripe < stripes; stripe++) {
             final long base = stripeBase(stripe);
             for (int index = 0; index < slotsPerStripe; index++) {
-                final long entry = copySlot(base, stripe, index, keyBuffer, valueBuffer);
+                final long entry = copySlot(base, stripe, index, keyBuffer, valueBuffer, waitedNs);
                 if (entry >= 0) {
                     action.accept(keyBuffer.asSlice(0, entry >>> 32), valueBuffer.asSlice(0, entry & 0xffffffffL));
                 }
@@ -474,9 +487,11 @@ public final class ShmMap implements AutoCloseable {
 
     /**
      * Copies one slot's entry into the buffers: {@code keyLength << 32 | valueLength}, or -1 if it holds none.
+     * {@code waitedNs[0]} is the time the caller has already waited on other slots mid-update: a wait on this
+     * one adds to it, and the read timeout applies to the sum.
      */
     private long copySlot(final long base, final int stripe, final int index, final MemorySegment keyBuffer,
-                          final MemorySegment valueBuffer) {
+                          final MemorySegment valueBuffer, final long[] waitedNs) {
         final MemorySegment memory = this.memory;
         final long slot = slotOffset(base, index);
         long retries = 0;
@@ -506,6 +521,9 @@ public final class ShmMap implements AutoCloseable {
                 // storeStoreFence after it made seq odd.
                 VarHandle.acquireFence();
                 if (getLongOpaque(memory, slot + SEQ_OFFSET) == seq) {
+                    if (retries != 0) {
+                        waitedNs[0] = System.nanoTime() - startNs;
+                    }
                     if (result >= ABSENT) {
                         return result;
                     }
@@ -514,7 +532,8 @@ public final class ShmMap implements AutoCloseable {
             }
             if (retries == 0) {
                 readRetries.increment();
-                startNs = System.nanoTime();
+                // The clock starts where the earlier waits left it, so awaitSlot times out on their sum.
+                startNs = System.nanoTime() - waitedNs[0];
             }
             retries = awaitSlot(base, stripe, index, slot, ++retries, startNs);
         }
@@ -701,7 +720,8 @@ public final class ShmMap implements AutoCloseable {
 
     /**
      * Waits a little for a slot that is mid-update or changed under a read, recovering the stripe if its
-     * writer died and this mapping may write; returns the retry count.
+     * writer died and this mapping may write; returns the retry count. {@code startNs} is when the read began
+     * waiting, on this slot or on earlier ones (one timeout per get or forEach, not per slot).
      *
      * @throws IsthmusTimeoutException past the read timeout
      */
@@ -715,7 +735,8 @@ public final class ShmMap implements AutoCloseable {
         if (elapsedNs > readTimeoutNs) {
             final long holder = getLongVolatile(memory, base + LOCK_OFFSET);
             throw new IsthmusTimeoutException("entry in slot " + index + " of stripe " + stripe + " stayed mid-update"
-                + " (seq " + getLongOpaque(memory, slot + SEQ_OFFSET) + ") for more than readTimeoutNs=" + readTimeoutNs
+                + " (seq " + getLongOpaque(memory, slot + SEQ_OFFSET) + "): the read waited on entries mid-update for"
+                + " more than readTimeoutNs=" + readTimeoutNs + " in all (one timeout per get or forEach, not per slot)"
                 + "; stripe lock " + describeHolder(holder)
                 + (writable ? "" : "; a writable mapping recovers a stripe whose writer died"));
         }
@@ -868,6 +889,10 @@ public final class ShmMap implements AutoCloseable {
         final int slots = slotsPerStripe;
         lock(base, stripe);
         try {
+            final IntConsumer onLocked = onLockedForTest;
+            if (onLocked != null) {
+                onLocked.accept(stripe);
+            }
             int index = (int) (((hash & 0xffffffffL) * slots) >>> 32);
             int free = -1;
             for (int probed = 0; probed < slots; probed++) {
@@ -1464,6 +1489,15 @@ public final class ShmMap implements AutoCloseable {
         if (shm != null) {
             shm.close();
         }
+    }
+
+    /**
+     * Test-only: sets what every put and remove of this mapping calls, with the stripe, while it holds the
+     * stripe's lock and before it reads a slot (a test playing a peer that steals the lock then), or null.
+     * Set it before the map is used by other threads; never in production.
+     */
+    void onLockedForTest(final IntConsumer hook) {
+        this.onLockedForTest = hook;
     }
 
     /** {@return the map's memory, for tests that play a hostile peer or check the mapping's protection} */

@@ -15,7 +15,11 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 
 import static dev.isthmus.data.ShmMapDescriptor.HEADER_LENGTH;
 import static dev.isthmus.data.ShmMapDescriptor.KEY_LENGTH_OFFSET;
@@ -38,7 +42,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A peer with a writable mapping writes the worst it can: a forged header, impossible lengths and states,
- * a slot left mid-update, a lock held forever by a live process or left by a dead one, an undo record
+ * a slot left mid-update (or slot after slot, each let go just before the read timeout), a lock held forever
+ * by a live process or left by a dead one, a lock taken from under a writer that holds it, an undo record
  * naming a slot outside its stripe. The victim throws {@link CorruptDataException} or
  * {@link IsthmusTimeoutException} (within its timeout), or recovers; never an out-of-bounds access, never
  * an {@link Error}, never a hang.
@@ -47,6 +52,7 @@ class ShmMapHostilePeerTest {
     private static final Duration NO_HANG = Duration.ofSeconds(30);
     private static final long TIMEOUT_NS = 200_000_000L;
     private static final ValueLayout.OfLong KEY = JAVA_LONG.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong KEY_UNALIGNED = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** A pid beyond any the kernel hands out: its process is dead. */
     private static final ProcessIdentity DEAD = new ProcessIdentity(Integer.MAX_VALUE - 1, 42);
 
@@ -270,6 +276,77 @@ class ShmMapHostilePeerTest {
     }
 
     @Test
+    void shouldBoundAWholeForEachByOneReadTimeoutWhenAPeerKeepsSlotAfterSlotMidUpdate() throws Exception {
+        final long readTimeoutNs = 100_000_000L;
+        final int entries = 50;
+        try (ShmMap map = ShmMap.create("shmmaphostile", "foreach", ShmMapOptions.builder().capacity(256).stripes(4)
+                 .maxKeyBytes(16).maxValueBytes(32).lockTimeoutNs(TIMEOUT_NS).readTimeoutNs(TIMEOUT_NS).build());
+             ShmMap hostile = ShmMap.adopt(map.duplicateDescriptor(false), true);
+             ShmMap victim = ShmMap.adopt(map.duplicateDescriptor(true), false, 0, readTimeoutNs)) {
+            final MemorySegment memory = hostile.memory();
+            for (long key = 0; key < entries; key++) {
+                assertTrue(map.put(key(key), value((int) key)));
+            }
+            // Every entry mid-update, in the order forEach visits them, under a live holder (this process).
+            final Geometry g = Geometry.of(memory);
+            final long[] slots = new long[entries];
+            int held = 0;
+            for (int stripe = 0; stripe < g.stripes; stripe++) {
+                memory.set(JAVA_LONG, g.stripeBase(stripe) + LOCK_OFFSET, ShmMap.lockWord(ProcessIdentity.current()));
+                for (int index = 0; index < g.slotsPerStripe; index++) {
+                    final long slot = g.slot(stripe, index);
+                    if (memory.get(JAVA_INT, slot + STATE_OFFSET) == STATE_FULL) {
+                        memory.set(JAVA_LONG, slot + SEQ_OFFSET, memory.get(JAVA_LONG, slot + SEQ_OFFSET) + 1);
+                        slots[held++] = slot;
+                    }
+                }
+            }
+            assertEquals(entries, held);
+            // The peer lets each slot go after half the read timeout, once the victim waits on it: no single
+            // slot reaches the timeout, so a bound per slot would let forEach wait entries times half of it.
+            final AtomicBoolean stop = new AtomicBoolean();
+            final AtomicInteger released = new AtomicInteger();
+            final Thread peer = Thread.ofPlatform().name("hostile-peer").start(() -> {
+                for (int k = 0; k < entries && !stop.get(); k++) {
+                    while (victim.stats().readRetries() < k + 1) {
+                        if (stop.get()) {
+                            return;
+                        }
+                        LockSupport.parkNanos(100_000);
+                    }
+                    LockSupport.parkNanos(readTimeoutNs / 2);
+                    memory.set(JAVA_LONG, slots[k] + SEQ_OFFSET, memory.get(JAVA_LONG, slots[k] + SEQ_OFFSET) + 1);
+                    released.incrementAndGet();
+                }
+            });
+            final long startNs = System.nanoTime();
+            try {
+                final IsthmusTimeoutException timeout = assertThrowsInTime(IsthmusTimeoutException.class,
+                    () -> victim.forEach((k, v) -> { }));
+                final long elapsedNs = System.nanoTime() - startNs;
+                assertTrue(timeout.getMessage().contains("mid-update") && timeout.getMessage().contains(
+                    "held by pid " + ProcessIdentity.current().pid()), timeout.getMessage());
+                // One timeout for the whole iteration (2 at most); the slack is for a loaded machine.
+                assertTrue(released.get() <= 4, "the peer let " + released.get() + " slots go before forEach gave up");
+                assertTrue(elapsedNs < 10 * readTimeoutNs, "forEach took " + elapsedNs + " ns");
+            } finally {
+                stop.set(true);
+                peer.join();
+            }
+            // The peer lets everything go: the map is whole again.
+            for (int k = released.get(); k < entries; k++) {
+                memory.set(JAVA_LONG, slots[k] + SEQ_OFFSET, memory.get(JAVA_LONG, slots[k] + SEQ_OFFSET) + 1);
+            }
+            final int[] seen = {0};
+            victim.forEach((k, v) -> {
+                assertArrayEquals(value((int) k.get(KEY_UNALIGNED, 0)), v.toArray(ValueLayout.JAVA_BYTE));
+                seen[0]++;
+            });
+            assertEquals(entries, seen[0]);
+        }
+    }
+
+    @Test
     void shouldRepairASlotLeftMidUpdateWithoutUndoRecordByADeadHolder() {
         try (ShmMap map = newMap(); ShmMap hostile = ShmMap.adopt(map.duplicateDescriptor(false), true)) {
             final MemorySegment memory = hostile.memory();
@@ -308,6 +385,80 @@ class ShmMapHostilePeerTest {
             assertThrows(IllegalArgumentException.class, () -> map.recoverLocksHeldBy(ProcessIdentity.of(1)));
             memory.set(JAVA_LONG, lock, 0);
             assertTrue(map.put(key(1), value(2)));
+            assertEquals(0, map.stats().recoveries());
+        }
+    }
+
+    @Test
+    void shouldCountATheftOfAHeldLockAndLeaveTheThiefsLockWordAlone() {
+        final long ours = ShmMap.lockWord(ProcessIdentity.current());
+        // A live process other than this one: the victim's writers wait for it rather than take its lock.
+        final long thief = ShmMap.lockWord(ProcessIdentity.of(1));
+        try (ShmMap map = newMap(); ShmMap hostile = ShmMap.adopt(map.duplicateDescriptor(false), true)) {
+            final MemorySegment memory = hostile.memory();
+            final Geometry g = Geometry.of(memory);
+            final byte[][] expected = new byte[10][];
+            for (long key = 0; key < 8; key++) {
+                assertTrue(map.put(key(key), value((int) key)));
+                expected[(int) key] = value((int) key);
+            }
+            // The peer overwrites the lock word while the victim's update holds it, as a process that judged
+            // the victim dead would; a thief that took it and let it go again leaves the word free.
+            final long[] thiefWord = new long[1];
+            final int[] stolen = {-1};
+            final IntConsumer steal = stripe -> {
+                final long lock = g.stripeBase(stripe) + LOCK_OFFSET;
+                assertEquals(ours, memory.get(JAVA_LONG, lock), "the update holds the lock");
+                memory.set(JAVA_LONG, lock, thiefWord[0]);
+                stolen[0] = stripe;
+            };
+            final Object[][] thefts = {
+                {"insert", 8L, thief}, {"replace", 3L, 0L}, {"remove", 5L, thief}, {"insert", 9L, 0L},
+            };
+            int count = 0;
+            for (final Object[] theft : thefts) {
+                map.onLockedForTest(steal);
+                final String what = theft[0] + " of key " + theft[1] + " under a thief " + Long.toHexString((Long) theft[2]);
+                final long key = (Long) theft[1];
+                thiefWord[0] = (Long) theft[2];
+                if (theft[0].equals("remove")) {
+                    assertTrue(map.remove(key(key)), what);
+                    expected[(int) key] = null;
+                } else {
+                    expected[(int) key] = value((int) key + 20);
+                    assertTrue(map.put(key(key), expected[(int) key]), what);
+                }
+                count++;
+                final long base = g.stripeBase(stolen[0]);
+                assertEquals(count, map.stats().lockThefts(), what);
+                assertEquals(thiefWord[0], memory.get(JAVA_LONG, base + LOCK_OFFSET), what + ": our unlock left the"
+                    + " thief's word as it was");
+                assertEquals(0, memory.get(JAVA_LONG, base + UNDO_STATE_OFFSET), what + ": the update was committed");
+                if (thiefWord[0] != 0) {
+                    // Still the thief's: the victim's next writer of the stripe waits for it and times out.
+                    map.onLockedForTest(null);
+                    assertThrowsInTime(IsthmusTimeoutException.class, () -> map.put(key(key), value(1)));
+                    memory.set(JAVA_LONG, base + LOCK_OFFSET, 0);
+                }
+                for (int k = 0; k < expected.length; k++) {
+                    assertArrayEquals(expected[k], map.get(key(k)), what + ", key " + k);
+                }
+            }
+            map.onLockedForTest(null);
+            assertEquals(2, map.stats().lockTimeouts());
+            final int[] entries = {0};
+            map.forEach((k, v) -> {
+                assertArrayEquals(expected[(int) k.get(KEY_UNALIGNED, 0)], v.toArray(ValueLayout.JAVA_BYTE));
+                entries[0]++;
+            });
+            assertEquals(9, entries[0]);
+            assertEquals(9, map.size());
+            for (int stripe = 0; stripe < g.stripes; stripe++) {
+                assertEquals(0, memory.get(JAVA_LONG, g.stripeBase(stripe) + LOCK_OFFSET), "stripe " + stripe);
+            }
+            assertTrue(map.put(key(1), value(31)));
+            assertArrayEquals(value(31), map.get(key(1)));
+            assertEquals(thefts.length, map.stats().lockThefts(), "an unlock with the lock still ours is no theft");
             assertEquals(0, map.stats().recoveries());
         }
     }
