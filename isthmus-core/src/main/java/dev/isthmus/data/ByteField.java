@@ -48,7 +48,7 @@ public record ByteField(long offset) {
      *
      * @param record the record's memory
      * @param value  the value
-     * @throws UnsupportedOperationException if the memory is read-only, as a record borrowed read-only is
+     * @throws IllegalArgumentException if the memory is read-only, as a record borrowed read-only is
      */
     public void set(final MemorySegment record, final byte value) {
         HANDLE.set(record, offset, value);

@@ -54,7 +54,7 @@ public record IntField(long offset) {
      *
      * @param record the record's memory
      * @param value  the value
-     * @throws UnsupportedOperationException if the memory is read-only, as a record borrowed read-only is
+     * @throws IllegalArgumentException if the memory is read-only, as a record borrowed read-only is
      */
     public void set(final MemorySegment record, final int value) {
         PLAIN.set(record, offset, value);

@@ -112,7 +112,7 @@ public final class SharedArray extends SharedObject {
      * @param value the value
      * @throws IndexOutOfBoundsException     if out of range
      * @throws IllegalStateException         if the elements are not {@code long}s
-     * @throws UnsupportedOperationException if the array is read-only (borrowed from a peer that lent it so)
+     * @throws IllegalArgumentException     if the array is read-only (borrowed from a peer that lent it so)
      */
     public void setLong(final long index, final long value) {
         carrier(long.class);
@@ -138,7 +138,7 @@ public final class SharedArray extends SharedObject {
      * @param value the value
      * @throws IndexOutOfBoundsException     if out of range
      * @throws IllegalStateException         if the elements are not {@code int}s
-     * @throws UnsupportedOperationException if the array is read-only (borrowed from a peer that lent it so)
+     * @throws IllegalArgumentException     if the array is read-only (borrowed from a peer that lent it so)
      */
     public void setInt(final long index, final int value) {
         carrier(int.class);
@@ -164,7 +164,7 @@ public final class SharedArray extends SharedObject {
      * @param value the value
      * @throws IndexOutOfBoundsException     if out of range
      * @throws IllegalStateException         if the elements are not {@code double}s
-     * @throws UnsupportedOperationException if the array is read-only (borrowed from a peer that lent it so)
+     * @throws IllegalArgumentException     if the array is read-only (borrowed from a peer that lent it so)
      */
     public void setDouble(final long index, final double value) {
         carrier(double.class);
@@ -190,7 +190,7 @@ public final class SharedArray extends SharedObject {
      * @param value the value
      * @throws IndexOutOfBoundsException     if out of range
      * @throws IllegalStateException         if the elements are not {@code byte}s
-     * @throws UnsupportedOperationException if the array is read-only (borrowed from a peer that lent it so)
+     * @throws IllegalArgumentException     if the array is read-only (borrowed from a peer that lent it so)
      */
     public void setByte(final long index, final byte value) {
         carrier(byte.class);

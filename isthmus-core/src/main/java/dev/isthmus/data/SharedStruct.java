@@ -95,8 +95,8 @@ public final class SharedStruct extends SharedObject {
      *
      * @param field  the reference member
      * @param target an object of the same arena as this record, through the same {@link SharedData}, or null
-     * @throws IllegalArgumentException if the target is of another arena than this record
-     * @throws UnsupportedOperationException if this record is read-only (borrowed from a peer that lent it so)
+     * @throws IllegalArgumentException if the target is of another arena than this record, or this record is
+     *                                  read-only (borrowed from a peer that lent it so)
      */
     public void set(final RefField field, final SharedObject target) {
         if (target != null && (target.borrowed != borrowed || target.data != data)) {

@@ -33,8 +33,14 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * A field of a record in shared memory read in place through a {@link LongField} flyweight, beside the same
- * field of a heap object: one record, and a scan of {@value #COUNT} records (a {@link SharedArray} against an
- * array of heap objects). Both sides read the same values; neither allocates.
+ * field of a heap object: one field, a whole record (four members), and a scan of {@value #COUNT} records (a
+ * {@link SharedArray} against an array of heap objects). Both sides read the same values; neither allocates.
+ *
+ * <p>Two baselines say where the cost of one isolated read comes from: {@code ffmField} reads a segment of
+ * plain native memory ({@code Arena.ofShared()}) with the JDK's own accessor, which is what any access through
+ * a segment the JIT cannot see costs (liveness, bounds, the base address: three loads from the segment);
+ * {@code sharedFieldConstantSegment} reads the same shared record through a segment held in a
+ * {@code static final} field, which the JIT folds, so that only the read remains.
  *
  * <p>{@code ./isthmus jmh SharedRecordBenchmark -prof gc}
  */
@@ -49,7 +55,10 @@ public class SharedRecordBenchmark {
     static final StructType QUOTE = StructType.of("BenchQuote", MemoryLayout.structLayout(
         JAVA_LONG.withName("instrument"), JAVA_LONG.withName("bid"), JAVA_LONG.withName("ask"),
         JAVA_INT.withName("size"), MemoryLayout.paddingLayout(4)));
+    static final LongField INSTRUMENT = QUOTE.longField("instrument");
     static final LongField BID = QUOTE.longField("bid");
+    static final LongField ASK = QUOTE.longField("ask");
+    static final dev.isthmus.data.IntField SIZE = QUOTE.intField("size");
     /** The record size as a constant: a loop whose stride the JIT knows is a counted loop, its checks hoisted. */
     static final long STRIDE = QUOTE.byteSize();
 
@@ -68,6 +77,16 @@ public class SharedRecordBenchmark {
     private MemorySegment manySegment;
     private HeapQuote heapOne;
     private HeapQuote[] heapMany;
+    private java.lang.foreign.Arena plainArena;
+    private MemorySegment plainSegment;
+
+    /** The record's segment before {@link ConstantSegment} is first touched, which makes it a constant. */
+    private static volatile MemorySegment constantSegmentToBe;
+
+    /** Holds the record's segment in a {@code static final}: initialized by the first benchmark call, after setup. */
+    private static final class ConstantSegment {
+        static final MemorySegment SEGMENT = constantSegmentToBe;
+    }
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -80,8 +99,18 @@ public class SharedRecordBenchmark {
         manySegment = many.segment();
         heapOne = new HeapQuote();
         heapMany = new HeapQuote[COUNT];
+        INSTRUMENT.set(oneSegment, 7);
         BID.set(oneSegment, 10_125);
+        ASK.set(oneSegment, 10_130);
+        SIZE.set(oneSegment, 500);
+        heapOne.instrument = 7;
         heapOne.bid = 10_125;
+        heapOne.ask = 10_130;
+        heapOne.size = 500;
+        constantSegmentToBe = oneSegment;
+        plainArena = java.lang.foreign.Arena.ofShared();
+        plainSegment = plainArena.allocate(QUOTE.layout());
+        MemorySegment.copy(oneSegment, 0, plainSegment, 0, QUOTE.byteSize());
         for (int i = 0; i < COUNT; i++) {
             BID.set(manySegment, many.elementOffset(i), i * 7L);
             heapMany[i] = new HeapQuote();
@@ -94,6 +123,7 @@ public class SharedRecordBenchmark {
         one.close();
         many.close();
         arena.close();
+        plainArena.close();
     }
 
     @Benchmark
@@ -104,6 +134,28 @@ public class SharedRecordBenchmark {
     @Benchmark
     public long heapField() {
         return heapOne.bid;
+    }
+
+    @Benchmark
+    public long ffmField() {
+        return plainSegment.get(JAVA_LONG, 8);
+    }
+
+    @Benchmark
+    public long sharedFieldConstantSegment() {
+        return BID.get(ConstantSegment.SEGMENT);
+    }
+
+    @Benchmark
+    public long sharedRecord() {
+        final MemorySegment quote = oneSegment;
+        return INSTRUMENT.get(quote) + BID.get(quote) + ASK.get(quote) + SIZE.get(quote);
+    }
+
+    @Benchmark
+    public long heapRecord() {
+        final HeapQuote quote = heapOne;
+        return quote.instrument + quote.bid + quote.ask + quote.size;
     }
 
     @Benchmark
