@@ -103,7 +103,15 @@ public final class ShmMap implements AutoCloseable {
     static final int HALT_STATUS = 86;
 
     /** Keys of the long conveniences: 8 bytes little-endian, at an 8-aligned offset in a slot. */
-    private static final ValueLayout.OfLong KEY_LONG = JAVA_LONG.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong KEY_LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /**
+     * Plain reads of a slot's fields: every one is at its natural alignment by the map's geometry (checked when
+     * the map is adopted), so an access that skips the alignment check reads the same bytes with the same single
+     * instruction, and spares the lookup a check per field. Whether such a read raced a writer is the seqlock's
+     * to tell, as for any plain read; atomic and ordered accesses keep the aligned handles.
+     */
+    private static final ValueLayout.OfInt INT_PLAIN = ValueLayout.JAVA_INT_UNALIGNED;
+    private static final ValueLayout.OfLong LONG_PLAIN = ValueLayout.JAVA_LONG_UNALIGNED;
     private static final ValueLayout.OfLong KEY_CHUNK = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** How long a waiter spins before it yields and parks. */
@@ -294,44 +302,44 @@ public final class ShmMap implements AutoCloseable {
             throw new CorruptDataException("shared map has a wrong magic 0x" + Long.toHexString(magic) + ", expected 0x"
                 + Long.toHexString(ShmMapDescriptor.MAGIC) + ": not a map, or its creator has not finished");
         }
-        final int version = memory.get(JAVA_INT, ShmMapDescriptor.VERSION_OFFSET);
+        final int version = memory.get(INT_PLAIN, ShmMapDescriptor.VERSION_OFFSET);
         if (version != ShmMapDescriptor.VERSION) {
             throw new CorruptDataException("shared map has layout version " + version + ", this library reads version "
                 + ShmMapDescriptor.VERSION);
         }
-        final int stripes = memory.get(JAVA_INT, ShmMapDescriptor.STRIPES_OFFSET);
+        final int stripes = memory.get(INT_PLAIN, ShmMapDescriptor.STRIPES_OFFSET);
         if (stripes < 1 || stripes > ShmMapDescriptor.MAX_STRIPES || Integer.bitCount(stripes) != 1) {
             throw new CorruptDataException("shared map declares stripes=" + stripes + ", not a power of two in [1, "
                 + ShmMapDescriptor.MAX_STRIPES + "]");
         }
-        final int slotsPerStripe = memory.get(JAVA_INT, ShmMapDescriptor.SLOTS_PER_STRIPE_OFFSET);
+        final int slotsPerStripe = memory.get(INT_PLAIN, ShmMapDescriptor.SLOTS_PER_STRIPE_OFFSET);
         if (slotsPerStripe < 1 || slotsPerStripe > ShmMapDescriptor.MAX_SLOTS_PER_STRIPE) {
             throw new CorruptDataException("shared map declares slotsPerStripe=" + slotsPerStripe + ", not in [1, "
                 + ShmMapDescriptor.MAX_SLOTS_PER_STRIPE + "]");
         }
-        final int maxKeyBytes = memory.get(JAVA_INT, ShmMapDescriptor.MAX_KEY_BYTES_OFFSET);
+        final int maxKeyBytes = memory.get(INT_PLAIN, ShmMapDescriptor.MAX_KEY_BYTES_OFFSET);
         if (maxKeyBytes < 1 || maxKeyBytes > ShmMapDescriptor.MAX_KEY_BYTES) {
             throw new CorruptDataException("shared map declares maxKeyBytes=" + maxKeyBytes + ", not in [1, "
                 + ShmMapDescriptor.MAX_KEY_BYTES + "]");
         }
-        final int maxValueBytes = memory.get(JAVA_INT, ShmMapDescriptor.MAX_VALUE_BYTES_OFFSET);
+        final int maxValueBytes = memory.get(INT_PLAIN, ShmMapDescriptor.MAX_VALUE_BYTES_OFFSET);
         if (maxValueBytes < 0 || maxValueBytes > ShmMapDescriptor.MAX_VALUE_BYTES) {
             throw new CorruptDataException("shared map declares maxValueBytes=" + maxValueBytes + ", not in [0, "
                 + ShmMapDescriptor.MAX_VALUE_BYTES + "]");
         }
-        final int slotLength = memory.get(JAVA_INT, ShmMapDescriptor.SLOT_LENGTH_OFFSET);
+        final int slotLength = memory.get(INT_PLAIN, ShmMapDescriptor.SLOT_LENGTH_OFFSET);
         final int expectedSlotLength = ShmMapDescriptor.slotLength(maxKeyBytes, maxValueBytes);
         if (slotLength != expectedSlotLength) {
             throw new CorruptDataException("shared map declares slotLength=" + slotLength + ", but maxKeyBytes="
                 + maxKeyBytes + " and maxValueBytes=" + maxValueBytes + " give " + expectedSlotLength);
         }
-        final long stripeLength = memory.get(JAVA_LONG, ShmMapDescriptor.STRIPE_LENGTH_OFFSET);
+        final long stripeLength = memory.get(LONG_PLAIN, ShmMapDescriptor.STRIPE_LENGTH_OFFSET);
         final long expectedStripeLength = ShmMapDescriptor.stripeLength(slotLength, slotsPerStripe);
         if (expectedStripeLength < 0 || stripeLength != expectedStripeLength) {
             throw new CorruptDataException("shared map declares stripeLength=" + stripeLength + ", but slotLength="
                 + slotLength + " and slotsPerStripe=" + slotsPerStripe + " give " + expectedStripeLength);
         }
-        final long totalLength = memory.get(JAVA_LONG, ShmMapDescriptor.TOTAL_LENGTH_OFFSET);
+        final long totalLength = memory.get(LONG_PLAIN, ShmMapDescriptor.TOTAL_LENGTH_OFFSET);
         final long expectedTotalLength = ShmMapDescriptor.totalLength(stripes, stripeLength);
         if (expectedTotalLength < 0 || totalLength != expectedTotalLength) {
             throw new CorruptDataException("shared map declares totalLength=" + totalLength + ", but stripes="
@@ -345,7 +353,7 @@ public final class ShmMap implements AutoCloseable {
         final long[] timeoutsNs = new long[2];
         final int[] offsets = {ShmMapDescriptor.LOCK_TIMEOUT_NS_OFFSET, ShmMapDescriptor.READ_TIMEOUT_NS_OFFSET};
         for (int i = 0; i < 2; i++) {
-            final long timeoutNs = memory.get(JAVA_LONG, offsets[i]);
+            final long timeoutNs = memory.get(LONG_PLAIN, offsets[i]);
             if (timeoutNs < 1 || timeoutNs > ShmMapDescriptor.MAX_TIMEOUT_NS) {
                 throw new CorruptDataException("shared map declares a " + (i == 0 ? "lock" : "read") + " timeout of "
                     + timeoutNs + " ns, not in [1, " + ShmMapDescriptor.MAX_TIMEOUT_NS + "]");
@@ -500,9 +508,9 @@ public final class ShmMap implements AutoCloseable {
             // acquire: pairs with the writer's putLongRelease(seq) in endUpdate.
             final long seq = getLongAcquire(memory, slot + SEQ_OFFSET);
             if ((seq & 1) == 0) {
-                final int state = memory.get(JAVA_INT, slot + STATE_OFFSET);
-                final int keyLength = memory.get(JAVA_INT, slot + KEY_LENGTH_OFFSET);
-                final int valueLength = memory.get(JAVA_INT, slot + VALUE_LENGTH_OFFSET);
+                final int state = memory.get(INT_PLAIN, slot + STATE_OFFSET);
+                final int keyLength = memory.get(INT_PLAIN, slot + KEY_LENGTH_OFFSET);
+                final int valueLength = memory.get(INT_PLAIN, slot + VALUE_LENGTH_OFFSET);
                 long result = ABSENT;
                 if (state == STATE_FULL) {
                     if (keyLength < 1 || keyLength > maxKeyBytes) {
@@ -554,10 +562,10 @@ public final class ShmMap implements AutoCloseable {
             final long slot = slotOffset(base, index);
             // acquire: pairs with the writer's putLongRelease(seq) in endUpdate (and with recovery's).
             final long seq = getLongAcquire(memory, slot + SEQ_OFFSET);
-            final int state = memory.get(JAVA_INT, slot + STATE_OFFSET);
+            final int state = memory.get(INT_PLAIN, slot + STATE_OFFSET);
             final long result;
             if (state == STATE_FULL) {
-                result = memory.get(JAVA_LONG, slot + HASH_OFFSET) != hash ? MOVE_ON : copyIfLongKey(slot, key, valueOut);
+                result = memory.get(LONG_PLAIN, slot + HASH_OFFSET) != hash ? MOVE_ON : copyIfLongKey(slot, key, valueOut);
             } else {
                 result = state == STATE_EMPTY ? ABSENT : state == STATE_TOMBSTONE ? MOVE_ON : NEXT;
             }
@@ -578,10 +586,10 @@ public final class ShmMap implements AutoCloseable {
     /** Copies the value out if the slot holds the long key and a value that fits; {@link #NEXT} otherwise. */
     private long copyIfLongKey(final long slot, final long key, final MemorySegment valueOut) {
         final MemorySegment memory = this.memory;
-        if (memory.get(JAVA_INT, slot + KEY_LENGTH_OFFSET) != Long.BYTES || memory.get(KEY_LONG, slot + KEY_OFFSET) != key) {
+        if (memory.get(INT_PLAIN, slot + KEY_LENGTH_OFFSET) != Long.BYTES || memory.get(KEY_LONG, slot + KEY_OFFSET) != key) {
             return NEXT;
         }
-        final int valueLength = memory.get(JAVA_INT, slot + VALUE_LENGTH_OFFSET);
+        final int valueLength = memory.get(INT_PLAIN, slot + VALUE_LENGTH_OFFSET);
         if (valueLength < 0 || valueLength > maxValueBytes || valueLength > valueOut.byteSize()) {
             return NEXT;
         }
@@ -604,16 +612,16 @@ public final class ShmMap implements AutoCloseable {
             final long slot = slotOffset(base, index);
             // acquire: pairs with the writer's putLongRelease(seq) in endUpdate (and with recovery's).
             final long seq = getLongAcquire(memory, slot + SEQ_OFFSET);
-            final int state = memory.get(JAVA_INT, slot + STATE_OFFSET);
+            final int state = memory.get(INT_PLAIN, slot + STATE_OFFSET);
             long result = BAD_STATE;
             if (state == STATE_EMPTY) {
                 result = ABSENT;
-            } else if (state == STATE_TOMBSTONE || state == STATE_FULL && memory.get(JAVA_LONG, slot + HASH_OFFSET) != hash) {
+            } else if (state == STATE_TOMBSTONE || state == STATE_FULL && memory.get(LONG_PLAIN, slot + HASH_OFFSET) != hash) {
                 result = NEXT;
             } else if (state == STATE_FULL) {
-                final int valueLength = memory.get(JAVA_INT, slot + VALUE_LENGTH_OFFSET);
+                final int valueLength = memory.get(INT_PLAIN, slot + VALUE_LENGTH_OFFSET);
                 if (valueLength >= 0 && valueLength <= maxValueBytes && (valueOut == null || valueLength <= valueOut.byteSize())
-                    && keyMatches(slot, memory.get(JAVA_INT, slot + KEY_LENGTH_OFFSET), key, keyLength, longKey)) {
+                    && keyMatches(slot, memory.get(INT_PLAIN, slot + KEY_LENGTH_OFFSET), key, keyLength, longKey)) {
                     if (valueOut != null) {
                         MemorySegment.copy(memory, slot + valueOffset, valueOut, 0, valueLength);
                     }
@@ -654,19 +662,19 @@ public final class ShmMap implements AutoCloseable {
             // acquire: pairs with the writer's putLongRelease(seq) in endUpdate (and with recovery's).
             final long seq = getLongAcquire(memory, slot + SEQ_OFFSET);
             if ((seq & 1) == 0) {
-                final int state = memory.get(JAVA_INT, slot + STATE_OFFSET);
+                final int state = memory.get(INT_PLAIN, slot + STATE_OFFSET);
                 long result;
                 if (state == STATE_FULL) {
-                    if (memory.get(JAVA_LONG, slot + HASH_OFFSET) != hash) {
+                    if (memory.get(LONG_PLAIN, slot + HASH_OFFSET) != hash) {
                         result = NEXT;
                     } else {
-                        final int storedKeyLength = memory.get(JAVA_INT, slot + KEY_LENGTH_OFFSET);
+                        final int storedKeyLength = memory.get(INT_PLAIN, slot + KEY_LENGTH_OFFSET);
                         if (storedKeyLength < 1 || storedKeyLength > maxKeyBytes) {
                             result = BAD_KEY_LENGTH;
                         } else if (!keyMatches(slot, storedKeyLength, key, keyLength, longKey)) {
                             result = NEXT;
                         } else {
-                            final int valueLength = memory.get(JAVA_INT, slot + VALUE_LENGTH_OFFSET);
+                            final int valueLength = memory.get(INT_PLAIN, slot + VALUE_LENGTH_OFFSET);
                             if (valueLength < 0 || valueLength > maxValueBytes) {
                                 result = BAD_VALUE_LENGTH;
                             } else if (valueOut == null) {
@@ -766,14 +774,14 @@ public final class ShmMap implements AutoCloseable {
     private CorruptDataException corrupt(final long result, final int stripe, final int index, final long slot) {
         final String where = "slot " + index + " of stripe " + stripe + " of the shared map";
         if (result == BAD_KEY_LENGTH) {
-            return new CorruptDataException(where + " holds a key of " + memory.get(JAVA_INT, slot + KEY_LENGTH_OFFSET)
+            return new CorruptDataException(where + " holds a key of " + memory.get(INT_PLAIN, slot + KEY_LENGTH_OFFSET)
                 + " bytes, outside [1, " + maxKeyBytes + "]");
         }
         if (result == BAD_VALUE_LENGTH) {
-            return new CorruptDataException(where + " holds a value of " + memory.get(JAVA_INT, slot + VALUE_LENGTH_OFFSET)
+            return new CorruptDataException(where + " holds a value of " + memory.get(INT_PLAIN, slot + VALUE_LENGTH_OFFSET)
                 + " bytes, outside [0, " + maxValueBytes + "]");
         }
-        return new CorruptDataException(where + " is in state " + memory.get(JAVA_INT, slot + STATE_OFFSET)
+        return new CorruptDataException(where + " is in state " + memory.get(INT_PLAIN, slot + STATE_OFFSET)
             + ", not EMPTY (0), FULL (1) or TOMBSTONE (2)");
     }
 
@@ -898,10 +906,10 @@ public final class ShmMap implements AutoCloseable {
             for (int probed = 0; probed < slots; probed++) {
                 // Plain reads: only the lock holder writes slots, and this thread holds the lock.
                 final long slot = slotOffset(base, index);
-                final int state = memory.get(JAVA_INT, slot + STATE_OFFSET);
+                final int state = memory.get(INT_PLAIN, slot + STATE_OFFSET);
                 if (state == STATE_FULL) {
-                    final int storedKeyLength = memory.get(JAVA_INT, slot + KEY_LENGTH_OFFSET);
-                    if (memory.get(JAVA_LONG, slot + HASH_OFFSET) == hash && storedKeyLength >= 1
+                    final int storedKeyLength = memory.get(INT_PLAIN, slot + KEY_LENGTH_OFFSET);
+                    if (memory.get(LONG_PLAIN, slot + HASH_OFFSET) == hash && storedKeyLength >= 1
                         && storedKeyLength <= maxKeyBytes && keyMatches(slot, storedKeyLength, key, keyLength, longKey)) {
                         if (value != null) {
                             replaceValue(base, index, slot, value);
@@ -952,7 +960,7 @@ public final class ShmMap implements AutoCloseable {
     private void insertAt(final long base, final int index, final long slot, final long hash, final MemorySegment key,
                           final long keyLength, final long longKey, final MemorySegment value) {
         final MemorySegment memory = this.memory;
-        final boolean tombstone = memory.get(JAVA_INT, slot + STATE_OFFSET) == STATE_TOMBSTONE;
+        final boolean tombstone = memory.get(INT_PLAIN, slot + STATE_OFFSET) == STATE_TOMBSTONE;
         final long seq = beginUpdate(base, index, slot);
         memory.set(JAVA_INT, slot + STATE_OFFSET, STATE_FULL);
         memory.set(JAVA_INT, slot + KEY_LENGTH_OFFSET, (int) keyLength);
@@ -977,7 +985,7 @@ public final class ShmMap implements AutoCloseable {
         // A slot followed by an empty one ends every probe sequence through it: it may become empty again.
         final int next = index + 1 == slotsPerStripe ? 0 : index + 1;
         final boolean empty = next != index
-            && memory.get(JAVA_INT, slotOffset(base, next) + STATE_OFFSET) == STATE_EMPTY;
+            && memory.get(INT_PLAIN, slotOffset(base, next) + STATE_OFFSET) == STATE_EMPTY;
         final long seq = beginUpdate(base, index, slot);
         memory.set(JAVA_INT, slot + STATE_OFFSET, empty ? STATE_EMPTY : STATE_TOMBSTONE);
         endUpdate(base, slot, seq);
@@ -989,7 +997,7 @@ public final class ShmMap implements AutoCloseable {
 
     private void addCount(final long base, final int offset, final long delta) {
         // opaque: size() reads it without the lock; recovery recounts if the writer dies around here.
-        putLongOpaque(memory, base + offset, memory.get(JAVA_LONG, base + offset) + delta);
+        putLongOpaque(memory, base + offset, memory.get(LONG_PLAIN, base + offset) + delta);
     }
 
     /** Saves the slot in the undo record and makes its seq odd; returns the even seq it had. */
@@ -999,7 +1007,7 @@ public final class ShmMap implements AutoCloseable {
         // release: the undo copy is complete before it is marked valid; pairs with recover()'s
         // getLongAcquire(UNDO_STATE).
         putLongRelease(memory, base + UNDO_STATE_OFFSET, index + 1L);
-        final long seq = memory.get(JAVA_LONG, slot + SEQ_OFFSET);
+        final long seq = memory.get(LONG_PLAIN, slot + SEQ_OFFSET);
         // release: the undo record is marked valid before seq turns odd, so a writer that dies with an odd
         // seq has always left its undo record; pairs with recover()'s getLongAcquire(UNDO_STATE).
         putLongRelease(memory, slot + SEQ_OFFSET, seq + 1);
@@ -1020,7 +1028,7 @@ public final class ShmMap implements AutoCloseable {
 
     /** The bytes of a slot its undo record keeps: the header, the key and the value's current length. */
     private int undoLength(final long slot) {
-        final int valueLength = memory.get(JAVA_INT, slot + VALUE_LENGTH_OFFSET);
+        final int valueLength = memory.get(INT_PLAIN, slot + VALUE_LENGTH_OFFSET);
         return valueOffset + Math.clamp(valueLength, 0, maxValueBytes);
     }
 
@@ -1125,14 +1133,14 @@ public final class ShmMap implements AutoCloseable {
         long tombstones = 0;
         for (int index = 0; index < slotsPerStripe; index++) {
             final long slot = slotOffset(base, index);
-            final long seq = memory.get(JAVA_LONG, slot + SEQ_OFFSET);
+            final long seq = memory.get(LONG_PLAIN, slot + SEQ_OFFSET);
             if ((seq & 1) != 0) {
                 // Mid-update with no undo record: only a hostile writer leaves this. Its key is lost.
                 memory.set(JAVA_INT, slot + STATE_OFFSET, STATE_TOMBSTONE);
                 // release: publishes the repaired slot; pairs with the readers' getLongAcquire(seq).
                 putLongRelease(memory, slot + SEQ_OFFSET, seq + 1);
             }
-            final int state = memory.get(JAVA_INT, slot + STATE_OFFSET);
+            final int state = memory.get(INT_PLAIN, slot + STATE_OFFSET);
             if (state == STATE_FULL) {
                 full++;
             } else if (state == STATE_TOMBSTONE) {
@@ -1152,8 +1160,8 @@ public final class ShmMap implements AutoCloseable {
     private void rollBack(final long base, final long slot, final long seq) {
         final MemorySegment memory = this.memory;
         final long undoSlot = base + UNDO_SLOT_OFFSET;
-        final long savedSeq = memory.get(JAVA_LONG, undoSlot + SEQ_OFFSET);
-        final int savedValueLength = Math.clamp(memory.get(JAVA_INT, undoSlot + VALUE_LENGTH_OFFSET), 0, maxValueBytes);
+        final long savedSeq = memory.get(LONG_PLAIN, undoSlot + SEQ_OFFSET);
+        final int savedValueLength = Math.clamp(memory.get(INT_PLAIN, undoSlot + VALUE_LENGTH_OFFSET), 0, maxValueBytes);
         // The seq stays odd while the bytes go back: readers keep retrying.
         MemorySegment.copy(memory, undoSlot + Long.BYTES, memory, slot + Long.BYTES,
             valueOffset - Long.BYTES + savedValueLength);
