@@ -62,6 +62,12 @@ public class SharedRecordBenchmark {
     /** The record size as a constant: a loop whose stride the JIT knows is a counted loop, its checks hoisted. */
     static final long STRIDE = QUOTE.byteSize();
 
+    /** A Java record with {@link #QUOTE}'s members, for {@link #mapperRead}. */
+    public record Quote(long instrument, long bid, long ask, int size) {
+    }
+
+    static final dev.isthmus.data.RecordMapper<Quote> QUOTES = QUOTE.mapper(Quote.class);
+
     /** The heap twin of {@link #QUOTE}. */
     static final class HeapQuote {
         long instrument;
@@ -150,6 +156,12 @@ public class SharedRecordBenchmark {
     public long sharedRecord() {
         final MemorySegment quote = oneSegment;
         return INSTRUMENT.get(quote) + BID.get(quote) + ASK.get(quote) + SIZE.get(quote);
+    }
+
+    /** {@return a copy of the record on the heap}: allocates the record, nothing else. */
+    @Benchmark
+    public Quote mapperRead() {
+        return QUOTES.read(oneSegment);
     }
 
     @Benchmark
