@@ -220,6 +220,17 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
         pools.add(memory);
     }
 
+    /**
+     * {@return whether the owner lent the blocks of pool {@code index} writable}: only a sealed arena's
+     * peer-writable pool, once attached ({@link #attachWritablePool}). The pools of an arena of named pools
+     * are mapped read-write, but nothing in them is lent writable: views of them should be read-only.
+     *
+     * @param index a pool index, as in {@link ShmHandle#pool()}
+     */
+    public synchronized boolean isLentWritable(final int index) {
+        return returns != null && index == ShmArena.WRITABLE_POOL && pools.size() > ShmArena.WRITABLE_POOL;
+    }
+
     @Override
     public boolean countsInSharedMemory() {
         return returns == null;

@@ -279,9 +279,8 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
     }
 
     /**
-     * Allocates a block, zeroed as {@link #allocateZeroed} does, that the peer may write as well as read: in a
-     * sealed arena, a block of the pool handed to the peer read-write; an arena of named pools has no other
-     * kind (a peer opens its pools read-write).
+     * Allocates a block, zeroed as {@link #allocateZeroed} does, that the peer may write as well as read: a
+     * block of the sealed arena's pool handed to the peer read-write.
      *
      * <p>What a peer that writes can and cannot cause: it can change the block's bytes at any time, its
      * header included, so whatever this process reads back from the block is as untrusted as anything the
@@ -292,10 +291,15 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
      * @param length the payload length, at least 0
      * @return the block
      * @throws IllegalArgumentException if {@code length} is negative or beyond {@link SharedMemory#MAX_LENGTH_BYTES}
-     * @throws IllegalStateException    if the arena is closed
+     * @throws IllegalStateException    if the arena is closed, or is not sealed (an arena of named pools has no
+     *                                  pool lent writable: {@link ArenaView#isLentWritable} is false for all)
      * @throws dev.isthmus.IsthmusException if the writable pool is full
      */
     public ShmBlock allocatePeerWritable(final long length) {
+        if (!sealed) {
+            throw new IllegalStateException("arena " + group + " has named pools, none lent writable: only a sealed"
+                + " (session) arena allocates blocks its peer may write");
+        }
         return allocate(length, true, true);
     }
 
@@ -681,14 +685,13 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
     }
 
     /**
-     * {@return whether a peer may write the blocks of pool {@code index}}: in a sealed arena only the
-     * peer-writable pool's ({@link #allocatePeerWritable}); in an arena of named pools every pool's, which
-     * peers open read-write
+     * {@return whether the blocks of pool {@code index} are lent writable}: only the sealed arena's
+     * peer-writable pool's ({@link #allocatePeerWritable})
      *
      * @param index a pool index, as in {@link ShmHandle#pool()}
      */
-    public boolean isPeerWritable(final int index) {
-        return !sealed || index == WRITABLE_POOL;
+    public boolean isLentWritable(final int index) {
+        return sealed && index == WRITABLE_POOL;
     }
 
     /**

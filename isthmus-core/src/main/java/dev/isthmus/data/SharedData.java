@@ -135,6 +135,8 @@ public final class SharedData {
      * @param access what the peer may do with it once lent
      * @return the record, held by this process
      * @throws dev.isthmus.IsthmusException if the arena's pool for that access is full
+     * @throws UnsupportedOperationException if {@code access} is {@code READ_WRITE} and the arena is not a
+     *                                       session's (an arena of named pools lends nothing writable)
      */
     public SharedStruct allocate(final StructType type, final PeerAccess access) {
         final ShmBlock block = allocate(KIND_STRUCT, type.typeTag(), 1, type.byteSize(), access);
@@ -163,6 +165,8 @@ public final class SharedData {
      * @return the array, held by this process
      * @throws IllegalArgumentException if {@code length} is negative or too large
      * @throws dev.isthmus.IsthmusException if the arena's pool for that access is full
+     * @throws UnsupportedOperationException if {@code access} is {@code READ_WRITE} and the arena is not a
+     *                                       session's (an arena of named pools lends nothing writable)
      */
     public SharedArray allocateArray(final StructType element, final long length, final PeerAccess access) {
         final long tag = DataDescriptor.arrayTag(element.typeTag());
@@ -193,6 +197,8 @@ public final class SharedData {
      * @return the array, held by this process
      * @throws IllegalArgumentException if {@code length} is negative or too large, or the layout is an address
      * @throws dev.isthmus.IsthmusException if the arena's pool for that access is full
+     * @throws UnsupportedOperationException if {@code access} is {@code READ_WRITE} and the arena is not a
+     *                                       session's (an arena of named pools lends nothing writable)
      */
     public SharedArray allocateArray(final ValueLayout element, final long length, final PeerAccess access) {
         checkElement(element);
@@ -240,7 +246,7 @@ public final class SharedData {
         }
         final ShmBlock block = switch (Objects.requireNonNull(access, "access")) {
             case READ_ONLY -> arena.allocateZeroed(bytes);
-            case READ_WRITE -> arena.allocatePeerWritable(bytes);
+            case READ_WRITE -> allocatePeerWritable(bytes);
         };
         final MemorySegment header = block.segment();
         header.set(JAVA_INT, MAGIC_OFFSET, OBJECT_MAGIC);
@@ -251,9 +257,17 @@ public final class SharedData {
         return block;
     }
 
+    private ShmBlock allocatePeerWritable(final long bytes) {
+        try {
+            return arena.allocatePeerWritable(bytes);
+        } catch (final IllegalStateException e) {
+            throw new UnsupportedOperationException("PeerAccess.READ_WRITE needs a session's arena: " + e.getMessage(), e);
+        }
+    }
+
     /** Whether the peer may write this arena's block {@code handle} names (the arena decides by its pool). */
     boolean peerWritable(final ShmHandle handle) {
-        return arena.isPeerWritable(handle.pool());
+        return arena.isLentWritable(handle.pool());
     }
 
     private static MemorySegment payload(final ShmBlock block) {
@@ -341,7 +355,8 @@ public final class SharedData {
     public SharedStruct borrowStruct(final DataRef ref, final StructType type) {
         final ShmBlock block = borrowBlock(ref, type.typeTag());
         try {
-            final MemorySegment payload = check(ref, block.segment(), KIND_STRUCT, type.typeTag(), type.byteSize(), 1L);
+            final MemorySegment payload = borrowed(ref, check(ref, block.segment(), KIND_STRUCT, type.typeTag(),
+                type.byteSize(), 1L));
             return new SharedStruct(this, block, ref.handle(), type, payload, true);
         } catch (final RuntimeException e) {
             block.close();
@@ -361,7 +376,8 @@ public final class SharedData {
         final long tag = DataDescriptor.arrayTag(element.typeTag());
         final ShmBlock block = borrowBlock(ref, tag);
         try {
-            final MemorySegment payload = check(ref, block.segment(), KIND_ARRAY, tag, element.byteSize(), -1);
+            final MemorySegment payload = borrowed(ref, check(ref, block.segment(), KIND_ARRAY, tag, element.byteSize(),
+                -1));
             return new SharedArray(this, block, ref.handle(), tag, payload, true, payload.byteSize() / element.byteSize(),
                 element.byteSize(), element, null);
         } catch (final RuntimeException e) {
@@ -383,7 +399,8 @@ public final class SharedData {
         final long tag = DataDescriptor.arrayTag(element);
         final ShmBlock block = borrowBlock(ref, tag);
         try {
-            final MemorySegment payload = check(ref, block.segment(), KIND_ARRAY, tag, element.byteSize(), -1);
+            final MemorySegment payload = borrowed(ref, check(ref, block.segment(), KIND_ARRAY, tag, element.byteSize(),
+                -1));
             return new SharedArray(this, block, ref.handle(), tag, payload, true, payload.byteSize() / element.byteSize(),
                 element.byteSize(), null, element);
         } catch (final RuntimeException e) {
@@ -402,8 +419,8 @@ public final class SharedData {
     public SharedString borrowString(final DataRef ref) {
         final ShmBlock block = borrowBlock(ref, STRING_TAG);
         try {
-            return new SharedString(this, block, ref.handle(), check(ref, block.segment(), KIND_STRING, STRING_TAG, 1, -1),
-                true);
+            return new SharedString(this, block, ref.handle(), borrowed(ref, check(ref, block.segment(), KIND_STRING,
+                STRING_TAG, 1, -1)), true);
         } catch (final RuntimeException e) {
             block.close();
             throw e;
@@ -443,28 +460,40 @@ public final class SharedData {
     }
 
     SharedStruct followStruct(final SharedStruct from, final DataRef ref, final StructType type) {
-        final MemorySegment payload = check(ref, resolve(from, ref, type.typeTag()), KIND_STRUCT, type.typeTag(),
-            type.byteSize(), 1L);
+        final MemorySegment payload = viewFrom(from, ref, check(ref, resolve(from, ref, type.typeTag()), KIND_STRUCT,
+            type.typeTag(), type.byteSize(), 1L));
         return new SharedStruct(this, null, ref.handle(), type, payload, from.borrowed);
     }
 
     SharedArray followArray(final SharedStruct from, final DataRef ref, final long tag,
                             final long stride, final ValueLayout layout, final StructType type) {
-        final MemorySegment payload = check(ref, resolve(from, ref, tag), KIND_ARRAY, tag, stride, -1);
+        final MemorySegment payload = viewFrom(from, ref, check(ref, resolve(from, ref, tag), KIND_ARRAY, tag, stride,
+            -1));
         return new SharedArray(this, null, ref.handle(), tag, payload, from.borrowed, payload.byteSize() / stride, stride,
             type, layout);
     }
 
     SharedString followString(final SharedStruct from, final DataRef ref) {
         return new SharedString(this, null, ref.handle(),
-            check(ref, resolve(from, ref, STRING_TAG), KIND_STRING, STRING_TAG, 1, -1), from.borrowed);
+            viewFrom(from, ref, check(ref, resolve(from, ref, STRING_TAG), KIND_STRING, STRING_TAG, 1, -1)), from.borrowed);
+    }
+
+    /** A peer's object is seen read-only unless its lender lent it writable (whatever the mapping allows). */
+    private MemorySegment borrowed(final DataRef ref, final MemorySegment payload) {
+        return peer.isLentWritable(ref.handle().pool()) ? payload : payload.asReadOnly();
+    }
+
+    /** What following a reference from {@code from} shows: this process's own objects as they are, a peer's as lent. */
+    private MemorySegment viewFrom(final SharedObject from, final DataRef ref, final MemorySegment payload) {
+        return from.borrowed ? borrowed(ref, payload) : payload;
     }
 
     /**
      * Checks an object's header against what the reader expects and returns its payload, sliced to exactly what
      * the header claims once that fits in the memory the reference names. The header is read once: what the
      * owner (or, for a peer-writable object, the peer) writes there afterwards cannot widen the slice. The slice
-     * is as writable as the mapping: a peer's read-only pool is mapped read-only here.
+     * is as writable as the mapping (a peer's read-only pool is mapped read-only here); callers narrow a peer's
+     * object to what it was lent as.
      */
     private static MemorySegment check(final DataRef ref, final MemorySegment object, final int kind, final long tag,
                                        final long stride, final long expectedCount) {

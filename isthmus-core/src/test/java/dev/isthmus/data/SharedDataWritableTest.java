@@ -183,6 +183,16 @@ class SharedDataWritableTest {
     }
 
     @Test
+    void shouldRefuseToLendWritableFromAnArenaOfNamedPools() {
+        try (ShmArena named = ShmArena.create("datawtest", "n" + GROUPS.incrementAndGet(), 7, ArenaOptions.defaults())) {
+            final SharedData data = SharedData.of(named, null);
+            assertThrows(UnsupportedOperationException.class, () -> data.allocate(ORDER, PeerAccess.READ_WRITE));
+            assertThrows(IllegalStateException.class, () -> named.allocatePeerWritable(64));
+            assertEquals(0, named.poolCount(), "nothing was created");
+        }
+    }
+
+    @Test
     void shouldSayWhichPoolIsFullAndKeepTheOtherUsable() {
         try (Pair pair = pair(true)) {
             final List<SharedArray> held = new ArrayList<>();
