@@ -125,6 +125,7 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
             .lengthBytes(RING_ENTRIES_OFFSET + RING_CAPACITY * 8L)
             .permissions(options.permissions())
             .fixedLength()
+            .writableOnlyHere()
             .createSealed();
         ring.segment().set(JAVA_INT, RING_VERSION_OFFSET, VERSION);
         ring.segment().set(JAVA_INT, RING_CAPACITY_OFFSET, RING_CAPACITY);

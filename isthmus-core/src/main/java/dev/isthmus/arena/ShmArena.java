@@ -430,6 +430,11 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
             .permissions(options.permissions())
             .directory(options.directory())
             .tag(groupTag);
+        if (sealed && index == READ_ONLY_POOL) {
+            // The peer gets a read-only descriptor; running as the same user, it could still fchmod the file and
+            // reopen it for writing, which this seal makes useless: no writable mapping but this one, ever.
+            builder.writableOnlyHere();
+        }
         final SharedMemory memory = sealed ? builder.fixedLength().createSealed() : builder.create();
         final MemorySegment header = memory.segment();
         header.set(JAVA_INT, VERSION_OFFSET, VERSION);
@@ -692,6 +697,11 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
      */
     public boolean isLentWritable(final int index) {
         return sealed && index == WRITABLE_POOL;
+    }
+
+    /** {@return whether this is a sealed (session) arena, {@link #createSealed}} */
+    public boolean isSealed() {
+        return sealed;
     }
 
     /**

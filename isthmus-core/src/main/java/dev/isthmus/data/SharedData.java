@@ -80,10 +80,15 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * count it claims must fit in the block. The payload is then read through a slice of exactly that size, so
  * a peer that rewrites the header afterwards cannot widen it; at worst it changes the bytes this process
  * reads, which it owns. A peer cannot write this process's read-only objects at all: that pool is mapped
- * read-only by the other side, and a borrowed view of it is read-only. A peer can write the objects this
- * process lent it read-write, and only those: it can change their values and headers and the references
- * they hold, which this process checks when it follows them exactly as it checks a peer's; it cannot change
- * how long this process's view of its own object is, nor anything the arena knows about its blocks.
+ * read-only by the other side, sealed against any other writable mapping (so a peer running as the same
+ * user cannot reopen it for writing either), and a borrowed view of it is read-only. The peer maps the whole
+ * read-write pool, so it can write every object this process allocated {@link PeerAccess#READ_WRITE}, from
+ * the moment it is allocated, lent or not (and such an object is all zero when allocated only if the peer
+ * did not write there first): their values, their headers and the references they hold, which this process
+ * checks when it follows them exactly as it checks a peer's. A reference the peer stores there names, if it
+ * passes the checks, a live object of this process's arena of the expected type, but which one is the peer's
+ * choice, lent or not: treat it as input, not as authority. The peer cannot change how long this process's
+ * view of its own object is, nor anything the arena knows about its blocks.
  * Violations are {@link CorruptDataException}s naming the reference.
  *
  * <p>Thread safety: thread-safe.
@@ -258,11 +263,11 @@ public final class SharedData {
     }
 
     private ShmBlock allocatePeerWritable(final long bytes) {
-        try {
-            return arena.allocatePeerWritable(bytes);
-        } catch (final IllegalStateException e) {
-            throw new UnsupportedOperationException("PeerAccess.READ_WRITE needs a session's arena: " + e.getMessage(), e);
+        if (!arena.isSealed()) {
+            throw new UnsupportedOperationException("PeerAccess.READ_WRITE needs a session's arena: arena "
+                + arena.group() + " has named pools, none lent writable");
         }
+        return arena.allocatePeerWritable(bytes);
     }
 
     /** Whether the peer may write this arena's block {@code handle} names (the arena decides by its pool). */
@@ -338,6 +343,10 @@ public final class SharedData {
     private void own(final SharedObject object) {
         if (object.data != this || object.borrowed) {
             throw new IllegalArgumentException(object + " is not an object this process allocated from this arena");
+        }
+        if (object.block == null) {
+            throw new IllegalArgumentException(object + " was reached by following a reference and holds no reference"
+                + " of its own: lend the object as it was allocated");
         }
     }
 

@@ -321,35 +321,30 @@ public final class Session implements AutoCloseable {
             throw new CorruptDataException("session " + id + ": the peer sent " + received.size()
                 + " arena descriptors, expected " + (arena == null ? 0 : ARENA_HANDLES));
         }
-        final int pool = received.get(0).release();
-        final int returns = received.get(1).release();
-        final int writable = received.get(2).release();
-        RuntimeException failure = null;
+        // Each descriptor is released to the call that takes it over; whatever is not reached is closed.
+        Throwable failure = null;
         try {
-            peerArena.attachPool(pool);
-        } catch (final RuntimeException e) {
+            peerArena.attachPool(received.get(0).release());
+            peerArena.attachWritablePool(received.get(2).release());
+        } catch (final RuntimeException | Error e) {
             failure = e;
-        }
-        if (failure == null) {
-            try {
-                peerArena.attachWritablePool(writable);
-            } catch (final RuntimeException e) {
-                failure = e;
-            }
-        } else {
-            dev.isthmus.internal.linux.FileIo.close(writable);
+        } finally {
+            received.get(2).close();
         }
         try {
-            arena.attachReturns(returns);
-        } catch (final RuntimeException e) {
+            arena.attachReturns(received.get(1).release());
+        } catch (final RuntimeException | Error e) {
             if (failure == null) {
                 failure = e;
             } else {
                 failure.addSuppressed(e);
             }
         }
-        if (failure != null) {
-            throw failure;
+        if (failure instanceof RuntimeException e) {
+            throw e;
+        }
+        if (failure instanceof Error e) {
+            throw e;
         }
     }
 

@@ -41,7 +41,8 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  */
 final class SessionProtocol {
     static final int MAGIC = 0x4e535349;
-    static final byte VERSION = 1;
+    /** 2: WELCOME and READY carry three arena descriptors (the second, peer-writable pool is new). */
+    static final byte VERSION = 2;
     static final int HEADER_LENGTH = 32;
     static final int MAX_MESSAGE = 64 * 1024;
 

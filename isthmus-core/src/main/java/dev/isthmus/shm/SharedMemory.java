@@ -198,9 +198,15 @@ public final class SharedMemory implements AutoCloseable {
             return mapExisting(name, path, fd, writable, maxDataLength, true);
         } catch (final dev.isthmus.NativeException e) {
             FileIo.close(fd);
-            if (writable && e.errno() == dev.isthmus.internal.linux.Errno.EACCES) {
-                throw new CorruptDataException("shared-memory segment " + path + " was handed over read-only where a"
-                    + " segment this process writes was expected: refused (" + e.getMessage() + ")");
+            if (writable && (e.errno() == dev.isthmus.internal.linux.Errno.EACCES
+                || e.errno() == dev.isthmus.internal.linux.Errno.EPERM)) {
+                throw new CorruptDataException("shared-memory segment " + path + " was handed over read-only (or sealed"
+                    + " against writing) where a segment this process writes was expected: refused (" + e.getMessage()
+                    + ")");
+            }
+            if (e.errno() == dev.isthmus.internal.linux.Errno.EINVAL || e.errno() == dev.isthmus.internal.linux.Errno.ENODEV) {
+                throw new CorruptDataException("shared-memory segment " + path + " handed over by the peer cannot be"
+                    + " mapped as a plain segment: refused (" + e.getMessage() + ")");
             }
             throw e;
         } catch (final RuntimeException | Error e) {
@@ -327,8 +333,8 @@ public final class SharedMemory implements AutoCloseable {
             if (sealed) {
                 // Nobody may shrink it from now on (a reader would fault), nor change the seals; a fixed-length
                 // segment may not grow either.
-                FileIo.addSeals(fd, FileIo.F_SEAL_SHRINK | FileIo.F_SEAL_SEAL | (builder.fixedLength ? FileIo.F_SEAL_GROW : 0),
-                    what);
+                FileIo.addSeals(fd, FileIo.F_SEAL_SHRINK | FileIo.F_SEAL_SEAL | (builder.fixedLength ? FileIo.F_SEAL_GROW : 0)
+                    | (builder.writableOnlyHere ? FileIo.F_SEAL_FUTURE_WRITE : 0), what);
                 // No write bit on the file itself: a peer handed a read-only descriptor cannot reopen it for writing
                 // through /proc/self/fd (which checks the file's mode, not the descriptor's). This process's own
                 // descriptor and its duplicates keep the access they were opened with; root still bypasses it.
@@ -638,6 +644,7 @@ public final class SharedMemory implements AutoCloseable {
         private boolean prefault;
         private long tag;
         private boolean fixedLength;
+        private boolean writableOnlyHere;
 
         private Builder(final ResourceName name) {
             this.name = Objects.requireNonNull(name, "name");
@@ -724,6 +731,21 @@ public final class SharedMemory implements AutoCloseable {
          */
         public Builder fixedLength() {
             this.fixedLength = true;
+            return this;
+        }
+
+        /**
+         * Makes {@link #createSealed()} seal the segment against every writable mapping but the creator's own
+         * ({@code F_SEAL_FUTURE_WRITE}): for a segment only this process writes and peers get read-only. A
+         * read-only descriptor alone does not stop a peer running as the same user: it may {@code fchmod} the
+         * file (it owns it) and reopen it for writing through {@code /proc/self/fd}; the seal makes that
+         * mapping fail whatever the descriptor. This process's mapping stays writable; nobody, this process
+         * included, can map the segment for writing again.
+         *
+         * @return this builder
+         */
+        public Builder writableOnlyHere() {
+            this.writableOnlyHere = true;
             return this;
         }
 

@@ -51,6 +51,38 @@ class SealedArenaTest {
         return new Pair(arena, view);
     }
 
+    /**
+     * A peer running as the same user owns the pool's file: with the read-only descriptor it was handed, it
+     * gives the file its write bits back and reopens it for writing through {@code /proc/self/fd} (root need not
+     * even do the first). The seal makes the writable mapping fail all the same; the owner's own mapping, made
+     * before, stays writable. The same holds for the return ring, which the view owns and the arena reads.
+     */
+    @Test
+    void shouldRefuseAWritableMappingOfWhatIsHandedOverReadOnlyEvenToAPeerThatOwnsTheFile() {
+        try (Pair pair = pair()) {
+            for (final int readOnly : new int[] {pair.arena().poolDescriptor(), pair.view().returnsDescriptor()}) {
+                int readWrite = -1;
+                try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) {
+                    FileIo.fchmod(readOnly, 0600, "test");
+                    readWrite = FileIo.reopen(readOnly, FileIo.O_RDWR, "test");
+                    final int fd = readWrite;
+                    final dev.isthmus.NativeException refused = assertThrows(dev.isthmus.NativeException.class,
+                        () -> dev.isthmus.internal.linux.Mmap.map(fd, FileIo.length(fd, "test"), true, arena, "test"));
+                    assertEquals(dev.isthmus.internal.linux.Errno.EPERM, refused.errno(), refused.getMessage());
+                } finally {
+                    FileIo.close(readOnly);
+                    if (readWrite >= 0) {
+                        FileIo.close(readWrite);
+                    }
+                }
+            }
+            try (ShmBlock block = pair.arena().allocate(4096)) {
+                block.segment().fill((byte) 1);
+                assertEquals(1, block.segment().get(java.lang.foreign.ValueLayout.JAVA_BYTE, 4095), "the owner still writes");
+            }
+        }
+    }
+
     @Test
     void shouldLendReadOnlyAndTakeEveryBorrowBackThroughTheBorrowersRing() throws Exception {
         try (Pair pair = pair()) {

@@ -154,6 +154,8 @@ class SharedDataWritableTest {
                 assertNotNull(followed, "the lender follows what the peer stored");
                 assertEquals(42, followed.getLong(3));
                 assertFalse(followed.isReadOnly(), "the lender's own object, writable here");
+                assertThrows(IllegalArgumentException.class, () -> pair.owner.lend(followed),
+                    "a followed object holds no reference to lend");
                 assertThrows(IllegalArgumentException.class, () -> borrowed.set(FILLS, own),
                     "a peer's record cannot refer to this process's own objects");
                 assertThrows(IllegalArgumentException.class, () -> order.set(FILLS, borrowedFills),

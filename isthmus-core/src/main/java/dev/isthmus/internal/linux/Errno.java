@@ -43,6 +43,8 @@ public final class Errno {
     public static final int EFAULT = 14;
     /** File exists. */
     public static final int EEXIST = 17;
+    /** No such device: e.g. {@code mmap} of a file that cannot be mapped. */
+    public static final int ENODEV = 19;
     /** Not a directory. */
     public static final int ENOTDIR = 20;
     /** Invalid argument. */

@@ -104,6 +104,11 @@ public final class FileIo {
     public static final int F_SEAL_GROW = 4;
     /** Seal: the file may not be written. */
     public static final int F_SEAL_WRITE = 8;
+    /**
+     * Seal (Linux 5.1): the file may not be written through any new writable mapping or {@code write}, by
+     * anyone; mappings that are writable already stay so.
+     */
+    public static final int F_SEAL_FUTURE_WRITE = 16;
     private static final int F_DUPFD_CLOEXEC = 1030;
     private static final int F_ADD_SEALS = 1033;
     private static final int F_GET_SEALS = 1034;
