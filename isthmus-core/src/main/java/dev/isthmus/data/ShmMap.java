@@ -85,7 +85,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * this process read or write outside the map's memory, throw anything but the exceptions documented here,
  * or wait longer than its timeouts: every length, state and slot index read from shared memory is checked
  * against the geometry before it is used, and a value the seqlock confirms to be impossible is reported as
- * a {@link CorruptDataException}. A peer given a read-only descriptor cannot write at all.
+ * a {@link CorruptDataException}. A peer given a read-only descriptor cannot map it for writing; one that
+ * runs as the same user owns the file, though, and could give it its write bits back and reopen it for
+ * writing through {@code /proc/self/fd}, unless the map was created
+ * {@link ShmMapOptions.Builder#peersReadOnly()}: then no writable mapping but the creator's can ever exist.
  *
  * @apiNote Lock-holder liveness is judged by pid and start time, which name a process only within one pid
  * namespace: processes sharing a map must share their pid namespace, or a live holder in another one
@@ -136,6 +139,8 @@ public final class ShmMap implements AutoCloseable {
     private final SharedMemory shm;
     private final MemorySegment memory;
     private final boolean writable;
+    /** Created {@link ShmMapOptions.Builder#peersReadOnly()}: no writable descriptor is ever handed out. */
+    private final boolean peersReadOnly;
     private final int stripeMask;
     private final int slotsPerStripe;
     private final int maxKeyBytes;
@@ -158,8 +163,14 @@ public final class ShmMap implements AutoCloseable {
 
     private ShmMap(final SharedMemory shm, final MemorySegment memory, final boolean writable,
                    final long lockTimeoutNs, final long readTimeoutNs) {
+        this(shm, memory, writable, lockTimeoutNs, readTimeoutNs, false);
+    }
+
+    private ShmMap(final SharedMemory shm, final MemorySegment memory, final boolean writable,
+                   final long lockTimeoutNs, final long readTimeoutNs, final boolean peersReadOnly) {
         this.shm = shm;
         this.writable = writable;
+        this.peersReadOnly = peersReadOnly;
         // The geometry as checked, read once: a peer that rewrites the header afterwards changes nothing here.
         final Geometry geometry = checkHeader(memory);
         this.memory = memory.asSlice(0, geometry.totalLength());
@@ -190,14 +201,18 @@ public final class ShmMap implements AutoCloseable {
      */
     public static ShmMap create(final String app, final String name, final ShmMapOptions options) {
         Objects.requireNonNull(options, "options");
-        final SharedMemory shm = SharedMemory.builder(ResourceName.of(app, "map", name))
+        final SharedMemory.Builder builder = SharedMemory.builder(ResourceName.of(app, "map", name))
             .lengthBytes(options.totalLengthBytes())
             .permissions(options.permissions())
-            .fixedLength()
-            .createSealed();
+            .fixedLength();
+        if (options.peersReadOnly()) {
+            builder.writableOnlyHere();
+        }
+        final SharedMemory shm = builder.createSealed();
         try {
             format(shm.segment(), options);
-            return new ShmMap(shm, shm.segment(), true, options.lockTimeoutNs(), options.readTimeoutNs());
+            return new ShmMap(shm, shm.segment(), true, options.lockTimeoutNs(), options.readTimeoutNs(),
+                options.peersReadOnly());
         } catch (final RuntimeException | Error e) {
             shm.close();
             throw e;
@@ -1372,11 +1387,17 @@ public final class ShmMap implements AutoCloseable {
      * (with {@code SCM_RIGHTS}), who maps it with {@link #adopt}}
      *
      * @param readOnly whether the descriptor is read-only: the kernel then refuses its holder a writable mapping
-     * @throws IllegalStateException if the map is closed, or does not own its memory
+     *                 (and, if the map was created {@link ShmMapOptions.Builder#peersReadOnly()}, any writable
+     *                 mapping whatever it does with the descriptor)
+     * @throws IllegalStateException if the map is closed, does not own its memory, or is asked for a writable
+     *                               descriptor of a map created {@code peersReadOnly()}
      */
     public int duplicateDescriptor(final boolean readOnly) {
         if (shm == null) {
             throw new IllegalStateException("this map does not own its memory");
+        }
+        if (!readOnly && peersReadOnly) {
+            throw new IllegalStateException("this map was created peersReadOnly(): no peer may ever write it");
         }
         return shm.duplicateDescriptor(readOnly);
     }
@@ -1396,7 +1417,8 @@ public final class ShmMap implements AutoCloseable {
      * @param writable  whether the peer may write the map (and take its stripe locks)
      * @param timeoutNs how long to wait for room in the pipe
      * @return whether it was sent
-     * @throws IllegalStateException if this map does not own its memory or is closed
+     * @throws IllegalStateException if this map does not own its memory or is closed, or {@code writable} is
+     *                               asked of a map created {@link ShmMapOptions.Builder#peersReadOnly()}
      * @throws dev.isthmus.ChannelClosedException if the channel is closed
      */
     public boolean lend(final dev.isthmus.transport.UnixSocketBlobChannel channel, final boolean writable,

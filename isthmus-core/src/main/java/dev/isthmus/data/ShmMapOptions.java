@@ -34,6 +34,7 @@ public final class ShmMapOptions {
     private final PermissionLevel permissions;
     private final long lockTimeoutNs;
     private final long readTimeoutNs;
+    private final boolean peersReadOnly;
     private final int slotsPerStripe;
     private final long totalLengthBytes;
 
@@ -45,6 +46,7 @@ public final class ShmMapOptions {
         this.permissions = builder.permissions;
         this.lockTimeoutNs = builder.lockTimeoutNs;
         this.readTimeoutNs = builder.readTimeoutNs;
+        this.peersReadOnly = builder.peersReadOnly;
         if (capacity < 1) {
             throw new IllegalArgumentException("capacity=" + capacity + " must be at least 1");
         }
@@ -141,6 +143,11 @@ public final class ShmMapOptions {
         return readTimeoutNs;
     }
 
+    /** {@return whether only the creator may ever write the map ({@link Builder#peersReadOnly()})} */
+    public boolean peersReadOnly() {
+        return peersReadOnly;
+    }
+
     /** {@return the length of the map's shared memory in bytes} */
     public long totalLengthBytes() {
         return totalLengthBytes;
@@ -150,7 +157,7 @@ public final class ShmMapOptions {
     public String toString() {
         return "ShmMapOptions{capacity=" + capacity + ", maxKeyBytes=" + maxKeyBytes + ", maxValueBytes="
             + maxValueBytes + ", stripes=" + stripes + ", permissions=" + permissions + ", lockTimeoutNs="
-            + lockTimeoutNs + ", readTimeoutNs=" + readTimeoutNs + "}";
+            + lockTimeoutNs + ", readTimeoutNs=" + readTimeoutNs + ", peersReadOnly=" + peersReadOnly + "}";
     }
 
     /**
@@ -165,6 +172,7 @@ public final class ShmMapOptions {
         private PermissionLevel permissions = PermissionLevel.USER_ACCESS;
         private long lockTimeoutNs = DEFAULT_LOCK_TIMEOUT_NS;
         private long readTimeoutNs = DEFAULT_READ_TIMEOUT_NS;
+        private boolean peersReadOnly;
 
         private Builder() {
         }
@@ -254,6 +262,19 @@ public final class ShmMapOptions {
          */
         public ShmMapOptions build() {
             return new ShmMapOptions(this);
+        }
+
+        /**
+         * Makes the map one only its creator writes: its memory is sealed against every writable mapping but the
+         * creator's own ({@code F_SEAL_FUTURE_WRITE}), so that a peer it is lent to can never write it, even one
+         * running as the same user (which could otherwise restore the file's write bits and reopen a read-only
+         * descriptor for writing through {@code /proc/self/fd}). Lending such a map writable is refused.
+         *
+         * @return this builder
+         */
+        public Builder peersReadOnly() {
+            this.peersReadOnly = true;
+            return this;
         }
     }
 }

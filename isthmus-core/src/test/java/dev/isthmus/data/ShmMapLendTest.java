@@ -47,6 +47,32 @@ class ShmMapLendTest {
         }
     }
 
+    /**
+     * A map created {@code peersReadOnly()}: a peer running as the same user, handed a read-only descriptor,
+     * gives the file its write bits back and reopens it for writing through {@code /proc/self/fd}; mapping it
+     * writable is still refused (the seal), and the creator hands out no writable descriptor at all.
+     */
+    @Test
+    void shouldKeepAPeersReadOnlyMapReadOnlyEvenForAPeerThatOwnsTheFile() {
+        final ShmMapOptions options = ShmMapOptions.builder().capacity(1024).maxKeyBytes(8).maxValueBytes(64)
+            .stripes(4).peersReadOnly().build();
+        try (ShmMap map = ShmMap.create("lendtest", "ro" + ProcessHandle.current().pid(), options)) {
+            assertTrue(map.put(7L, MemorySegment.ofArray(new byte[64])), "the creator writes");
+            assertThrows(IllegalStateException.class, () -> map.duplicateDescriptor(false));
+            final int readOnly = map.duplicateDescriptor(true);
+            dev.isthmus.internal.linux.FileIo.fchmod(readOnly, 0600, "test");
+            final int readWrite = dev.isthmus.internal.linux.FileIo.reopen(readOnly,
+                dev.isthmus.internal.linux.FileIo.O_RDWR, "test");
+            dev.isthmus.internal.linux.FileIo.close(readOnly);
+            assertThrows(CorruptDataException.class, () -> ShmMap.adopt(readWrite, true), "sealed against writing");
+            try (ShmMap reader = ShmMap.adopt(map.duplicateDescriptor(true), false)) {
+                assertTrue(reader.containsKey(7L));
+                assertFalse(reader.isWritable());
+            }
+            assertTrue(map.put(8L, MemorySegment.ofArray(new byte[64])), "the creator still writes");
+        }
+    }
+
     @Test
     void shouldRefuseWhatIsNotALentMapAndGiveUpInTime() {
         try (UnixSocketBlobChannel.Pair pair = UnixSocketBlobChannel.pair(UnixSocketOptions.defaults())) {

@@ -29,7 +29,9 @@ public final class FeatureStore {
     public static final int VALUE_BYTES = 64;
     /** The map: room for every user with some to spare, 8-byte keys, 64-byte values. */
     public static final ShmMapOptions MAP = ShmMapOptions.builder()
-        .capacity(16_384).maxKeyBytes(8).maxValueBytes(VALUE_BYTES).stripes(64).build();
+        .capacity(16_384).maxKeyBytes(8).maxValueBytes(VALUE_BYTES).stripes(64)
+        .peersReadOnly()                // only the server writes: no client can, even running as the same user
+        .build();
 
     private FeatureStore() {
     }

@@ -150,7 +150,9 @@ public final class SharedStructures {
     public static ShmMap lendMap(final Channel channel) {
         // guide:shm-map-lend:begin
         ShmMap features = ShmMap.create("pricer", "features", ShmMapOptions.builder()
-            .capacity(16_384).maxKeyBytes(8).maxValueBytes(64).stripes(64).build());
+            .capacity(16_384).maxKeyBytes(8).maxValueBytes(64).stripes(64)
+            .peersReadOnly()                    // only this side will ever write it
+            .build());
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment value = arena.allocate(64, 8);
             value.set(JAVA_LONG, 0, 101_25);
