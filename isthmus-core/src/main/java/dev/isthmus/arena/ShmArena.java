@@ -102,8 +102,8 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
     private final ProcessIdentity owner = ProcessIdentity.current();
     private final List<Pool> pools = new ArrayList<>();
     /**
-     * Per space and size class ({@link #SPACES} × log2 of the block size, see {@link #freeIndex}), a stack of
-     * free blocks encoded by {@link #encode}: a block freed in the peer-writable pool is reused only there.
+     * Per space and size class (index {@code space * CLASSES + log2 of the block size}), a stack of free blocks
+     * encoded by {@link #encode}: a block freed in the peer-writable pool is reused only there.
      */
     private final long[][] free = new long[SPACES * CLASSES][];
     private final int[] freeCount = new int[SPACES * CLASSES];
@@ -279,8 +279,10 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
     }
 
     /**
-     * Allocates a block, zeroed as {@link #allocateZeroed} does, that the peer may write as well as read: a
-     * block of the sealed arena's pool handed to the peer read-write.
+     * Allocates a block, its first {@code length} payload bytes zero, that the peer may write as well as read:
+     * a block of the sealed arena's pool handed to the peer read-write. Fresh memory is cleared too (the peer
+     * may have written there before it was carved), so the block is zero when returned; the peer may write it
+     * at any moment after.
      *
      * <p>What a peer that writes can and cannot cause: it can change the block's bytes at any time, its
      * header included, so whatever this process reads back from the block is as untrusted as anything the
@@ -378,6 +380,10 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
                 if (end > start) {
                     pool.memory.prefault(start, end - start);
                 }
+            }
+            if (zeroed && space == WRITABLE_POOL) {
+                // Fresh, but the peer maps this pool read-write and may have written here already.
+                pool.segment.asSlice(offset + BLOCK_HEADER_LENGTH, length).fill((byte) 0);
             }
         }
         blocks.put(encode(pool.index, offset), meta(generation, sizeClass, ALLOCATED | OWNER_HELD));

@@ -83,8 +83,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * read-only by the other side, sealed against any other writable mapping (so a peer running as the same
  * user cannot reopen it for writing either), and a borrowed view of it is read-only. The peer maps the whole
  * read-write pool, so it can write every object this process allocated {@link PeerAccess#READ_WRITE}, from
- * the moment it is allocated, lent or not (and such an object is all zero when allocated only if the peer
- * did not write there first): their values, their headers and the references they hold, which this process
+ * the moment it is allocated, lent or not (such an object is all zero when allocated, and the peer may
+ * write it at any moment after): their values, their headers and the references they hold, which this process
  * checks when it follows them exactly as it checks a peer's. A reference the peer stores there names, if it
  * passes the checks, a live object of this process's arena of the expected type, but which one is the peer's
  * choice, lent or not: treat it as input, not as authority. The peer cannot change how long this process's

@@ -231,6 +231,12 @@ class SharedDataWritableTest {
             for (long at = 0; at < scribbled; at += 8) {
                 pool.set(JAVA_LONG, at, random.nextInt(4) == 0 ? random.nextLong() : random.nextLong(1 << 12));
             }
+            try (SharedArray fresh = pair.owner.allocateArray(JAVA_LONG, 1000, PeerAccess.READ_WRITE)) {
+                assertTrue(fresh.ref().handle().offset() < scribbled, "carved where the peer scribbled");
+                for (int i = 0; i < 1000; i++) {
+                    assertEquals(0, fresh.getLong(i), "a fresh writable object is all zero, whatever the peer wrote");
+                }
+            }
             assertEquals(100, fills.length(), "the owner's length is its own");
             assertEquals(800, fills.segment().byteSize());
             assertEquals(ORDER.byteSize(), order.segment().byteSize());
