@@ -127,6 +127,11 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
     private final ShmArena arena;
     private final ArenaView peerArena;
     private final CapnpReadOptions readOptions;
+    /** A buffer for inline messages handed back by a closed one, or null: most requests need no new one. */
+    private final java.util.concurrent.atomic.AtomicReference<InlineBuffer> spareInline =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    /** Cap'n Proto's form of {@link #readOptions}, immutable: one for every message. */
+    private final ReaderOptions readerOptions;
     private final MethodHandle builderWhich;
     private final MethodHandle readerWhich;
     private final int notInSchema;
@@ -136,6 +141,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         this.factory = Objects.requireNonNull(factory, "factory");
         this.backing = Objects.requireNonNull(backing, "backing");
         this.readOptions = Objects.requireNonNull(readOptions, "readOptions");
+        this.readerOptions = new ReaderOptions(readOptions.traversalLimitWords(), readOptions.nestingLimit());
         if (backing == Backing.SESSION_SHM) {
             Objects.requireNonNull(arena, "arena (required by SESSION_SHM)");
             Objects.requireNonNull(peerArena, "peerArena (required by SESSION_SHM)");
@@ -415,7 +421,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
             segments[i] = memory.asSlice(offset, bytes).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
             offset += bytes;
         }
-        return received(segments, type, id, length, owned ? release : NOTHING_TO_RELEASE);
+        return received(segments, type, id, length, owned ? release : NOTHING_TO_RELEASE, false);
     }
 
     private static MemorySegment copy(final MemorySegment payload) {
@@ -447,23 +453,19 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
             throw corrupt(id, "payloadLength=" + length + " differs from the " + CapnpDescriptor.shmPayloadLength(count)
                 + " bytes of " + count + " handles");
         }
+        final boolean copy = readOptions.copyOnReceive();
+        if (count == 1 && !copy) {
+            return decodeOneSegment(payload, type, id, length);
+        }
         final ShmHandle[] handles = new ShmHandle[count];
         long totalBytes = 0;
         for (int i = 0; i < count; i++) {
             final ShmHandle handle = ShmHandle.readFrom(payload, SHM_HANDLES_OFFSET + (long) SHM_HANDLE_LENGTH * i);
-            if (handle.length() < (i == 0 ? BYTES_PER_WORD : 0) || handle.length() % BYTES_PER_WORD != 0
-                || handle.length() > (long) MAX_SEGMENT_WORDS * BYTES_PER_WORD) {
-                throw corrupt(id, "segment " + i + " has length=" + handle.length() + ", not a whole number of words in ["
-                    + (i == 0 ? BYTES_PER_WORD : 0) + ", " + (long) MAX_SEGMENT_WORDS * BYTES_PER_WORD + "]");
-            }
-            if (handle.offset() < 0) {
-                throw corrupt(id, "segment " + i + " has offset=" + handle.offset() + ", not a block offset (negative)");
-            }
+            checkSegment(id, i, handle.offset(), handle.length());
             handles[i] = handle;
             totalBytes += handle.length();
         }
         checkDisjoint(handles, id);
-        final boolean copy = readOptions.copyOnReceive();
         if (copy && totalBytes > readOptions.traversalLimitWords() * BYTES_PER_WORD) {
             throw corrupt(id, "its segments hold " + totalBytes + " bytes, more than the traversal limit of "
                 + readOptions.traversalLimitWords() + " words lets a reader read; copyOnReceive copies no more");
@@ -477,19 +479,65 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
                 // The copies are this process's: the sender may have its blocks back at once.
                 closeAll(blocks);
             }
-            return received(segments, type, id, length, NOTHING_TO_RELEASE);
+            return received(segments, type, id, length, NOTHING_TO_RELEASE, false);
         }
         final Runnable release = () -> closeAll(blocks);
         try {
             final ByteBuffer[] segments = new ByteBuffer[count];
             for (int i = 0; i < count; i++) {
-                // Read-only: this process only reads the sender's memory.
-                segments[i] = blocks[i].segment().asReadOnly().asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+                // Read-only: this process only reads the sender's memory (a sealed arena's read-only pool is
+                // mapped so; a block of the writable pool, or of a named pool, is made so here).
+                final ByteBuffer view = blocks[i].byteBuffer();
+                segments[i] = (view.isReadOnly() ? view : view.asReadOnlyBuffer()).order(ByteOrder.LITTLE_ENDIAN);
             }
-            return received(segments, type, id, length, release);
+            return received(segments, type, id, length, release, true);
         } catch (final RuntimeException | Error e) {
             release.run();
             throw e;
+        }
+    }
+
+    /**
+     * {@link #decodeShm} of a message of one segment, read in place: the common case of a response whose size
+     * was known, with no array of handles or blocks and no disjointness to check.
+     */
+    private Received<R> decodeOneSegment(final MemorySegment payload, final int type, final long id,
+                                         final long length) {
+        // As ShmHandle.readFrom reads a handle, without the object.
+        final long at = SHM_HANDLES_OFFSET;
+        final int pool = payload.get(ValueLayout.JAVA_INT_UNALIGNED, at);
+        final int generation = payload.get(ValueLayout.JAVA_INT_UNALIGNED, at + 4);
+        final long offset = payload.get(ValueLayout.JAVA_LONG_UNALIGNED, at + 8);
+        final long bytes = payload.get(ValueLayout.JAVA_LONG_UNALIGNED, at + 16);
+        checkSegment(id, 0, offset, bytes);
+        final ShmBlock block;
+        try {
+            block = peerArena.borrow(pool, generation, offset, bytes);
+        } catch (final CorruptDataException e) {
+            throw corrupt(id, "segment 0: " + e.getMessage(), e);
+        } catch (final IsthmusException e) {
+            throw corrupt(id, "segment 0: " + e, e);
+        }
+        try {
+            // Read-only, as in decodeShm.
+            final ByteBuffer view = block.byteBuffer();
+            final ByteBuffer buffer = (view.isReadOnly() ? view : view.asReadOnlyBuffer()).order(ByteOrder.LITTLE_ENDIAN);
+            return received(new ByteBuffer[] {buffer}, type, id, length, block::close, true);
+        } catch (final RuntimeException | Error e) {
+            block.close();
+            throw e;
+        }
+    }
+
+    /** The checks of one handle's shape that need no arena: whole words, in range, a block offset. */
+    private static void checkSegment(final long id, final int i, final long offset, final long length) {
+        if (length < (i == 0 ? BYTES_PER_WORD : 0) || length % BYTES_PER_WORD != 0
+            || length > (long) MAX_SEGMENT_WORDS * BYTES_PER_WORD) {
+            throw corrupt(id, "segment " + i + " has length=" + length + ", not a whole number of words in ["
+                + (i == 0 ? BYTES_PER_WORD : 0) + ", " + (long) MAX_SEGMENT_WORDS * BYTES_PER_WORD + "]");
+        }
+        if (offset < 0) {
+            throw corrupt(id, "segment " + i + " has offset=" + offset + ", not a block offset (negative)");
         }
     }
 
@@ -508,10 +556,19 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
             throw corrupt(id, "an inline payload of " + length + " bytes declares a segment of " + words
                 + " words; it must be at least 1 and fill the payload exactly");
         }
-        final byte[] copy = new byte[(int) (length - CapnpDescriptor.INLINE_SEGMENT_OFFSET)];
-        MemorySegment.copy(payload, ValueLayout.JAVA_BYTE, CapnpDescriptor.INLINE_SEGMENT_OFFSET, copy, 0, copy.length);
-        return received(new ByteBuffer[] {ByteBuffer.wrap(copy).order(ByteOrder.LITTLE_ENDIAN)}, type, id, length,
-            NOTHING_TO_RELEASE);
+        final int bytes = (int) (length - CapnpDescriptor.INLINE_SEGMENT_OFFSET);
+        final InlineBuffer spare = spareInline.getAndSet(null);
+        final InlineBuffer buffer = spare != null ? spare : new InlineBuffer(spareInline);
+        final ByteBuffer[] segments = buffer.take(bytes);
+        MemorySegment.copy(payload, ValueLayout.JAVA_BYTE, CapnpDescriptor.INLINE_SEGMENT_OFFSET, buffer.bytes, 0, bytes);
+        try {
+            // Closing the message hands the buffer back for the next inline message: nothing is copied into it
+            // while a message reads it.
+            return received(segments, type, id, length, buffer, false);
+        } catch (final RuntimeException | Error e) {
+            buffer.run();
+            throw e;
+        }
     }
 
     /**
@@ -594,9 +651,8 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
     }
 
     private Received<R> received(final ByteBuffer[] segments, final int type, final long id,
-                                 final long payloadLength, final Runnable release) {
-        final MessageReader reader = new MessageReader(segments,
-            new ReaderOptions(readOptions.traversalLimitWords(), readOptions.nestingLimit()));
+                                 final long payloadLength, final Runnable release, final boolean sharedMemory) {
+        final MessageReader reader = new MessageReader(segments, readerOptions);
         final R root;
         final int tag;
         try {
@@ -608,7 +664,36 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         if (tag != type && !(tag == notInSchema && type >= notInSchema)) {
             throw corrupt(id, "type=" + type + " but its root union holds member " + tag);
         }
-        return new CapnpReceived<>(type, id, payloadLength, root, release);
+        return new CapnpReceived<>(type, id, payloadLength, root, release, sharedMemory);
+    }
+
+    /**
+     * The private copy of an inline message's segment: {@link CapnpDescriptor#MAX_INLINE_BYTES} bytes, and a
+     * view of the length last used (Cap'n Proto bounds a segment by its buffer's capacity), made again only
+     * when the length changes. Running it hands it back to its codec, which a closed message does.
+     */
+    private static final class InlineBuffer implements Runnable {
+        private final java.util.concurrent.atomic.AtomicReference<InlineBuffer> home;
+        private final byte[] bytes = new byte[CapnpDescriptor.MAX_INLINE_BYTES];
+        private final ByteBuffer[] segments = new ByteBuffer[1];
+
+        InlineBuffer(final java.util.concurrent.atomic.AtomicReference<InlineBuffer> home) {
+            this.home = home;
+        }
+
+        /** {@return the one segment, {@code length} bytes long, as Cap'n Proto's reader takes it} */
+        ByteBuffer[] take(final int length) {
+            final ByteBuffer last = segments[0];
+            if (last == null || last.capacity() != length) {
+                segments[0] = ByteBuffer.wrap(bytes, 0, length).slice().order(ByteOrder.LITTLE_ENDIAN);
+            }
+            return segments;
+        }
+
+        @Override
+        public void run() {
+            home.set(this);
+        }
     }
 
     int builderType(final B root) {

@@ -17,8 +17,9 @@ import dev.isthmus.struc.AbstractReceived;
 final class CapnpReceived<R> extends AbstractReceived<R> {
     private final R root;
 
-    CapnpReceived(final int type, final long id, final long payloadLength, final R root, final Runnable release) {
-        super(type, id, payloadLength, release);
+    CapnpReceived(final int type, final long id, final long payloadLength, final R root, final Runnable release,
+                  final boolean sharedMemory) {
+        super(type, id, payloadLength, release, sharedMemory);
         this.root = root;
     }
 
@@ -26,7 +27,8 @@ final class CapnpReceived<R> extends AbstractReceived<R> {
      * {@inheritDoc}
      *
      * <p>Readers taken from it must not be used after the message is closed: for {@link Backing#SESSION_SHM}
-     * their memory goes back to the sender, who reuses it.
+     * their memory goes back to the sender, who reuses it, and a small message sent inline was copied into a
+     * buffer of the codec that the next such message is copied into.
      */
     @Override
     public R root() {

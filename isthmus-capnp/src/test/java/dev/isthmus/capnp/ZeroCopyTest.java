@@ -133,6 +133,68 @@ class ZeroCopyTest {
     }
 
     @Test
+    void shouldGiveBackWhatSomeForgottenMessagesHeldWhenTheCollectorFindsThem() throws InterruptedException {
+        try (Endpoints endpoints = Endpoints.open(Backing.SESSION_SHM)) {
+            final CapnpOutgoing<Body.Builder> message = endpoints.codecB().newMessage(64 << 10);
+            CacheMessages.response(message.root(), 5, 1, 64 << 10);
+            message.seal();
+            endpoints.b.onMessage(Body.Which.GET_CACHE_REQ, (request, replier) -> replier.reply(message));
+            final int forgotten = 4 * dev.isthmus.struc.AbstractReceived.LEAK_SAMPLE_INTERVAL;
+            final long leaksBefore = dev.isthmus.struc.AbstractReceived.leaksReclaimed();
+            for (int i = 0; i < forgotten; i++) {
+                // Read, never closed, dropped: a program's bug.
+                CacheMessages.verify(request(endpoints, Integer.toString(i)).root(), 5, 1);
+            }
+            final ShmBlock block = message.blocks().getFirst();
+            assertEquals(1 + forgotten, block.references(), "every forgotten message still holds its reference");
+            final long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+            while (dev.isthmus.struc.AbstractReceived.leaksReclaimed() == leaksBefore && System.nanoTime() < deadline) {
+                System.gc();
+                Thread.sleep(20);
+            }
+            final long reclaimed = dev.isthmus.struc.AbstractReceived.leaksReclaimed() - leaksBefore;
+            assertTrue(reclaimed >= 1, "one in " + dev.isthmus.struc.AbstractReceived.LEAK_SAMPLE_INTERVAL
+                + " forgotten messages is watched, and found");
+            final long referencesDeadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+            while (block.references() > 1 + forgotten - reclaimed && System.nanoTime() < referencesDeadline) {
+                Thread.sleep(5);
+            }
+            assertTrue(block.references() <= 1 + forgotten - reclaimed,
+                "what a found message held went back: " + block.references());
+            assertTrue(block.references() > 1 + forgotten / 2,
+                "most are not watched, and stay lent until the session ends: " + block.references());
+            message.close();
+        }
+    }
+
+    @Test
+    void shouldKeepARetainedInlineMessageWhileLaterOnesArrive() throws InterruptedException {
+        try (Endpoints endpoints = Endpoints.open(Backing.SESSION_SHM)) {
+            final java.util.concurrent.BlockingQueue<Received<Body.Reader>> kept =
+                new java.util.concurrent.LinkedBlockingQueue<>();
+            endpoints.b.onMessage(Body.Which.GET_CACHE_REQ, (request, replier) -> {
+                // Every other one is kept open past the handler; the rest are closed, handing their copy back.
+                if (request.root().getGetCacheReq().getFileName().toString().endsWith("0")) {
+                    kept.add(request.retain());
+                }
+            });
+            for (int i = 0; i < 20; i++) {
+                try (CapnpOutgoing<Body.Builder> request = endpoints.codecA().newMessage()) {
+                    CacheMessages.request(request.root(), "file-" + i + (i % 2 == 0 ? "0" : "1"));
+                    endpoints.a.send(request);
+                }
+            }
+            for (int i = 0; i < 20; i += 2) {
+                final Received<Body.Reader> message = kept.poll(30, java.util.concurrent.TimeUnit.SECONDS);
+                assertTrue(message != null, "request " + i + " arrived");
+                assertEquals("file-" + i + "0", message.root().getGetCacheReq().getFileName().toString(),
+                    "a retained inline message is not overwritten by later ones");
+                message.close();
+            }
+        }
+    }
+
+    @Test
     void shouldGiveAnObjectLargerThanTheCapASegmentOfItsOwn() {
         try (Endpoints endpoints = Endpoints.open(Backing.SESSION_SHM)) {
             final CapnpOutgoing<Body.Builder> message = endpoints.codecB().newMessage();

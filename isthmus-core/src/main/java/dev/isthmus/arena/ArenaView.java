@@ -80,6 +80,13 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
     private final long groupTag;
     private final ArenaOptions options;
     private final List<SharedMemory> pools = new ArrayList<>();
+    /**
+     * Sealed: the read-only pool's segment, itself read-only, which blocks borrowed from it are slices of: a
+     * stray write through one is an exception here rather than a fault of the read-only mapping.
+     */
+    private MemorySegment readOnlyPool;
+    /** Sealed: {@link #readOnlyPool} as one buffer, which borrowed blocks' buffers are slices of; null if larger. */
+    private java.nio.ByteBuffer readOnlyPoolBuffer;
     /** The bytes of the peer's pools this view has mapped, bounded by {@link #MAX_MAPPED_BYTES}. */
     private long mappedBytes;
     private boolean closed;
@@ -187,6 +194,8 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
             throw e;
         }
         pools.add(memory);
+        readOnlyPool = memory.segment().asReadOnly();
+        readOnlyPoolBuffer = readOnlyPool.byteSize() <= Integer.MAX_VALUE ? readOnlyPool.asByteBuffer() : null;
     }
 
     /**
@@ -275,16 +284,33 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
      *                              another generation, or a pool of another process or group
      * @throws NoSuchResourceException if the pool does not exist
      */
-    public synchronized ShmBlock borrow(final ShmHandle handle) {
-        final MemorySegment pool = check(handle);
-        if (returns == null && getIntVolatile(pool, handle.offset() + BLOCK_REFERENCES_OFFSET) <= 0) {
-            throw reject(handle, "the block holds no reference for this process");
+    public ShmBlock borrow(final ShmHandle handle) {
+        return borrow(handle.pool(), handle.generation(), handle.offset(), handle.length());
+    }
+
+    /**
+     * {@link #borrow(ShmHandle)} for a handle given by its fields, as read from a payload: no handle object.
+     *
+     * @param poolIndex  the handle's pool
+     * @param generation the handle's generation
+     * @param offset     the handle's block offset
+     * @param length     the handle's payload length
+     * @return the block; close it to give the reference back
+     * @throws CorruptDataException    as {@link #borrow(ShmHandle)} does
+     * @throws NoSuchResourceException if the pool does not exist
+     */
+    public synchronized ShmBlock borrow(final int poolIndex, final int generation, final long offset,
+                                        final long length) {
+        final MemorySegment pool = check(poolIndex, generation, offset, length);
+        if (returns == null && getIntVolatile(pool, offset + BLOCK_REFERENCES_OFFSET) <= 0) {
+            throw reject(poolIndex, generation, offset, length, "the block holds no reference for this process");
         }
         borrowedNow++;
         if (stats != null) {
             stats.set(dev.isthmus.stat.StatKind.Session.BLOCKS_BORROWED_NOW, borrowedNow);
         }
-        return new ShmBlock(this, pool, handle.pool(), handle.generation(), handle.offset(), handle.length());
+        return new ShmBlock(this, pool, pool == readOnlyPool ? readOnlyPoolBuffer : null, poolIndex, generation, offset,
+            length);
     }
 
     /**
@@ -299,32 +325,34 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
      * @throws NoSuchResourceException if the pool does not exist
      */
     public synchronized MemorySegment resolve(final ShmHandle handle) {
-        return check(handle).asSlice(handle.offset() + BLOCK_HEADER_LENGTH, handle.length());
+        return check(handle.pool(), handle.generation(), handle.offset(), handle.length())
+            .asSlice(handle.offset() + BLOCK_HEADER_LENGTH, handle.length());
     }
 
-    private MemorySegment check(final ShmHandle handle) {
+    private MemorySegment check(final int poolIndex, final int generation, final long offset, final long length) {
         if (closed) {
             throw new IllegalStateException("arena view " + group + " is closed");
         }
-        final MemorySegment pool = pool(handle.pool());
-        final long offset = handle.offset();
+        final MemorySegment pool = pool(poolIndex);
         if (offset < FIRST_BLOCK_OFFSET || (offset & MIN_BLOCK_SIZE - 1) != 0
-            || offset > pool.byteSize() - BLOCK_HEADER_LENGTH || handle.length() < 0) {
-            throw reject(handle, "its offset is not a block offset of the " + pool.byteSize() + "-byte pool");
+            || offset > pool.byteSize() - BLOCK_HEADER_LENGTH || length < 0) {
+            throw reject(poolIndex, generation, offset, length,
+                "its offset is not a block offset of the " + pool.byteSize() + "-byte pool");
         }
         if (pool.get(JAVA_INT, offset + BLOCK_MAGIC_OFFSET) != BLOCK_MAGIC) {
-            throw reject(handle, "no block starts there");
+            throw reject(poolIndex, generation, offset, length, "no block starts there");
         }
         final long size = pool.get(JAVA_LONG, offset + BLOCK_SIZE_OFFSET);
         if (Long.bitCount(size) != 1 || size < MIN_BLOCK_SIZE || size > pool.byteSize() - offset) {
-            throw reject(handle, "the block's size " + size + " is impossible");
+            throw reject(poolIndex, generation, offset, length, "the block's size " + size + " is impossible");
         }
-        if (handle.length() > size - BLOCK_HEADER_LENGTH) {
-            throw reject(handle, "its length exceeds the block's " + (size - BLOCK_HEADER_LENGTH) + " bytes");
+        if (length > size - BLOCK_HEADER_LENGTH) {
+            throw reject(poolIndex, generation, offset, length,
+                "its length exceeds the block's " + (size - BLOCK_HEADER_LENGTH) + " bytes");
         }
         if (pool.get(JAVA_INT, offset + BLOCK_STATE_OFFSET) != STATE_ALLOCATED
-            || pool.get(JAVA_INT, offset + BLOCK_GENERATION_OFFSET) != handle.generation()) {
-            throw reject(handle, "the block was freed (stale handle: generation "
+            || pool.get(JAVA_INT, offset + BLOCK_GENERATION_OFFSET) != generation) {
+            throw reject(poolIndex, generation, offset, length, "the block was freed (stale handle: generation "
                 + pool.get(JAVA_INT, offset + BLOCK_GENERATION_OFFSET) + ")");
         }
         return pool;
@@ -334,9 +362,10 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
         return (long) pool << 48 | offset;
     }
 
-    private CorruptDataException reject(final ShmHandle handle, final String why) {
-        return new CorruptDataException("handle " + handle + " of arena " + group + " (pid " + owner.pid()
-            + ") is refused: " + why);
+    private CorruptDataException reject(final int poolIndex, final int generation, final long offset,
+                                        final long length, final String why) {
+        return new CorruptDataException("handle " + new ShmHandle(poolIndex, generation, offset, length) + " of arena "
+            + group + " (pid " + owner.pid() + ") is refused: " + why);
     }
 
     private MemorySegment pool(final int index) {
@@ -346,7 +375,7 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
                     + (pools.isEmpty() ? "not arrived yet" : pools.size() == 1 ? "one pool here, 0"
                     : "two pools, 0 (read-only) and 1 (writable)"));
             }
-            return pools.get(index).segment();
+            return index == 0 ? readOnlyPool : pools.get(index).segment();
         }
         if (index < 0 || index >= MAX_POOLS) {
             throw new CorruptDataException("handle names pool " + index + " of arena " + group + ", outside [0, "

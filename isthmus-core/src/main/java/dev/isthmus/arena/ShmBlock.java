@@ -82,39 +82,76 @@ public final class ShmBlock implements AutoCloseable {
     private final int poolIndex;
     private final int generation;
     private final long offset;
-    private final MemorySegment payload;
+    private final long length;
+    /** The pool as one buffer, or null: {@link #byteBuffer()} slices it. */
+    private final java.nio.ByteBuffer poolBuffer;
+    /** Made on first use: a borrower that reads through {@link #byteBuffer()} never needs it. */
+    private MemorySegment payload;
     @SuppressWarnings("unused") // through CLOSED
     private volatile boolean closed;
 
     ShmBlock(final Releaser releaser, final MemorySegment pool, final int poolIndex, final int generation,
              final long offset, final long length) {
-        this.releaser = releaser;
-        this.pool = pool;
-        this.poolIndex = poolIndex;
-        this.generation = generation;
-        this.offset = offset;
-        this.payload = pool.asSlice(offset + BLOCK_HEADER_LENGTH, length);
+        this(releaser, pool, null, poolIndex, generation, offset, length);
     }
 
     /**
-     * {@return the payload, in shared memory}
+     * @param poolBuffer {@code pool} as one buffer (its bytes as the segment's, read-only if it is), or null
+     */
+    ShmBlock(final Releaser releaser, final MemorySegment pool, final java.nio.ByteBuffer poolBuffer,
+             final int poolIndex, final int generation, final long offset, final long length) {
+        java.util.Objects.checkFromIndexSize(offset + BLOCK_HEADER_LENGTH, length, pool.byteSize());
+        this.releaser = releaser;
+        this.pool = pool;
+        this.poolBuffer = poolBuffer;
+        this.poolIndex = poolIndex;
+        this.generation = generation;
+        this.offset = offset;
+        this.length = length;
+    }
+
+    /**
+     * {@return the payload, in shared memory}: read-only if this process may only read the block (a block
+     * borrowed from a sealed arena's read-only pool)
      */
     public MemorySegment segment() {
-        return payload;
+        MemorySegment segment = payload;
+        if (segment == null) {
+            // Racing threads make equal slices; either may be kept.
+            segment = pool.asSlice(offset + BLOCK_HEADER_LENGTH, length);
+            payload = segment;
+        }
+        return segment;
+    }
+
+    /**
+     * {@return the payload as a new {@link java.nio.ByteBuffer}, big-endian as every new buffer is}: read-only if
+     * {@link #segment()} is, and, like it, unusable once the arena (or view) holding the block is closed. Made
+     * without a segment in between where the arena keeps its pool as one buffer (a pool of at most 2 GiB
+     * borrowed from a sealed arena); otherwise {@code segment().asByteBuffer()}.
+     *
+     * @throws UnsupportedOperationException if the payload is larger than a buffer holds
+     */
+    public java.nio.ByteBuffer byteBuffer() {
+        final java.nio.ByteBuffer whole = poolBuffer;
+        if (whole != null && offset + BLOCK_HEADER_LENGTH + length <= whole.capacity()) {
+            return whole.slice((int) (offset + BLOCK_HEADER_LENGTH), (int) length);
+        }
+        return segment().asByteBuffer();
     }
 
     /**
      * {@return the payload length}
      */
     public long length() {
-        return payload.byteSize();
+        return length;
     }
 
     /**
      * {@return the handle of this block with its whole length; it carries no reference by itself}
      */
     public ShmHandle handle() {
-        return handle(payload.byteSize());
+        return handle(length);
     }
 
     /**
@@ -123,9 +160,8 @@ public final class ShmBlock implements AutoCloseable {
      * @param length the meaningful payload length, at most {@link #length()}
      */
     public ShmHandle handle(final long length) {
-        if (length < 0 || length > payload.byteSize()) {
-            throw new IllegalArgumentException("length=" + length + " exceeds the block's " + payload.byteSize()
-                + " bytes");
+        if (length < 0 || length > this.length) {
+            throw new IllegalArgumentException("length=" + length + " exceeds the block's " + this.length + " bytes");
         }
         return new ShmHandle(poolIndex, generation, offset, length);
     }
@@ -248,6 +284,6 @@ public final class ShmBlock implements AutoCloseable {
     @Override
     public String toString() {
         return "ShmBlock{pool=" + poolIndex + ", offset=" + offset + ", generation=" + generation + ", length="
-            + payload.byteSize() + "}";
+            + length + "}";
     }
 }

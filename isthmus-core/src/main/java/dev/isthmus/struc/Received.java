@@ -9,8 +9,11 @@ package dev.isthmus.struc;
  * buffer of this process otherwise.
  *
  * <p>Close it when done reading: that hands shared memory back to the sender. A handler's message is
- * closed when the handler returns, unless the handler called {@link #retain()}. A {@link java.lang.ref.Cleaner}
- * closes forgotten messages as a backstop only; the end of the session frees everything regardless.
+ * closed when the handler returns, unless the handler called {@link #retain()}. Readers taken from a message
+ * must not be used after it is closed: the memory they read goes back to the sender, or to the channel for
+ * the next message. A forgotten message keeps what it holds until the session ends, which frees everything
+ * regardless; some are found earlier by the garbage collector, and reported
+ * ({@link AbstractReceived#leaksReclaimed()}).
  *
  * @param <R> the root reader type
  */

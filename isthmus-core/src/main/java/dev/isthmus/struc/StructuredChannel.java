@@ -28,7 +28,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
@@ -127,6 +126,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     // The synchronous request slot: one blocking request at a time waits here, with no future, no map entry
     // and no allocation of its own; concurrent ones take the pending map.
     private static final VarHandle SLOT_WAITING_FOR;
+    private static final VarHandle ANSWERED;
     /** Free if 0; the id of the request waiting; {@code id | DONE} once its response is in {@link #slotResult}. */
     @SuppressWarnings("unused") // through SLOT_WAITING_FOR
     private volatile long slotWaitingFor;
@@ -139,6 +139,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     static {
         try {
             SLOT_WAITING_FOR = MethodHandles.lookup().findVarHandle(StructuredChannel.class, "slotWaitingFor", long.class);
+            ANSWERED = MethodHandles.lookup().findVarHandle(StructuredChannel.ReplierImpl.class, "answered", boolean.class);
         } catch (final ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -154,8 +155,40 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     /** A reassembly buffer handed back by a closed message, for the next payload ({@code reuseReceiveBuffer}). */
     private final AtomicReference<MemorySegment> spareAssembly = new AtomicReference<>();
 
-    private record Header(byte kind, short flags, int type, long id, long inResponseTo, long payloadLength) {
+    /**
+     * A message's header. The receiving thread decodes each blob's into {@link #receivedHeader}, one object for
+     * the channel, and keeps a {@link #copy()} of what must outlive the blob (a payload still arriving, an
+     * unhandled message). Nothing reads it after a handler was called, so a handler that receives in turn (a
+     * request made from a handler by a caller that receives for itself) may overwrite it.
+     */
+    private static final class Header {
+        private byte kind;
+        private short flags;
+        private int type;
+        private long id;
+        private long inResponseTo;
+        private long payloadLength;
+
+        Header set(final byte kind, final short flags, final int type, final long id, final long inResponseTo,
+                   final long payloadLength) {
+            this.kind = kind;
+            this.flags = flags;
+            this.type = type;
+            this.id = id;
+            this.inResponseTo = inResponseTo;
+            this.payloadLength = payloadLength;
+            return this;
+        }
+
+        Header copy() {
+            return new Header().set(kind, flags, type, id, inResponseTo, payloadLength);
+        }
     }
+
+    /** The header of the blob being decoded; touched only by the receiving thread, under the receive lock. */
+    private final Header receivedHeader = new Header();
+    /** Walks a payload's parts as it is sent; used only under the send lock. */
+    private final PartCursor sendCursor = new PartCursor();
 
     private record Pending<R>(CompletableFuture<Received<R>> future, Consumer<Received<R>> onEach) {
     }
@@ -566,7 +599,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             || buffer.get(JAVA_LONG_UNALIGNED, offset + TOKEN_OFFSET + 8) != tokenLow) {
             throw new CorruptDataException(options.name() + ": a message carries a wrong session token");
         }
-        final Header header = new Header(kind, buffer.get(JAVA_SHORT_UNALIGNED, offset + FLAGS_OFFSET),
+        final Header header = receivedHeader.set(kind, buffer.get(JAVA_SHORT_UNALIGNED, offset + FLAGS_OFFSET),
             buffer.get(JAVA_INT_UNALIGNED, offset + TYPE_OFFSET), buffer.get(JAVA_LONG_UNALIGNED, offset + ID_OFFSET),
             buffer.get(JAVA_LONG_UNALIGNED, offset + IN_RESPONSE_TO_OFFSET),
             buffer.get(JAVA_LONG_UNALIGNED, offset + PAYLOAD_LENGTH_OFFSET));
@@ -581,7 +614,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             return;
         }
         assemblingId = header.id;
-        assemblingHeader = header;
+        assemblingHeader = header.copy();
         final MemorySegment spare = options.reuseReceiveBuffer() ? spareAssembly.getAndSet(null) : null;
         if (spare != null && spare.byteSize() >= header.payloadLength) {
             // Memory this channel holds already: nothing is allocated for what the peer declares.
@@ -652,7 +685,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                 final Received<R> message = decode(header, payload, owned, reusable);
                 final MessageHandler<R, B> handler = handlers.get(header.type);
                 if (handler == null) {
-                    unhandled.add(new Unhandled<>(message, header));
+                    unhandled.add(new Unhandled<>(message, header.copy()));
                 } else {
                     invoke(handler, message, header);
                 }
@@ -748,7 +781,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             handler.onMessage(message, replier);
         } catch (final Exception e) {
             options.errorHandler().accept(e);
-            if (replier.expectsResponse() && !replier.answered.get()) {
+            if (replier.expectsResponse() && !replier.answered) {
                 replier.fail(e.toString());
             }
         } finally {
@@ -760,7 +793,8 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
 
     private final class ReplierImpl implements Replier<B> {
         private final long requestId;
-        private final AtomicBoolean answered = new AtomicBoolean();
+        /** Whether the request was answered; set once, through {@link #ANSWERED}. */
+        private volatile boolean answered;
 
         ReplierImpl(final long requestId) {
             this.requestId = requestId;
@@ -769,7 +803,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         @Override
         public void reply(final Outgoing<B> response) {
             checkCanAnswer();
-            if (!answered.compareAndSet(false, true)) {
+            if (!ANSWERED.compareAndSet(this, false, true)) {
                 throw new IllegalStateException(options.name() + ": request " + requestId + " was answered already");
             }
             send(KIND_RESPONSE, (short) 0, codec.typeOf(response), nextId.incrementAndGet(), requestId,
@@ -779,7 +813,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         @Override
         public void replyMore(final Outgoing<B> response) {
             checkCanAnswer();
-            if (answered.get()) {
+            if (answered) {
                 throw new IllegalStateException(options.name() + ": request " + requestId + " was answered already");
             }
             send(KIND_RESPONSE, FLAG_MORE, codec.typeOf(response), nextId.incrementAndGet(), requestId,
@@ -789,7 +823,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         @Override
         public void fail(final String message) {
             checkCanAnswer();
-            if (!answered.compareAndSet(false, true)) {
+            if (!ANSWERED.compareAndSet(this, false, true)) {
                 throw new IllegalStateException(options.name() + ": request " + requestId + " was answered already");
             }
             final MemorySegment text = MemorySegment.ofArray(message.getBytes(StandardCharsets.UTF_8));
@@ -819,7 +853,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             checkUsable();
             final long total = payload.length();
             final int max = channel.maxMessageLength();
-            final PartCursor cursor = new PartCursor(payload.parts());
+            final PartCursor cursor = sendCursor.reset(payload.parts());
             final int first = (int) Math.min(max, HEADER_LENGTH + total);
             long claim = claim(first);
             MemorySegment buffer = channel.claimBuffer();
@@ -862,6 +896,8 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             }
             throw e;
         } finally {
+            // The cursor keeps no message alive between sends.
+            sendCursor.reset(null);
             sendLock.unlock();
         }
     }
@@ -877,12 +913,15 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
 
     /** Walks the parts of a payload, copying them out in pieces. */
     private static final class PartCursor {
-        private final List<MemorySegment> parts;
+        private List<MemorySegment> parts;
         private int index;
         private long offset;
 
-        PartCursor(final List<MemorySegment> parts) {
+        PartCursor reset(final List<MemorySegment> parts) {
             this.parts = parts;
+            this.index = 0;
+            this.offset = 0;
+            return this;
         }
 
         void copyTo(final MemorySegment target, final long at, final long length) {
