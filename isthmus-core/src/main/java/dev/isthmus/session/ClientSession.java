@@ -101,6 +101,34 @@ public final class ClientSession {
         }
     }
 
+    /**
+     * The server closed the connection before this client's READY: a server that gave up waiting (its handshake
+     * deadline) says why before closing, and that reason is what the caller gets; otherwise the failure itself,
+     * with how long this side took.
+     */
+    private static RuntimeException closedBeforeReady(final ServerApp server, final ProcessIdentity serverProcess,
+                                                      final UnixSocketBlobChannel control, final long welcomedNs,
+                                                      final ChannelClosedException failure) {
+        final long tookMs = (System.nanoTime() - welcomedNs) / 1_000_000;
+        try {
+            final SessionProtocol.Reply reply = SessionProtocol.awaitReply(control, Duration.ofSeconds(1));
+            reply.closeHandles();
+            if (reply.message().type() == SessionProtocol.REJECT) {
+                final SessionProtocol.Rejection rejection = SessionProtocol.rejection(reply.message().body());
+                final SessionRefusedException refused = new SessionRefusedException("server app \"" + server.name()
+                    + "\" (pid " + serverProcess.pid() + ") ended the handshake: " + rejection.reason()
+                    + "; this client took " + tookMs + " ms from WELCOME to READY");
+                refused.initCause(failure);
+                return refused;
+            }
+        } catch (final RuntimeException none) {
+            failure.addSuppressed(none);
+        }
+        return new ChannelClosedException("server app \"" + server.name() + "\" (pid " + serverProcess.pid()
+            + ") closed the connection before this client's READY, " + tookMs + " ms after its WELCOME: "
+            + failure.getMessage(), failure);
+    }
+
     private static Session connect(final ClientApp client, final ServerApp server, final SessionOptions options,
                                    final long[] serverPidUid) {
         // Nothing in the directory is trusted before it is shown to be the server user's alone.
@@ -166,6 +194,7 @@ public final class ClientSession {
                 throw new CorruptDataException("server app \"" + server.name() + "\" answered HELLO with message type "
                     + reply.message().type());
             }
+            final long welcomedNs = System.nanoTime();
             final SessionProtocol.Welcome welcome = SessionProtocol.welcome(reply.message().body());
             if (welcome.serverPid() != peerProcess.identity().pid()
                 || welcome.serverStartTime() != peerProcess.identity().startTimeTicks()
@@ -203,6 +232,8 @@ public final class ClientSession {
             try {
                 session.sendControl(new SessionProtocol.Writer(SessionProtocol.READY, session.token(), 0).toArray(),
                     arenaHandles.toArray(NativeHandle[]::new));
+            } catch (final ChannelClosedException e) {
+                throw closedBeforeReady(server, serverProcess, control, welcomedNs, e);
             } finally {
                 arenaHandles.forEach(NativeHandle::close);
             }

@@ -525,7 +525,20 @@ public final class SessionServer implements AutoCloseable {
             session.sendControl(SessionProtocol.encodeWelcome(token, new SessionProtocol.Welcome(id, app.name(), me.pid(),
                 me.startTimeTicks(), app.permissions().ordinal(), specs, options.metadata())),
                 fars.toArray(NativeHandle[]::new));
-            final SessionProtocol.Reply ready = SessionProtocol.awaitReply(control, limits.handshakeTimeout());
+            final SessionProtocol.Reply ready;
+            try {
+                ready = SessionProtocol.awaitReply(control, limits.handshakeTimeout());
+            } catch (final IsthmusTimeoutException e) {
+                // Said before the connection closes, so that a slow client learns why rather than an EPIPE.
+                try {
+                    final byte[] reject = SessionProtocol.encodeReject("no READY within " + limits.handshakeTimeout()
+                        + " of WELCOME (ServerLimits.handshakeTimeout); the server gave up", SessionProtocol.REJECT_SERVER);
+                    control.offer(reject, 0, reject.length, 0);
+                } catch (final RuntimeException ignored) {
+                    // the client is gone, or its socket is full: it learns from the closed connection
+                }
+                throw e;
+            }
             try {
                 if (ready.message().type() != SessionProtocol.READY || !ready.message().token().equals(token)) {
                     throw new CorruptDataException("client app \"" + hello.clientApp() + "\" (pid " + credentials.pid()

@@ -274,6 +274,29 @@ class SessionServerAbuseTest {
     }
 
     @Test
+    void shouldTellAClientThatDoesNotAnswerItsWelcomeWhyTheHandshakeEnded() throws Exception {
+        try (SessionServer server = start(ServerLimits.defaults().handshakeTimeout(Duration.ofMillis(300)))) {
+            final dev.isthmus.shm.ProcessIdentity me = dev.isthmus.shm.ProcessIdentity.current();
+            try (UnixSocketBlobChannel slow = rawConnection()) {
+                final byte[] hello = SessionProtocol.encodeHello(new SessionProtocol.Hello(client.name(),
+                    dev.isthmus.internal.linux.Credentials.effectiveUid(),
+                    dev.isthmus.internal.linux.Credentials.effectiveGid(), me.pid(), me.startTimeTicks(), 0,
+                    ChannelTransport.SHM_QUEUE, false, new byte[0]));
+                assertTrue(slow.offer(hello, 0, hello.length, TimeUnit.SECONDS.toNanos(10)));
+                final SessionProtocol.Reply welcome = SessionProtocol.awaitReply(slow, LONG);
+                welcome.closeHandles();
+                assertEquals(SessionProtocol.WELCOME, welcome.message().type());
+                // No READY: the server gives up at its deadline, and says so before it closes.
+                final SessionProtocol.Reply reply = SessionProtocol.awaitReply(slow, LONG);
+                assertEquals(SessionProtocol.REJECT, reply.message().type());
+                final String reason = SessionProtocol.rejection(reply.message().body()).reason();
+                assertTrue(reason.contains("no READY within PT0.3S of WELCOME (ServerLimits.handshakeTimeout)"), reason);
+            }
+            assertEquals(0, server.sessions().size(), "no session is left of it");
+        }
+    }
+
+    @Test
     void shouldRefuseTheSessionBeyondTheLimitOfAClientApp() {
         try (SessionServer server = start(ServerLimits.defaults().maxSessionsPerClient(2))) {
             final Session[] first = connect(server, SessionOptions.defaults());
