@@ -14,8 +14,9 @@ import dev.isthmus.struc.Codec;
 import dev.isthmus.struc.Outgoing;
 import dev.isthmus.struc.Received;
 import org.capnproto.DecodeException;
-import org.capnproto.MessageReader;
-import org.capnproto.ReaderOptions;
+import org.capnproto.AnyPointer;
+import org.capnproto.ReaderArena;
+import org.capnproto.SegmentReader;
 import org.capnproto.StructFactory;
 import org.capnproto.StructReader;
 
@@ -127,11 +128,12 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
     private final ShmArena arena;
     private final ArenaView peerArena;
     private final CapnpReadOptions readOptions;
+    /** The reading of the last one-segment message borrowed, handed back when it closed, or null. */
+    private final java.util.concurrent.atomic.AtomicReference<BlockReading> spareBlock =
+        new java.util.concurrent.atomic.AtomicReference<>();
     /** A buffer for inline messages handed back by a closed one, or null: most requests need no new one. */
     private final java.util.concurrent.atomic.AtomicReference<InlineBuffer> spareInline =
         new java.util.concurrent.atomic.AtomicReference<>();
-    /** Cap'n Proto's form of {@link #readOptions}, immutable: one for every message. */
-    private final ReaderOptions readerOptions;
     private final MethodHandle builderWhich;
     private final MethodHandle readerWhich;
     private final int notInSchema;
@@ -141,7 +143,6 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         this.factory = Objects.requireNonNull(factory, "factory");
         this.backing = Objects.requireNonNull(backing, "backing");
         this.readOptions = Objects.requireNonNull(readOptions, "readOptions");
-        this.readerOptions = new ReaderOptions(readOptions.traversalLimitWords(), readOptions.nestingLimit());
         if (backing == Backing.SESSION_SHM) {
             Objects.requireNonNull(arena, "arena (required by SESSION_SHM)");
             Objects.requireNonNull(peerArena, "peerArena (required by SESSION_SHM)");
@@ -421,7 +422,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
             segments[i] = memory.asSlice(offset, bytes).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
             offset += bytes;
         }
-        return received(segments, type, id, length, owned ? release : NOTHING_TO_RELEASE, false);
+        return received(new Reading(segments, readOptions), type, id, length, owned ? release : NOTHING_TO_RELEASE, false);
     }
 
     private static MemorySegment copy(final MemorySegment payload) {
@@ -479,7 +480,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
                 // The copies are this process's: the sender may have its blocks back at once.
                 closeAll(blocks);
             }
-            return received(segments, type, id, length, NOTHING_TO_RELEASE, false);
+            return received(new Reading(segments, readOptions), type, id, length, NOTHING_TO_RELEASE, false);
         }
         final Runnable release = () -> closeAll(blocks);
         try {
@@ -490,7 +491,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
                 final ByteBuffer view = blocks[i].byteBuffer();
                 segments[i] = (view.isReadOnly() ? view : view.asReadOnlyBuffer()).order(ByteOrder.LITTLE_ENDIAN);
             }
-            return received(segments, type, id, length, release, true);
+            return received(new Reading(segments, readOptions), type, id, length, release, true);
         } catch (final RuntimeException | Error e) {
             release.run();
             throw e;
@@ -518,13 +519,27 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         } catch (final IsthmusException e) {
             throw corrupt(id, "segment 0: " + e, e);
         }
+        final BlockReading spare = spareBlock.getAndSet(null);
+        final BlockReading reading;
         try {
-            // Read-only, as in decodeShm.
-            final ByteBuffer view = block.byteBuffer();
-            final ByteBuffer buffer = (view.isReadOnly() ? view : view.asReadOnlyBuffer()).order(ByteOrder.LITTLE_ENDIAN);
-            return received(new ByteBuffer[] {buffer}, type, id, length, block::close, true);
+            if (spare != null && spare.reads(pool, offset, bytes)) {
+                // The same memory as the last message over it, closed since: its buffer and reader serve again.
+                reading = spare;
+            } else {
+                // Read-only, as in decodeShm.
+                final ByteBuffer view = block.byteBuffer();
+                reading = new BlockReading(spareBlock, pool, offset, bytes,
+                    (view.isReadOnly() ? view : view.asReadOnlyBuffer()).order(ByteOrder.LITTLE_ENDIAN), readOptions);
+            }
         } catch (final RuntimeException | Error e) {
             block.close();
+            throw e;
+        }
+        reading.block = block;
+        try {
+            return received(reading, type, id, length, reading, true);
+        } catch (final RuntimeException | Error e) {
+            reading.run();
             throw e;
         }
     }
@@ -559,12 +574,12 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         final int bytes = (int) (length - CapnpDescriptor.INLINE_SEGMENT_OFFSET);
         final InlineBuffer spare = spareInline.getAndSet(null);
         final InlineBuffer buffer = spare != null ? spare : new InlineBuffer(spareInline);
-        final ByteBuffer[] segments = buffer.take(bytes);
+        final Reading reading = buffer.take(bytes, readOptions);
         MemorySegment.copy(payload, ValueLayout.JAVA_BYTE, CapnpDescriptor.INLINE_SEGMENT_OFFSET, buffer.bytes, 0, bytes);
         try {
             // Closing the message hands the buffer back for the next inline message: nothing is copied into it
             // while a message reads it.
-            return received(segments, type, id, length, buffer, false);
+            return received(reading, type, id, length, buffer, false);
         } catch (final RuntimeException | Error e) {
             buffer.run();
             throw e;
@@ -650,13 +665,12 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         }
     }
 
-    private Received<R> received(final ByteBuffer[] segments, final int type, final long id,
+    private Received<R> received(final Reading reading, final int type, final long id,
                                  final long payloadLength, final Runnable release, final boolean sharedMemory) {
-        final MessageReader reader = new MessageReader(segments, readerOptions);
         final R root;
         final int tag;
         try {
-            root = reader.getRoot(factory);
+            root = reading.root(factory, readOptions);
             tag = readerType(root);
         } catch (final DecodeException | IndexOutOfBoundsException | IllegalArgumentException e) {
             throw corrupt(id, "its root cannot be read: " + e.getMessage(), e);
@@ -668,26 +682,104 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
     }
 
     /**
+     * Cap'n Proto's reading state over a message's segments, as its {@code MessageReader} keeps it, made
+     * reusable: the arena, whose traversal budget each message gets afresh, and the root last read with the
+     * pointer word it was read from. One reading serves one open message at a time; the codec reuses it for a
+     * later message over the same buffers only once the earlier message is closed.
+     */
+    private static class Reading {
+        private final ReaderArena arena;
+        private final SegmentReader first;
+        private Object root;
+        private long rootWord;
+
+        Reading(final ByteBuffer[] segments, final CapnpReadOptions options) {
+            this.arena = new ReaderArena(segments, options.traversalLimitWords());
+            this.first = arena.tryGetSegment(0);
+        }
+
+        /**
+         * {@return the root, read as {@code MessageReader.getRoot} reads it, with the whole traversal budget}:
+         * the root read last time if its pointer is the same struct pointer, the same struct's size charged
+         * to the budget as reading it would. Its fields are read from the buffers as they are now.
+         */
+        @SuppressWarnings("unchecked")
+        <R extends StructReader> R root(final StructFactory<?, R> factory, final CapnpReadOptions options) {
+            arena.limit = options.traversalLimitWords();
+            final long word = first.get(0);
+            if (root != null && word == rootWord && (word & 3) == 0) {
+                // A struct pointer's data and pointer section sizes, in words: what following it charges.
+                arena.checkReadLimit((int) (word >>> 32 & 0xffff) + (int) (word >>> 48));
+                return (R) root;
+            }
+            final R read = new AnyPointer.Reader(first, 0, options.nestingLimit()).getAs(factory);
+            root = read;
+            rootWord = word;
+            return read;
+        }
+    }
+
+    /**
+     * The reading of a borrowed block's payload, kept by its codec for the next message that names the same
+     * memory (a pre-built response sent again and again): closing the message gives the block back and hands
+     * the reading to the codec.
+     */
+    private static final class BlockReading extends Reading implements Runnable {
+        private final java.util.concurrent.atomic.AtomicReference<BlockReading> home;
+        private final int pool;
+        private final long offset;
+        private final long length;
+        /** The reference the open message holds; null while the reading waits for its next message. */
+        private ShmBlock block;
+
+        BlockReading(final java.util.concurrent.atomic.AtomicReference<BlockReading> home, final int pool,
+                     final long offset, final long length, final ByteBuffer buffer, final CapnpReadOptions options) {
+            super(new ByteBuffer[] {buffer}, options);
+            this.home = home;
+            this.pool = pool;
+            this.offset = offset;
+            this.length = length;
+        }
+
+        boolean reads(final int pool, final long offset, final long length) {
+            return this.pool == pool && this.offset == offset && this.length == length;
+        }
+
+        @Override
+        public void run() {
+            final ShmBlock held = block;
+            block = null;
+            try {
+                held.close();
+            } finally {
+                home.set(this);
+            }
+        }
+    }
+
+    /**
      * The private copy of an inline message's segment: {@link CapnpDescriptor#MAX_INLINE_BYTES} bytes, and a
-     * view of the length last used (Cap'n Proto bounds a segment by its buffer's capacity), made again only
+     * reading of the length last used (Cap'n Proto bounds a segment by its buffer's capacity), made again only
      * when the length changes. Running it hands it back to its codec, which a closed message does.
      */
     private static final class InlineBuffer implements Runnable {
         private final java.util.concurrent.atomic.AtomicReference<InlineBuffer> home;
         private final byte[] bytes = new byte[CapnpDescriptor.MAX_INLINE_BYTES];
-        private final ByteBuffer[] segments = new ByteBuffer[1];
+        private Reading reading;
+        private int readingLength = -1;
 
         InlineBuffer(final java.util.concurrent.atomic.AtomicReference<InlineBuffer> home) {
             this.home = home;
         }
 
-        /** {@return the one segment, {@code length} bytes long, as Cap'n Proto's reader takes it} */
-        ByteBuffer[] take(final int length) {
-            final ByteBuffer last = segments[0];
-            if (last == null || last.capacity() != length) {
-                segments[0] = ByteBuffer.wrap(bytes, 0, length).slice().order(ByteOrder.LITTLE_ENDIAN);
+        /** {@return the reading of the one segment, {@code length} bytes long} */
+        Reading take(final int length, final CapnpReadOptions options) {
+            if (reading == null || readingLength != length) {
+                reading = new Reading(new ByteBuffer[] {ByteBuffer.wrap(bytes, 0, length).slice()
+                    .order(ByteOrder.LITTLE_ENDIAN)}, options);
+                readingLength = length;
             }
-            return segments;
+            return reading;
         }
 
         @Override

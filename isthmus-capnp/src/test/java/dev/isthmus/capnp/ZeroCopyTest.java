@@ -7,6 +7,7 @@ package dev.isthmus.capnp;
 import dev.isthmus.arena.ArenaDescriptor;
 import dev.isthmus.arena.ShmBlock;
 import dev.isthmus.capnp.demo.CacheDemo.Body;
+import dev.isthmus.struc.Codec;
 import dev.isthmus.struc.Received;
 import org.capnproto.Data;
 import org.junit.jupiter.api.Test;
@@ -191,6 +192,45 @@ class ZeroCopyTest {
                     "a retained inline message is not overwritten by later ones");
                 message.close();
             }
+        }
+    }
+
+    @Test
+    void shouldGiveEveryMessageOverTheSameMemoryItsOwnTraversalBudgetAndItsCurrentBytes() {
+        try (Endpoints endpoints = Endpoints.open(Backing.SESSION_SHM)) {
+            final CapnpOutgoing<Body.Builder> message = endpoints.codecB().newMessage(64 << 10);
+            CacheMessages.response(message.root(), 5, 1, 64 << 10);
+            // The sender's own view of the data, in its block: it may write there after sealing.
+            final ByteBuffer data = message.root().getGetCacheRsp().getFileParts().get(0).getData().asByteBuffer();
+            message.seal();
+            // Enough to follow the part's 8,192-word data pointer once per message, not twice.
+            final CapnpCodec<Body.Reader, Body.Builder> receiver = CapnpCodec.create(Body.factory, Backing.SESSION_SHM,
+                endpoints.arenaA, endpoints.viewOfB, CapnpReadOptions.defaults().withTraversalLimitWords(12_000));
+            final int type = Body.Which.GET_CACHE_RSP.ordinal();
+            for (int i = 0; i < 5; i++) {
+                // The sender changes its bytes between sends: what is read is what is there now.
+                data.put(0, (byte) i);
+                final Codec.Encoded encoded = endpoints.codecB().encode(message);
+                final java.lang.foreign.MemorySegment payload = java.lang.foreign.MemorySegment.ofArray(
+                    new byte[(int) encoded.length()]);
+                long at = 0;
+                for (final java.lang.foreign.MemorySegment part : encoded.parts()) {
+                    java.lang.foreign.MemorySegment.copy(part, 0, payload, at, part.byteSize());
+                    at += part.byteSize();
+                }
+                try (Received<Body.Reader> received = receiver.decode(payload, type, i, false)) {
+                    final Body.Reader root = received.root();
+                    assertEquals(i, root.getGetCacheRsp().getFileParts().get(0).getData().asByteBuffer().get(0),
+                        "message " + i + " reads the bytes the sender wrote last");
+                    final org.capnproto.DecodeException exhausted = org.junit.jupiter.api.Assertions.assertThrows(
+                        org.capnproto.DecodeException.class,
+                        () -> root.getGetCacheRsp().getFileParts().get(0).getData(),
+                        "a second traversal of the data exceeds message " + i + "'s budget");
+                    assertTrue(exhausted.getMessage().contains("Read limit exceeded"), exhausted.getMessage());
+                }
+            }
+            message.close();
+            Endpoints.awaitAllocatedBytes(endpoints.arenaB, 0);
         }
     }
 
