@@ -24,9 +24,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * The transports the benchmarks compare, each with a listening side (in the benchmark process) and a
  * connecting side (in the peer process): Isthmus's shared-memory queue, and the baselines it is measured
- * against in the same run, Unix sockets and Aeron IPC. Aeron's listening side runs in a JVM of its own
- * instead ({@link #ownJvm()}), which, like its peer, carries the option Aeron needs; the benchmark process and
- * the other peers carry native access only.
+ * against in the same run, Unix sockets and Aeron IPC. Every configuration's listening side runs in a fresh JVM
+ * of its own ({@link ForkedBench}), so that no configuration is compiled with another's profile; Aeron's two
+ * JVMs carry the option Aeron needs ({@link #jvmOptions()}), every other JVM native access only.
  */
 public enum BenchTransport {
     /** {@link ShmBlobChannel}: a shared-memory queue per direction, each message published as it is offered. */
@@ -132,14 +132,6 @@ public enum BenchTransport {
         return kind == Kind.AERON ? AeronIpcChannel.JVM_OPTIONS : List.of();
     }
 
-    /**
-     * {@return whether the benchmark's side of this transport runs in a JVM of its own ({@link ForkedBench})
-     * rather than in the benchmark process: so it does when it needs {@linkplain #jvmOptions() options}, which
-     * the benchmark process, carrying native access only, does not have}
-     */
-    public boolean ownJvm() {
-        return !jvmOptions().isEmpty();
-    }
 
     /**
      * {@return the transport with this alias}

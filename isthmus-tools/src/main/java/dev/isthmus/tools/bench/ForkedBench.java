@@ -21,11 +21,13 @@ import java.util.Map;
 import java.util.zip.DataFormatException;
 
 /**
- * The benchmark's own side of a transport that needs JVM options the benchmark process does not carry
- * ({@link BenchTransport#jvmOptions()}: Aeron's JDK-internal export), run in a JVM of its own.
+ * The benchmark's own side of one configuration, run in a fresh JVM: no configuration runs on code the JIT
+ * compiled with another's profile (other channel classes and idle strategies at the same call sites), and a
+ * transport that needs JVM options the benchmark process does not carry ({@link BenchTransport#jvmOptions()}:
+ * Aeron's JDK-internal export) gets them.
  *
  * <p>The benchmark process starts this JVM with native access and the transport's options, and waits. This
- * JVM runs what the benchmark process runs for every other transport, the same code: it listens, starts the
+ * JVM runs the same code for every transport: it listens, starts the
  * peer (a {@link BenchPeer}, with the same options), warms up and measures, then prints the raw figures as
  * one JSON line on its standard output (the round trips' histogram, or each run's seconds) and exits. The
  * benchmark process reads that line and reports the figures as it reports its own, in the same table. Any

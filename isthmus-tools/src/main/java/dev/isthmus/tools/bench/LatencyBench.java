@@ -28,9 +28,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * {@code isthmus bench latency}: ping-pong round trips between two JVMs, per transport, idle strategy and
  * message size, with HdrHistogram percentiles. Each configuration warms up, then measures for a fixed time.
- * Each Isthmus configuration is compared with each baseline of the same size in the same run. The Aeron
- * baseline's pinging side runs in a JVM of its own ({@link ForkedBench}), the same code with Aeron's JVM
- * option, and hands its histogram back.
+ * Each Isthmus configuration is compared with each baseline of the same size in the same run. Each
+ * configuration's pinging side runs in a fresh JVM ({@link ForkedBench}), the same code for every transport
+ * (with Aeron's JVM option for Aeron's), and hands its histogram back.
  */
 @Command(name = "latency", mixinStandardHelpOptions = true,
     description = "Round-trip latency (ping-pong) between two JVMs, per transport, idle strategy and size.")
@@ -94,9 +94,9 @@ public final class LatencyBench implements Callable<Integer> {
     }
 
     private Map<String, Object> measure(final BenchTransport transport, final String idle, final int size) throws Exception {
-        // The same measurement either way; only where the benchmark's side runs differs.
-        final Histogram histogram = transport.ownJvm() ? ForkedBench.latency(transport, idle, size, warmupSeconds, seconds)
-            : roundTrips(transport, idle, size, warmupSeconds, seconds);
+        // In a fresh JVM: code compiled for an earlier configuration (another channel class, another idle
+        // strategy at the same call sites) would slow the later ones, and Aeron's side needs a JVM of its own.
+        final Histogram histogram = ForkedBench.latency(transport, idle, size, warmupSeconds, seconds);
         final Map<String, Object> result = new LinkedHashMap<>();
         result.put("transport", transport.alias());
         result.put("idle", transport.idleLabel(idle));

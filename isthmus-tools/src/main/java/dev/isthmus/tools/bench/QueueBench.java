@@ -26,8 +26,9 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * {@code isthmus bench queue}: the ipc_vector workload between two JVMs. The client pushes, for each of
  * {@code --rounds} rounds, messages of 1 to 155 bytes (the seed's 10000 x 155 messages, 121 MB); the
  * server receives them in batches and counts them. Timed at the server, from its start signal to the last
- * message; warm-up runs first, then the median of the measured runs. The Aeron baseline's server runs in a
- * JVM of its own ({@link ForkedBench}), the same code with Aeron's JVM option, and hands its run times back.
+ * message; warm-up runs first, then the median of the measured runs. Each transport's server runs in a fresh
+ * JVM ({@link ForkedBench}), the same code for every transport (with Aeron's JVM option for Aeron's), and hands
+ * its run times back.
  */
 @Command(name = "queue", mixinStandardHelpOptions = true,
     description = "Throughput of the ipc_vector workload (messages of 1..155 bytes) between two JVMs, per transport.")
@@ -67,9 +68,8 @@ public final class QueueBench implements Callable<Integer> {
                 out.printf("running %s ...%n", alias);
                 out.flush();
             }
-            // The same measurement either way; only where the benchmark's side runs differs.
-            final double[] seconds = transport.ownJvm() ? ForkedBench.queue(transport, idle, rounds, warmup, runs)
-                : runSeconds(transport, idle, rounds, warmup, runs);
+            // In a fresh JVM, as LatencyBench measures: no configuration runs on code compiled for another.
+            final double[] seconds = ForkedBench.queue(transport, idle, rounds, warmup, runs);
             final double[] msgsPerSec = new double[seconds.length];
             for (int i = 0; i < seconds.length; i++) {
                 msgsPerSec[i] = messagesPerRun / seconds[i];
