@@ -359,7 +359,21 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
      */
     @Override
     public Received<R> decode(final MemorySegment payload, final int type, final long id, final boolean owned) {
-        return backing == Backing.HEAP ? decodeHeap(payload, type, id, owned) : decodeShm(payload, type, id);
+        return backing == Backing.HEAP ? decodeHeap(payload, type, id, owned)
+            : decodeShm(payload, 0, payload.byteSize(), type, id);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>{@link Backing#SESSION_SHM} reads the handles, or the inline message it copies out, where they lie;
+     * {@link Backing#HEAP} copies the payload out.
+     */
+    @Override
+    public Received<R> decode(final MemorySegment buffer, final long offset, final long length, final int type,
+                              final long id) {
+        return backing == Backing.HEAP ? decodeHeap(buffer.asSlice(offset, length), type, id, false)
+            : decodeShm(buffer, offset, length, type, id);
     }
 
     /**
@@ -373,7 +387,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         if (backing == Backing.HEAP) {
             return decodeHeap(payload, type, id, true, Objects.requireNonNull(onRelease, "onRelease"));
         }
-        final Received<R> received = decodeShm(payload, type, id);
+        final Received<R> received = decodeShm(payload, 0, payload.byteSize(), type, id);
         onRelease.run();
         return received;
     }
@@ -434,19 +448,24 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         return copy;
     }
 
-    private Received<R> decodeShm(final MemorySegment payload, final int type, final long id) {
-        final long length = payload.byteSize();
+    /**
+     * Decodes the {@code length} bytes at {@code base} of {@code payload}; reads nothing outside them (the
+     * length is checked before anything past the header is read).
+     */
+    private Received<R> decodeShm(final MemorySegment payload, final long base, final long length, final int type,
+                                  final long id) {
         if (length < SHM_HANDLES_OFFSET) {
             throw corrupt(id, "payloadLength=" + length + " is shorter than the " + SHM_HANDLES_OFFSET + "-byte header");
         }
-        if (payload.get(INT_LE, SHM_MAGIC_OFFSET) == CapnpDescriptor.INLINE_MAGIC) {
-            return decodeInline(payload, type, id);
+        final int magic = payload.get(INT_LE, base + SHM_MAGIC_OFFSET);
+        if (magic == CapnpDescriptor.INLINE_MAGIC) {
+            return decodeInline(payload, base, length, type, id);
         }
-        if (payload.get(INT_LE, SHM_MAGIC_OFFSET) != SHM_MAGIC) {
-            throw corrupt(id, "magic=0x" + Integer.toHexString(payload.get(INT_LE, SHM_MAGIC_OFFSET))
+        if (magic != SHM_MAGIC) {
+            throw corrupt(id, "magic=0x" + Integer.toHexString(magic)
                 + " is not a shared-memory payload's (is the peer's backing HEAP?)");
         }
-        final int count = payload.get(INT_LE, SHM_COUNT_OFFSET);
+        final int count = payload.get(INT_LE, base + SHM_COUNT_OFFSET);
         if (count < 1 || count > MAX_SEGMENTS) {
             throw corrupt(id, "segments=" + count + " is outside [1, " + MAX_SEGMENTS + "]");
         }
@@ -456,12 +475,12 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         }
         final boolean copy = readOptions.copyOnReceive();
         if (count == 1 && !copy) {
-            return decodeOneSegment(payload, type, id, length);
+            return decodeOneSegment(payload, base, type, id, length);
         }
         final ShmHandle[] handles = new ShmHandle[count];
         long totalBytes = 0;
         for (int i = 0; i < count; i++) {
-            final ShmHandle handle = ShmHandle.readFrom(payload, SHM_HANDLES_OFFSET + (long) SHM_HANDLE_LENGTH * i);
+            final ShmHandle handle = ShmHandle.readFrom(payload, base + SHM_HANDLES_OFFSET + (long) SHM_HANDLE_LENGTH * i);
             checkSegment(id, i, handle.offset(), handle.length());
             handles[i] = handle;
             totalBytes += handle.length();
@@ -502,10 +521,10 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
      * {@link #decodeShm} of a message of one segment, read in place: the common case of a response whose size
      * was known, with no array of handles or blocks and no disjointness to check.
      */
-    private Received<R> decodeOneSegment(final MemorySegment payload, final int type, final long id,
+    private Received<R> decodeOneSegment(final MemorySegment payload, final long base, final int type, final long id,
                                          final long length) {
         // As ShmHandle.readFrom reads a handle, without the object.
-        final long at = SHM_HANDLES_OFFSET;
+        final long at = base + SHM_HANDLES_OFFSET;
         final int pool = payload.get(ValueLayout.JAVA_INT_UNALIGNED, at);
         final int generation = payload.get(ValueLayout.JAVA_INT_UNALIGNED, at + 4);
         final long offset = payload.get(ValueLayout.JAVA_LONG_UNALIGNED, at + 8);
@@ -560,9 +579,9 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
      * A small message sent in the payload itself: checked, then copied out of the channel, so that nothing
      * the sender does afterwards changes what is read.
      */
-    private Received<R> decodeInline(final MemorySegment payload, final int type, final long id) {
-        final long length = payload.byteSize();
-        final long words = Integer.toUnsignedLong(payload.get(INT_LE, CapnpDescriptor.INLINE_WORDS_OFFSET));
+    private Received<R> decodeInline(final MemorySegment payload, final long base, final long length, final int type,
+                                     final long id) {
+        final long words = Integer.toUnsignedLong(payload.get(INT_LE, base + CapnpDescriptor.INLINE_WORDS_OFFSET));
         if (length > CapnpDescriptor.MAX_INLINE_BYTES) {
             throw corrupt(id, "an inline payload of " + length + " bytes exceeds the " + CapnpDescriptor.MAX_INLINE_BYTES
                 + " accepted");
@@ -575,7 +594,8 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         final InlineBuffer spare = spareInline.getAndSet(null);
         final InlineBuffer buffer = spare != null ? spare : new InlineBuffer(spareInline);
         final Reading reading = buffer.take(bytes, readOptions);
-        MemorySegment.copy(payload, ValueLayout.JAVA_BYTE, CapnpDescriptor.INLINE_SEGMENT_OFFSET, buffer.bytes, 0, bytes);
+        MemorySegment.copy(payload, ValueLayout.JAVA_BYTE, base + CapnpDescriptor.INLINE_SEGMENT_OFFSET, buffer.bytes, 0,
+            bytes);
         try {
             // Closing the message hands the buffer back for the next inline message: nothing is copied into it
             // while a message reads it.

@@ -19,6 +19,7 @@ import dev.isthmus.struc.MessageHandler;
 import dev.isthmus.struc.Received;
 import org.capnproto.StructList;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -27,6 +28,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -138,7 +140,7 @@ class CapnpShmPayloadFuzzTest {
             block.lend(); // what a sender lends with each send
         }
         boolean accepted = false;
-        try (Received<Body.Reader> received = codec.decode(sent, flags >>> 3 & 3, 1, false)) {
+        try (Received<Body.Reader> received = decode(sent, flags >>> 3 & 3, (flags & 0x20) != 0, flags >>> 6)) {
             accepted = true;
             read(received);
         } catch (final CorruptDataException refused) {
@@ -171,7 +173,7 @@ class CapnpShmPayloadFuzzTest {
         payload.set(INT_LE, CapnpDescriptor.INLINE_WORDS_OFFSET, (flags & 1) != 0 ? in.i32() : segment.length / 8);
         payload.set(INT_LE, CapnpDescriptor.SHM_MAGIC_OFFSET, CapnpDescriptor.INLINE_MAGIC);
         MemorySegment.copy(MemorySegment.ofArray(segment), 0, payload, CapnpDescriptor.INLINE_SEGMENT_OFFSET, segment.length);
-        try (Received<Body.Reader> received = codec.decode(payload, flags >>> 1 & 3, 1, false)) {
+        try (Received<Body.Reader> received = decode(payload, flags >>> 1 & 3, (flags & 8) != 0, flags >>> 4)) {
             read(received);
         } catch (final CorruptDataException refused) {
             // The documented outcome for a hostile payload.
@@ -180,6 +182,64 @@ class CapnpShmPayloadFuzzTest {
             assertEquals(1, block.references(), "an inline payload borrows nothing: " + block);
         }
         assertEquals(baselineBytes, arena.allocatedBytes(), "no block freed or leaked");
+    }
+
+    /**
+     * A valid payload read where it lies in a larger buffer, as a channel hands it over, is read exactly as on
+     * its own; one a word shorter is refused even though the buffer's next bytes would complete it: nothing
+     * past the payload's length is read.
+     */
+    @Test
+    void shouldReadAPayloadWhereItLiesAndNothingPastIt() {
+        openArenaOnce();
+        final int count = message.blocks().size();
+        final long length = CapnpDescriptor.shmPayloadLength(count);
+        final MemorySegment buffer = MemorySegment.ofArray(new byte[40 + (int) length]);
+        buffer.asSlice(0, 40).fill((byte) 0xA5);
+        final MemorySegment payload = buffer.asSlice(40);
+        payload.set(INT_LE, CapnpDescriptor.SHM_COUNT_OFFSET, count);
+        payload.set(INT_LE, CapnpDescriptor.SHM_MAGIC_OFFSET, CapnpDescriptor.SHM_MAGIC);
+        for (int i = 0; i < count; i++) {
+            // CANDIDATES holds a freed block's handle first, then the message's.
+            CANDIDATES.get(1 + i).writeTo(payload, CapnpDescriptor.SHM_HANDLES_OFFSET
+                + (long) CapnpDescriptor.SHM_HANDLE_LENGTH * i);
+        }
+        final int type = codec.typeOf(message);
+        for (final ShmBlock block : message.blocks()) {
+            block.lend();
+        }
+        try (Received<Body.Reader> received = codec.decode(buffer.asReadOnly(), 40, length, type, 1)) {
+            assertEquals(3, received.root().getGetCacheRsp().getFileParts().size());
+        }
+        for (final ShmBlock block : message.blocks()) {
+            assertEquals(1, block.references(), "the accepted message gave back its reference: " + block);
+            block.lend();
+        }
+        final CorruptDataException refused = assertThrows(CorruptDataException.class,
+            () -> codec.decode(buffer.asReadOnly(), 40, length - 8, type, 1));
+        assertTrue(refused.getMessage().contains("payloadLength=" + (length - 8)), refused.getMessage());
+        for (final ShmBlock block : message.blocks()) {
+            assertEquals(2, block.references(), "a refused message takes nothing: " + block);
+            block.unlend();
+        }
+        assertEquals(baselineBytes, arena.allocatedBytes(), "no block freed or leaked");
+    }
+
+    /**
+     * Decodes as a channel does: unless {@code inPlace}, the payload on its own; otherwise where it lies, at
+     * the end of a larger read-only buffer ({@code prefix} words of other bytes before it), so that a read
+     * past its length throws {@link IndexOutOfBoundsException}, which no hostile payload may cause.
+     */
+    private static Received<Body.Reader> decode(final MemorySegment payload, final int type, final boolean inPlace,
+                                                final int prefix) {
+        if (!inPlace) {
+            return codec.decode(payload, type, 1, false);
+        }
+        final long length = payload.byteSize();
+        final MemorySegment buffer = MemorySegment.ofArray(new byte[8 * prefix + (int) length]);
+        buffer.asSlice(0, 8L * prefix).fill((byte) 0xA5);
+        MemorySegment.copy(payload, 0, buffer, 8L * prefix, length);
+        return codec.decode(buffer.asReadOnly(), 8L * prefix, length, type, 1);
     }
 
     /** Reads the message as a handler would, through {@link CapnpChannels#guarded}. */

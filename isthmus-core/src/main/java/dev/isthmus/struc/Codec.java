@@ -59,6 +59,26 @@ public interface Codec<R, B> {
     Received<R> decode(MemorySegment payload, int type, long id, boolean owned);
 
     /**
+     * Decodes a payload that lies in the channel's memory, {@code length} bytes at {@code offset} of
+     * {@code buffer}, valid only during this call: as {@link #decode(MemorySegment, int, long, boolean)} does
+     * with that slice and {@code owned} false, without making the slice. A codec overrides it to read the
+     * payload where it lies; it must read nothing of {@code buffer} outside that range. The default decodes
+     * the slice.
+     *
+     * @param buffer the channel's memory (a queue's ring, a receive buffer)
+     * @param offset where the payload starts
+     * @param length its length in bytes
+     * @param type   the type the sender declared
+     * @param id     the message id
+     * @return the message
+     * @throws dev.isthmus.CorruptDataException if the payload is not a valid encoding
+     */
+    default Received<R> decode(final MemorySegment buffer, final long offset, final long length, final int type,
+                               final long id) {
+        return decode(buffer.asSlice(offset, length), type, id, false);
+    }
+
+    /**
      * Decodes a reassembled payload that the codec may keep, and tells when it no longer needs the memory, so
      * that the channel can reassemble the next payload there ({@link StructuredChannelOptions#reuseReceiveBuffer()}).
      * The default decodes as {@link #decode(MemorySegment, int, long, boolean)} with {@code owned} and never

@@ -610,7 +610,8 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                 + " accepted)");
         }
         if (first == header.payloadLength) {
-            dispatch(header, buffer.asSlice(offset + HEADER_LENGTH, first), false, null);
+            // Read where it lies: no slice per message.
+            dispatch(header, buffer, offset + HEADER_LENGTH, false, null);
             return;
         }
         assemblingId = header.id;
@@ -659,7 +660,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             assemblingHeader = null;
             assembly = null;
             assemblyBase = null;
-            dispatch(header, payload, options.reuseReceiveBuffer() ? base : null);
+            dispatch(header, payload, 0, true, options.reuseReceiveBuffer() ? base : null);
         }
     }
 
@@ -668,21 +669,20 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             : java.lang.foreign.Arena.ofAuto().allocate(bytes);
     }
 
-    private void dispatch(final Header header, final MemorySegment payload, final MemorySegment reusable) {
-        dispatch(header, payload, true, reusable);
-    }
-
     /**
+     * @param buffer   the memory the payload lies in: the channel's (valid during this call), or, if
+     *                 {@code owned}, the reassembled payload itself
+     * @param offset   where the payload starts in {@code buffer}; its length is the header's
      * @param owned    whether the payload is in memory of its own (reassembled), which the codec may keep
      * @param reusable the buffer an owned payload lies in, to take back for the next reassembly once the
      *                 message is closed; null if it is not to be reused
      */
-    private void dispatch(final Header header, final MemorySegment payload, final boolean owned,
+    private void dispatch(final Header header, final MemorySegment buffer, final long offset, final boolean owned,
                           final MemorySegment reusable) {
         switch (header.kind) {
-            case KIND_RESPONSE, KIND_FAILURE -> respond(header, payload, owned, reusable);
+            case KIND_RESPONSE, KIND_FAILURE -> respond(header, buffer, offset, owned, reusable);
             default -> {
-                final Received<R> message = decode(header, payload, owned, reusable);
+                final Received<R> message = decode(header, buffer, offset, owned, reusable);
                 final MessageHandler<R, B> handler = handlers.get(header.type);
                 if (handler == null) {
                     unhandled.add(new Unhandled<>(message, header.copy()));
@@ -693,25 +693,33 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         }
     }
 
-    private Received<R> decode(final Header header, final MemorySegment payload, final boolean owned,
+    private Received<R> decode(final Header header, final MemorySegment buffer, final long offset, final boolean owned,
                                final MemorySegment reusable) {
+        if (!owned) {
+            return codec.decode(buffer, offset, header.payloadLength, header.type, header.id);
+        }
         if (reusable == null) {
-            return codec.decode(payload, header.type, header.id, owned);
+            return codec.decode(buffer, header.type, header.id, true);
         }
         // Handed back when the message is closed (any thread), for the next payload that arrives in parts.
-        return codec.decodeReusable(payload, header.type, header.id, () -> spareAssembly.set(reusable));
+        return codec.decodeReusable(buffer, header.type, header.id, () -> spareAssembly.set(reusable));
     }
 
-    private void respond(final Header header, final MemorySegment payload, final boolean owned,
+    /** The text of a failure response: the payload, as UTF-8. */
+    private static String failureText(final Header header, final MemorySegment buffer, final long offset) {
+        return new String(buffer.asSlice(offset, header.payloadLength).toArray(JAVA_BYTE), StandardCharsets.UTF_8);
+    }
+
+    private void respond(final Header header, final MemorySegment buffer, final long offset, final boolean owned,
                          final MemorySegment reusable) {
         final boolean more = (header.flags & FLAG_MORE) != 0;
         if (!more && (long) SLOT_WAITING_FOR.getVolatile(this) == header.inResponseTo && header.inResponseTo > 0) {
-            respondToSlot(header, payload, owned, reusable);
+            respondToSlot(header, buffer, offset, owned, reusable);
             return;
         }
         final Pending<R> waiting = more ? pending.get(header.inResponseTo) : pending.remove(header.inResponseTo);
         if (header.kind == KIND_FAILURE) {
-            final String text = new String(payload.toArray(JAVA_BYTE), StandardCharsets.UTF_8);
+            final String text = failureText(header, buffer, offset);
             if (waiting == null) {
                 lateResponses.incrementAndGet();
             } else {
@@ -723,7 +731,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         }
         final Received<R> response;
         try {
-            response = decode(header, payload, owned, reusable);
+            response = decode(header, buffer, offset, owned, reusable);
         } catch (final RuntimeException e) {
             // A response that cannot be decoded still ends its request: the caller gets why, not a hang.
             if (waiting != null) {
@@ -751,10 +759,10 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         }
     }
 
-    private void respondToSlot(final Header header, final MemorySegment payload, final boolean owned,
+    private void respondToSlot(final Header header, final MemorySegment buffer, final long offset, final boolean owned,
                                final MemorySegment reusable) {
         if (header.kind == KIND_FAILURE) {
-            final String text = new String(payload.toArray(JAVA_BYTE), StandardCharsets.UTF_8);
+            final String text = failureText(header, buffer, offset);
             if (!completeSlot(header.inResponseTo, new RemoteFailureException(options.name() + ": request "
                 + header.inResponseTo + " failed at the peer: " + text))) {
                 lateResponses.incrementAndGet();
@@ -763,7 +771,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         }
         final Received<R> response;
         try {
-            response = decode(header, payload, owned, reusable);
+            response = decode(header, buffer, offset, owned, reusable);
         } catch (final RuntimeException e) {
             // A response that cannot be decoded still ends its request: the caller gets why, not a hang.
             completeSlot(header.inResponseTo, e);
