@@ -13,8 +13,8 @@ import dev.isthmus.arena.ShmHandle;
 import dev.isthmus.struc.Codec;
 import dev.isthmus.struc.Outgoing;
 import dev.isthmus.struc.Received;
-import org.capnproto.DecodeException;
 import org.capnproto.AnyPointer;
+import org.capnproto.DecodeException;
 import org.capnproto.ReaderArena;
 import org.capnproto.SegmentReader;
 import org.capnproto.StructFactory;
@@ -65,7 +65,10 @@ import static dev.isthmus.capnp.CapnpDescriptor.SHM_MAGIC_OFFSET;
  *   every block through its {@link ArenaView} of the sender's arena, which validates each handle, and reads
  *   the segments in place; closing the {@link Received} message gives the blocks back. A message of at most
  *   1 KiB built without a size hint (a typical request) goes inline instead: it is built on the heap and its
- *   one segment travels in the payload, so nothing is allocated in shared memory or borrowed for it.</li>
+ *   one segment travels in the payload, so nothing is allocated in shared memory or borrowed for it. The
+ *   codec keeps the reading (buffer, Cap'n Proto arena, root) of the last one-segment message it borrowed
+ *   and of its inline buffer, and reuses it for the next message over the same memory once the earlier one
+ *   is closed: each message still gets the whole traversal budget and reads the bytes as they are then.</li>
  * </ul>
  *
  * <p><b>Hostile peers: what {@link #decode} checks.</b> Everything in a payload is checked before use:
