@@ -65,19 +65,27 @@ final class OneToOneProducer extends ShmQueue.Producer {
     public boolean offer(final MemorySegment source, final long offset, final int length) {
         // The handler costs nothing until something throws: no check is added to the path of a message.
         try {
-            final long record = fastClaim(length);
-            if (record >= 0) {
-                final MemorySegment ring = region.ring();
-                // A short or closed source throws here, before the tail moves or anything is published: nothing
-                // to undo (the header slot zeroed after the record lies in free room).
-                MemorySegment.copy(source, offset, ring, record + HEADER_LENGTH, length);
-                fastCommit(ring, record, length);
+            if (offerFast(source, offset, length)) {
                 return true;
             }
         } catch (final IllegalStateException | PeerDeadException e) {
             throw closedUnderneath(e);
         }
         return super.offer(source, offset, length);
+    }
+
+    @Override
+    boolean offerFast(final MemorySegment source, final long offset, final int length) {
+        final long record = fastClaim(length);
+        if (record < 0) {
+            return false;
+        }
+        final MemorySegment ring = region.ring();
+        // A short or closed source throws here, before the tail moves or anything is published: nothing
+        // to undo (the header slot zeroed after the record lies in free room).
+        MemorySegment.copy(source, offset, ring, record + HEADER_LENGTH, length);
+        fastCommit(ring, record, length);
+        return true;
     }
 
     @Override

@@ -696,8 +696,12 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
          */
         public boolean offer(final MemorySegment source, final long offset, final int length, final long timeoutNs) {
             checkSource(source, offset, length);
-            final long deadline = System.nanoTime() + Math.max(0, timeoutNs);
             try {
+                // While there is room, as fast as the offer without a timeout: no clock read, no general claim.
+                if (offerFast(source, offset, length)) {
+                    return true;
+                }
+                final long deadline = System.nanoTime() + Math.max(0, timeoutNs);
                 long claim;
                 while ((claim = tryClaim(length)) < 0) {
                     if (!awaitClaim(length, deadline - System.nanoTime())) {
@@ -710,6 +714,20 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             } catch (final IllegalStateException | PeerDeadException e) {
                 throw closedUnderneath(e);
             }
+        }
+
+        /**
+         * The common case of an offer, where the producer has one: copies and commits the message if there is
+         * room and nothing unusual is pending, and returns whether it did. {@code false} sends the caller down
+         * the general path, which also reports errors; nothing is counted as refused here.
+         *
+         * @param source the memory to copy from, already checked to hold the message
+         * @param offset where the message starts
+         * @param length its length
+         * @return whether the message was committed
+         */
+        boolean offerFast(final MemorySegment source, final long offset, final int length) {
+            return false;
         }
 
         private void copyAndCommit(final MemorySegment source, final long offset, final long claim, final int length) {

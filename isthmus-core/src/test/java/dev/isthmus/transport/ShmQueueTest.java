@@ -271,6 +271,34 @@ class ShmQueueTest {
         }
     }
 
+    /**
+     * A timed offer with room takes the untimed offer's fast path (no clock read, no general claim), and is
+     * still what the general path is: counted, received in order, refused as closed once the consumer has gone.
+     */
+    @Test
+    void shouldOfferWithATimeoutAsTheFastPathDoesWhileThereIsRoomAndRefuseWhenTheConsumerIsGone() {
+        try (dev.isthmus.stat.StatRecord stats = dev.isthmus.stat.StatFile.privateRecord(dev.isthmus.stat.StatKind.CHANNEL);
+             OneToOneShmQueue queue = OneToOneShmQueue.create(newName(), growing()); Arena arena = Arena.ofConfined()) {
+            final OneToOneShmQueue.Producer producer = queue.producer();
+            final OneToOneShmQueue.Consumer consumer = queue.consumer();
+            producer.stats(stats);
+            final MemorySegment message = arena.allocate(300);
+            for (long i = 0; i < 1000; i++) {
+                final int length = writeMessage(message, i, 300);
+                assertTrue(i % 2 == 0 ? producer.offer(message, 0, length, SECOND_NS) : producer.offer(message, 0, length));
+                final long[] next = {i};
+                final List<String> problems = new ArrayList<>();
+                BlobChannelContractTest.drain(new QueueChannel(consumer), next, 300, problems, i + 1);
+                assertEquals(List.of(), problems);
+            }
+            assertEquals(1000, stats.get(dev.isthmus.stat.StatKind.Channel.MESSAGES_SENT));
+            assertEquals(0, stats.get(dev.isthmus.stat.StatKind.Channel.OFFERS_REFUSED));
+            assertThrows(IndexOutOfBoundsException.class, () -> producer.offer(message, 200, 200, SECOND_NS));
+            consumer.close();
+            assertThrows(ChannelClosedException.class, () -> producer.offer(message, 0, 8, SECOND_NS));
+        }
+    }
+
     @Test
     void shouldAdmitOneConsumerAndOneProducer() {
         final ResourceName name = newName();
