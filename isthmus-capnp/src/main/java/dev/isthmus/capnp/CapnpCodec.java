@@ -595,7 +595,10 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         }
         final int bytes = (int) (length - CapnpDescriptor.INLINE_SEGMENT_OFFSET);
         final InlineBuffer spare = spareInline.getAndSet(null);
-        final InlineBuffer buffer = spare != null ? spare : new InlineBuffer(spareInline);
+        // A new buffer is as long as this message: one held open (unhandled, retained, awaited) costs its own
+        // size, not the largest inline message's. Only the one spare may be larger.
+        final InlineBuffer buffer = spare != null && spare.bytes.length >= bytes ? spare
+            : new InlineBuffer(spareInline, bytes);
         final Reading reading = buffer.take(bytes, readOptions);
         MemorySegment.copy(payload, ValueLayout.JAVA_BYTE, base + CapnpDescriptor.INLINE_SEGMENT_OFFSET, buffer.bytes, 0,
             bytes);
@@ -736,8 +739,16 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
                 return (R) root;
             }
             final R read = new AnyPointer.Reader(first, 0, options.nestingLimit()).getAs(factory);
-            root = read;
-            rootWord = word;
+            // Kept only if the pointer still reads as the word above: a sender that changed it while Cap'n Proto
+            // followed it must not pair one word with another word's root for a later message. (One that changes
+            // it and back in that window gets a root it could have sent, checked against the same segment when
+            // made, charged the first word's struct size: at most 2 x 65,535 words less, once per message.)
+            if (first.get(0) == word) {
+                root = read;
+                rootWord = word;
+            } else {
+                root = null;
+            }
             return read;
         }
     }
@@ -781,18 +792,20 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
     }
 
     /**
-     * The private copy of an inline message's segment: {@link CapnpDescriptor#MAX_INLINE_BYTES} bytes, and a
-     * reading of the length last used (Cap'n Proto bounds a segment by its buffer's capacity), made again only
-     * when the length changes. Running it hands it back to its codec, which a closed message does.
+     * The private copy of an inline message's segment, as long as the message it was made for, and a reading
+     * of the length last used (Cap'n Proto bounds a segment by its buffer's capacity), made again only when the
+     * length changes. Running it hands it back to its codec, which a closed message does; the codec reuses it
+     * for a later message it holds.
      */
     private static final class InlineBuffer implements Runnable {
         private final java.util.concurrent.atomic.AtomicReference<InlineBuffer> home;
-        private final byte[] bytes = new byte[CapnpDescriptor.MAX_INLINE_BYTES];
+        private final byte[] bytes;
         private Reading reading;
         private int readingLength = -1;
 
-        InlineBuffer(final java.util.concurrent.atomic.AtomicReference<InlineBuffer> home) {
+        InlineBuffer(final java.util.concurrent.atomic.AtomicReference<InlineBuffer> home, final int length) {
             this.home = home;
+            this.bytes = new byte[length];
         }
 
         /** {@return the reading of the one segment, {@code length} bytes long} */

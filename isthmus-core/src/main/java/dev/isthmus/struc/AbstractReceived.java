@@ -20,7 +20,9 @@ import java.lang.ref.Cleaner;
  * {@link #leaksReclaimed()}), so that a program that forgets to close messages is found before the sender's
  * arena runs out. The system property {@code isthmus.received.leakDetection} set to {@code all} watches
  * every message (the cost of a cleaner per message), {@code off} none. A message that holds nothing, or
- * only heap memory of this process, is never watched.
+ * only heap memory of this process, is never watched. The collector finds a message unreachable, not its
+ * readers: readers still used after their message was dropped read whatever the memory holds next (the
+ * sender's next message, or the next message the codec reads there), as after a close.
  *
  * @param <R> the root reader type
  */
