@@ -698,7 +698,9 @@ public abstract sealed class ShmQueue implements AutoCloseable permits OneToOneS
             checkSource(source, offset, length);
             try {
                 // While there is room, as fast as the offer without a timeout: no clock read, no general claim.
+                // Published at once, with anything held back before it, as a claim publishes.
                 if (offerFast(source, offset, length)) {
+                    flush();
                     return true;
                 }
                 final long deadline = System.nanoTime() + Math.max(0, timeoutNs);

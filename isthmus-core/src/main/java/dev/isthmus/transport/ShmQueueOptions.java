@@ -279,7 +279,8 @@ public final class ShmQueueOptions {
          * Lets the producer of a one-to-one queue publish the messages it offers in batches, like a
          * buffered stream: {@link ShmQueue.Producer#offer(java.lang.foreign.MemorySegment, long, int) offer} makes a message visible to the
          * consumer only once {@code bytes} have accumulated, or at the next {@link ShmQueue.Producer#flush()},
-         * {@link ShmQueue.Producer#tryClaim claim}, back-pressure or close. The consumer then reads lines the
+         * {@link ShmQueue.Producer#tryClaim claim}, offer with a timeout (which publishes its message at once,
+         * with those before it), back-pressure or close. The consumer then reads lines the
          * producer has finished writing instead of fighting it for each one: higher throughput for streams of
          * small messages, at the price of latency until the flush. Messages not yet published when the
          * producer's process dies are lost with it, like a buffered stream's. Producers of many-to-one queues

@@ -69,7 +69,7 @@ class ShmQueueTest {
     }
 
     @Test
-    void shouldHoldOfferedMessagesBackUntilTheBatchFillsOrAFlush() {
+    void shouldHoldOfferedMessagesBackUntilTheBatchFillsOrAFlushOrATimedOffer() {
         final ShmQueueOptions options = growing().toBuilder().publishBatchBytes(256).build();
         try (OneToOneShmQueue queue = OneToOneShmQueue.create(newName(), options)) {
             final OneToOneShmQueue.Producer producer = queue.producer();
@@ -101,12 +101,19 @@ class ShmQueueTest {
             producer.commit(claim);
             assertEquals(1, consumer.poll(collect, 100), "a commit publishes at once");
 
-            MemorySegment.ofArray(message).set(JAVA_INT_UNALIGNED, 0, 13);
+            for (int i = 13; i < 15; i++) {
+                MemorySegment.ofArray(message).set(JAVA_INT_UNALIGNED, 0, i);
+                assertTrue(i == 13 ? producer.offer(message, 0, message.length)
+                    : producer.offer(MemorySegment.ofArray(message), 0, message.length, SECOND_NS));
+            }
+            assertEquals(2, consumer.poll(collect, 100), "an offer with a timeout publishes at once, with what was held");
+
+            MemorySegment.ofArray(message).set(JAVA_INT_UNALIGNED, 0, 15);
             assertTrue(producer.offer(message, 0, message.length));
             producer.close();
             assertEquals(1, consumer.poll(collect, 100), "the close publishes what was held back");
             assertThrows(ChannelClosedException.class, () -> consumer.poll(collect, 100));
-            assertEquals(List.of(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13), got);
+            assertEquals(List.of(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), got);
         }
     }
 
