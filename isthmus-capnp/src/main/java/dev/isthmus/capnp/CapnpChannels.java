@@ -7,6 +7,7 @@ package dev.isthmus.capnp;
 import dev.isthmus.CorruptDataException;
 import dev.isthmus.arena.ArenaView;
 import dev.isthmus.arena.ShmArena;
+import dev.isthmus.struc.InPlaceHandler;
 import dev.isthmus.struc.MessageHandler;
 import dev.isthmus.struc.StructuredChannel;
 import dev.isthmus.struc.StructuredChannelOptions;
@@ -128,6 +129,38 @@ public final class CapnpChannels {
                 }
                 final CorruptDataException corrupt = new CorruptDataException("Cap'n Proto message " + message.id()
                     + " (type " + message.type() + ") cannot be read: " + e);
+                corrupt.initCause(e);
+                throw corrupt;
+            }
+        };
+    }
+
+    /**
+     * {@return {@link #guarded(MessageHandler)} for a handler that reads its messages in place}: what capnp-java
+     * throws on a malformed message becomes a {@link CorruptDataException}, anything else passes unchanged.
+     *
+     * {@snippet :
+     * channel.onMessageInPlace(Body.Which.GET_CACHE_REQ, CapnpChannels.guardedInPlace((request, replier) -> {
+     *     String name = request.getGetCacheReq().getFileName().toString();
+     *     // ...
+     * }));
+     * }
+     *
+     * @param handler the handler
+     * @param <R>     the root reader type
+     * @param <B>     the root builder type
+     */
+    public static <R, B> InPlaceHandler<R, B> guardedInPlace(final InPlaceHandler<R, B> handler) {
+        Objects.requireNonNull(handler, "handler");
+        return (root, replier) -> {
+            try {
+                handler.onMessage(root, replier);
+            } catch (final DecodeException | IndexOutOfBoundsException | IllegalArgumentException e) {
+                if (!thrownByCapnp(e)) {
+                    throw e;
+                }
+                final CorruptDataException corrupt = new CorruptDataException("a Cap'n Proto message read in place"
+                    + " cannot be read: " + e);
                 corrupt.initCause(e);
                 throw corrupt;
             }

@@ -134,6 +134,9 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
     /** The reading of the last one-segment message borrowed, handed back when it closed, or null. */
     private final java.util.concurrent.atomic.AtomicReference<BlockReading> spareBlock =
         new java.util.concurrent.atomic.AtomicReference<>();
+    /** A message read in place that was closed ({@link #decodeScoped}), or null: the next one reuses it. */
+    private final java.util.concurrent.atomic.AtomicReference<ScopedReceived<R>> spareScoped =
+        new java.util.concurrent.atomic.AtomicReference<>();
     /** A buffer for inline messages handed back by a closed one, or null: most requests need no new one. */
     private final java.util.concurrent.atomic.AtomicReference<InlineBuffer> spareInline =
         new java.util.concurrent.atomic.AtomicReference<>();
@@ -363,7 +366,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
     @Override
     public Received<R> decode(final MemorySegment payload, final int type, final long id, final boolean owned) {
         return backing == Backing.HEAP ? decodeHeap(payload, type, id, owned)
-            : decodeShm(payload, 0, payload.byteSize(), type, id);
+            : decodeShm(payload, 0, payload.byteSize(), type, id, false);
     }
 
     /**
@@ -376,7 +379,22 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
     public Received<R> decode(final MemorySegment buffer, final long offset, final long length, final int type,
                               final long id) {
         return backing == Backing.HEAP ? decodeHeap(buffer.asSlice(offset, length), type, id, false)
-            : decodeShm(buffer, offset, length, type, id);
+            : decodeShm(buffer, offset, length, type, id, false);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>{@link Backing#SESSION_SHM}: as {@link #decode(MemorySegment, long, long, int, long)}, and a message of
+     * one segment or sent inline allocates nothing once the first was closed: its {@link Received}, the borrowed
+     * block's reference and the reading are those of the last such message (the root too, if the sender sends
+     * the same message again). {@link Backing#HEAP} decodes as {@code decode} does.
+     */
+    @Override
+    public Received<R> decodeScoped(final MemorySegment buffer, final long offset, final long length, final int type,
+                                    final long id) {
+        return backing == Backing.HEAP ? decodeHeap(buffer.asSlice(offset, length), type, id, false)
+            : decodeShm(buffer, offset, length, type, id, true);
     }
 
     /**
@@ -390,7 +408,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         if (backing == Backing.HEAP) {
             return decodeHeap(payload, type, id, true, Objects.requireNonNull(onRelease, "onRelease"));
         }
-        final Received<R> received = decodeShm(payload, 0, payload.byteSize(), type, id);
+        final Received<R> received = decodeShm(payload, 0, payload.byteSize(), type, id, false);
         onRelease.run();
         return received;
     }
@@ -439,7 +457,8 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
             segments[i] = memory.asSlice(offset, bytes).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
             offset += bytes;
         }
-        return received(new Reading(segments, readOptions), type, id, length, owned ? release : NOTHING_TO_RELEASE, false);
+        return received(new Reading(segments, readOptions), type, id, length, owned ? release : NOTHING_TO_RELEASE, false,
+            false);
     }
 
     private static MemorySegment copy(final MemorySegment payload) {
@@ -456,13 +475,13 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
      * length is checked before anything past the header is read).
      */
     private Received<R> decodeShm(final MemorySegment payload, final long base, final long length, final int type,
-                                  final long id) {
+                                  final long id, final boolean scoped) {
         if (length < SHM_HANDLES_OFFSET) {
             throw corrupt(id, "payloadLength=" + length + " is shorter than the " + SHM_HANDLES_OFFSET + "-byte header");
         }
         final int magic = payload.get(INT_LE, base + SHM_MAGIC_OFFSET);
         if (magic == CapnpDescriptor.INLINE_MAGIC) {
-            return decodeInline(payload, base, length, type, id);
+            return decodeInline(payload, base, length, type, id, scoped);
         }
         if (magic != SHM_MAGIC) {
             throw corrupt(id, "magic=0x" + Integer.toHexString(magic)
@@ -478,7 +497,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         }
         final boolean copy = readOptions.copyOnReceive();
         if (count == 1 && !copy) {
-            return decodeOneSegment(payload, base, type, id, length);
+            return decodeOneSegment(payload, base, type, id, length, scoped);
         }
         final ShmHandle[] handles = new ShmHandle[count];
         long totalBytes = 0;
@@ -502,7 +521,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
                 // The copies are this process's: the sender may have its blocks back at once.
                 closeAll(blocks);
             }
-            return received(new Reading(segments, readOptions), type, id, length, NOTHING_TO_RELEASE, false);
+            return received(new Reading(segments, readOptions), type, id, length, NOTHING_TO_RELEASE, false, false);
         }
         final Runnable release = () -> closeAll(blocks);
         try {
@@ -513,7 +532,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
                 final ByteBuffer view = blocks[i].byteBuffer();
                 segments[i] = (view.isReadOnly() ? view : view.asReadOnlyBuffer()).order(ByteOrder.LITTLE_ENDIAN);
             }
-            return received(new Reading(segments, readOptions), type, id, length, release, true);
+            return received(new Reading(segments, readOptions), type, id, length, release, true, false);
         } catch (final RuntimeException | Error e) {
             release.run();
             throw e;
@@ -525,7 +544,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
      * was known, with no array of handles or blocks and no disjointness to check.
      */
     private Received<R> decodeOneSegment(final MemorySegment payload, final long base, final int type, final long id,
-                                         final long length) {
+                                         final long length, final boolean scoped) {
         // As ShmHandle.readFrom reads a handle, without the object.
         final long at = base + SHM_HANDLES_OFFSET;
         final int pool = payload.get(ValueLayout.JAVA_INT_UNALIGNED, at);
@@ -533,18 +552,27 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         final long offset = payload.get(ValueLayout.JAVA_LONG_UNALIGNED, at + 8);
         final long bytes = payload.get(ValueLayout.JAVA_LONG_UNALIGNED, at + 16);
         checkSegment(id, 0, offset, bytes);
+        final BlockReading spare = spareBlock.getAndSet(null);
+        final boolean same = spare != null && spare.reads(pool, offset, bytes);
         final ShmBlock block;
         try {
-            block = peerArena.borrow(pool, generation, offset, bytes);
-        } catch (final CorruptDataException e) {
-            throw corrupt(id, "segment 0: " + e.getMessage(), e);
-        } catch (final IsthmusException e) {
-            throw corrupt(id, "segment 0: " + e, e);
+            // The spare's closed reference is reused if it names the same block in the same generation.
+            block = peerArena.borrowAgain(same ? spare.block : null, pool, generation, offset, bytes);
+        } catch (final RuntimeException | Error e) {
+            if (spare != null) {
+                spareBlock.compareAndSet(null, spare);
+            }
+            if (e instanceof CorruptDataException) {
+                throw corrupt(id, "segment 0: " + e.getMessage(), e);
+            }
+            if (e instanceof IsthmusException) {
+                throw corrupt(id, "segment 0: " + e, e);
+            }
+            throw e;
         }
-        final BlockReading spare = spareBlock.getAndSet(null);
         final BlockReading reading;
         try {
-            if (spare != null && spare.reads(pool, offset, bytes)) {
+            if (same) {
                 // The same memory as the last message over it, closed since: its buffer and reader serve again.
                 reading = spare;
             } else {
@@ -559,7 +587,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         }
         reading.block = block;
         try {
-            return received(reading, type, id, length, reading, true);
+            return received(reading, type, id, length, reading, true, scoped);
         } catch (final RuntimeException | Error e) {
             reading.run();
             throw e;
@@ -583,7 +611,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
      * the sender does afterwards changes what is read.
      */
     private Received<R> decodeInline(final MemorySegment payload, final long base, final long length, final int type,
-                                     final long id) {
+                                     final long id, final boolean scoped) {
         final long words = Integer.toUnsignedLong(payload.get(INT_LE, base + CapnpDescriptor.INLINE_WORDS_OFFSET));
         if (length > CapnpDescriptor.MAX_INLINE_BYTES) {
             throw corrupt(id, "an inline payload of " + length + " bytes exceeds the " + CapnpDescriptor.MAX_INLINE_BYTES
@@ -605,7 +633,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         try {
             // Closing the message hands the buffer back for the next inline message: nothing is copied into it
             // while a message reads it.
-            return received(reading, type, id, length, buffer, false);
+            return received(reading, type, id, length, buffer, false, scoped);
         } catch (final RuntimeException | Error e) {
             buffer.run();
             throw e;
@@ -691,8 +719,12 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         }
     }
 
-    private Received<R> received(final Reading reading, final int type, final long id,
-                                 final long payloadLength, final Runnable release, final boolean sharedMemory) {
+    /**
+     * @param scoped whether the message is read within one call of the channel's and closed there
+     *               ({@link #decodeScoped}): then a closed one is recycled
+     */
+    private Received<R> received(final Reading reading, final int type, final long id, final long payloadLength,
+                                 final Runnable release, final boolean sharedMemory, final boolean scoped) {
         final R root;
         final int tag;
         try {
@@ -703,6 +735,12 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         }
         if (tag != type && !(tag == notInSchema && type >= notInSchema)) {
             throw corrupt(id, "type=" + type + " but its root union holds member " + tag);
+        }
+        if (scoped) {
+            final ScopedReceived<R> spare = spareScoped.getAndSet(null);
+            // None spare: the first, or one read while another is open (a handler that receives in turn).
+            return (spare != null ? spare : new ScopedReceived<R>(spareScoped)).open(type, id, payloadLength, root,
+                release);
         }
         return new CapnpReceived<>(type, id, payloadLength, root, release, sharedMemory);
     }
@@ -763,7 +801,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         private final int pool;
         private final long offset;
         private final long length;
-        /** The reference the open message holds; null while the reading waits for its next message. */
+        /** The reference the open message holds; closed while the reading waits for its next message. */
         private ShmBlock block;
 
         BlockReading(final java.util.concurrent.atomic.AtomicReference<BlockReading> home, final int pool,
@@ -781,11 +819,88 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
 
         @Override
         public void run() {
-            final ShmBlock held = block;
-            block = null;
             try {
-                held.close();
+                block.close();
             } finally {
+                // release (volatile write): pairs with decodeOneSegment's getAndSet, which reuses it.
+                home.set(this);
+            }
+        }
+    }
+
+    /**
+     * A message read within one call of its channel and closed there ({@link #decodeScoped}): recycled, since
+     * nothing else ever refers to it. It is opened on the receiving thread, may be handed to the thread that
+     * waits for it (the channel's hand-over orders that), and closing it hands it back for the next one.
+     */
+    private static final class ScopedReceived<R> implements Received<R> {
+        private final java.util.concurrent.atomic.AtomicReference<ScopedReceived<R>> home;
+        private int type;
+        private long id;
+        private long payloadLength;
+        private R root;
+        private Runnable release;
+        private boolean open;
+
+        ScopedReceived(final java.util.concurrent.atomic.AtomicReference<ScopedReceived<R>> home) {
+            this.home = home;
+        }
+
+        ScopedReceived<R> open(final int type, final long id, final long payloadLength, final R root,
+                               final Runnable release) {
+            this.type = type;
+            this.id = id;
+            this.payloadLength = payloadLength;
+            this.root = root;
+            this.release = release;
+            this.open = true;
+            return this;
+        }
+
+        @Override
+        public R root() {
+            if (!open) {
+                throw new IllegalStateException("message " + id + " is closed");
+            }
+            return root;
+        }
+
+        @Override
+        public int type() {
+            return type;
+        }
+
+        @Override
+        public long id() {
+            return id;
+        }
+
+        @Override
+        public long payloadLength() {
+            return payloadLength;
+        }
+
+        @Override
+        public Received<R> retain() {
+            throw new IllegalStateException("message " + id + " is read in place, within one call: it cannot be"
+                + " retained");
+        }
+
+        @Override
+        public void close() {
+            if (!open) {
+                return;
+            }
+            open = false;
+            final Runnable held = release;
+            root = null;
+            release = null;
+            try {
+                if (held != null) {
+                    held.run();
+                }
+            } finally {
+                // release (volatile write): pairs with received()'s getAndSet, which reuses it.
                 home.set(this);
             }
         }

@@ -228,7 +228,9 @@ class CapnpShmPayloadFuzzTest {
     /**
      * Decodes as a channel does: unless {@code inPlace}, the payload on its own; otherwise where it lies, at
      * the end of a larger read-only buffer ({@code prefix} words of other bytes before it), so that a read
-     * past its length throws {@link IndexOutOfBoundsException}, which no hostile payload may cause.
+     * past its length throws {@link IndexOutOfBoundsException}, which no hostile payload may cause. An odd
+     * {@code prefix} decodes through {@link CapnpCodec#decodeScoped}, which recycles the message, its borrowed
+     * reference and its reading from one input to the next.
      */
     private static Received<Body.Reader> decode(final MemorySegment payload, final int type, final boolean inPlace,
                                                 final int prefix) {
@@ -239,7 +241,8 @@ class CapnpShmPayloadFuzzTest {
         final MemorySegment buffer = MemorySegment.ofArray(new byte[8 * prefix + (int) length]);
         buffer.asSlice(0, 8L * prefix).fill((byte) 0xA5);
         MemorySegment.copy(payload, 0, buffer, 8L * prefix, length);
-        return codec.decode(buffer.asReadOnly(), 8L * prefix, length, type, 1);
+        return (prefix & 1) != 0 ? codec.decodeScoped(buffer.asReadOnly(), 8L * prefix, length, type, 1)
+            : codec.decode(buffer.asReadOnly(), 8L * prefix, length, type, 1);
     }
 
     /** Reads the message as a handler would, through {@link CapnpChannels#guarded}. */

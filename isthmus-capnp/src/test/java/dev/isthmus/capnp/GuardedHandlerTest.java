@@ -69,4 +69,23 @@ class GuardedHandlerTest {
             assertEquals(TEXT, received.type());
         }
     }
+
+    @Test
+    void shouldReportWhatCapnpThrowsOnAHostileMessageReadInPlaceAsCorruptDataAndPassTheRest() throws Exception {
+        final CapnpCodec<Envelope.Reader, Envelope.Builder> codec = CapnpCodec.heap(Envelope.factory);
+        try (Received<Envelope.Reader> received = codec.decode(textPointingOutside(), TEXT, 7, false)) {
+            final dev.isthmus.struc.InPlaceHandler<Envelope.Reader, Envelope.Builder> guarded =
+                CapnpChannels.guardedInPlace((root, replier) -> root.getText());
+            final CorruptDataException e = assertThrows(CorruptDataException.class,
+                () -> guarded.onMessage(received.root(), null));
+            assertTrue(e.getMessage().contains("read in place"), e.getMessage());
+            assertInstanceOf(IndexOutOfBoundsException.class, e.getCause());
+            final IllegalArgumentException own = new IllegalArgumentException("the handler's own check");
+            final dev.isthmus.struc.InPlaceHandler<Envelope.Reader, Envelope.Builder> throwing =
+                CapnpChannels.guardedInPlace((root, replier) -> {
+                    throw own;
+                });
+            assertSame(own, assertThrows(IllegalArgumentException.class, () -> throwing.onMessage(received.root(), null)));
+        }
+    }
 }

@@ -299,8 +299,30 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
      * @throws CorruptDataException    as {@link #borrow(ShmHandle)} does
      * @throws NoSuchResourceException if the pool does not exist
      */
-    public synchronized ShmBlock borrow(final int poolIndex, final int generation, final long offset,
-                                        final long length) {
+    public ShmBlock borrow(final int poolIndex, final int generation, final long offset, final long length) {
+        return borrowAgain(null, poolIndex, generation, offset, length);
+    }
+
+    /**
+     * {@link #borrow(int, int, long, long)}, reusing {@code reuse} for the new reference if it is a reference
+     * this view gave out, closed since, to the same block in the same generation: for a holder that keeps the
+     * object between messages over the same memory (a codec reading a response the peer sends again and again)
+     * and allocates nothing per borrow. The handle is checked as {@code borrow} checks it either way.
+     *
+     * <p>Only the one holder of {@code reuse} may call this with it: reusing a reference that someone else
+     * still refers to would hand them an open reference they believe closed.
+     *
+     * @param reuse      a closed reference of this view's to reuse, or {@code null}
+     * @param poolIndex  the handle's pool
+     * @param generation the handle's generation
+     * @param offset     the handle's block offset
+     * @param length     the handle's payload length
+     * @return {@code reuse}, open again, if it could be reused; a new reference otherwise
+     * @throws CorruptDataException    as {@link #borrow(ShmHandle)} does
+     * @throws NoSuchResourceException if the pool does not exist
+     */
+    public synchronized ShmBlock borrowAgain(final ShmBlock reuse, final int poolIndex, final int generation,
+                                             final long offset, final long length) {
         final MemorySegment pool = check(poolIndex, generation, offset, length);
         if (returns == null && getIntVolatile(pool, offset + BLOCK_REFERENCES_OFFSET) <= 0) {
             throw reject(poolIndex, generation, offset, length, "the block holds no reference for this process");
@@ -308,6 +330,9 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
         borrowedNow++;
         if (stats != null) {
             stats.set(dev.isthmus.stat.StatKind.Session.BLOCKS_BORROWED_NOW, borrowedNow);
+        }
+        if (reuse != null && reuse.reopen(this, pool, poolIndex, generation, offset, length)) {
+            return reuse;
         }
         return new ShmBlock(this, pool, pool == readOnlyPool ? readOnlyPoolBuffer : null, poolIndex, generation, offset,
             length);

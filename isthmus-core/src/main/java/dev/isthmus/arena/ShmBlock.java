@@ -232,6 +232,20 @@ public final class ShmBlock implements AutoCloseable {
         return new IllegalStateException("block " + handle() + ": its arena (or view) was closed", failure);
     }
 
+    /**
+     * Opens this closed reference again as a new one to the same block, if it is one: for
+     * {@link ArenaView#borrowAgain}, which has counted the new reference, and whose caller is its only holder.
+     *
+     * @return whether it named that block of that releaser, was closed, and is open again
+     */
+    boolean reopen(final Releaser by, final MemorySegment pool, final int poolIndex, final int generation,
+                   final long offset, final long length) {
+        return releaser == by && this.pool == pool && this.poolIndex == poolIndex && this.generation == generation
+            && this.offset == offset && this.length == length
+            // release (CAS): pairs with the next close()'s CAS, on whichever thread closes it.
+            && CLOSED.compareAndSet(this, true, false);
+    }
+
     int poolIndex() {
         return poolIndex;
     }

@@ -79,6 +79,28 @@ public interface Codec<R, B> {
     }
 
     /**
+     * Decodes a payload as {@link #decode(MemorySegment, long, long, int, long)} does, for a channel that reads
+     * the message within one call and closes it there, and never hands the {@link Received} itself to code that
+     * could keep it or {@linkplain Received#retain() retain} it (a request read in place by an
+     * {@link InPlaceHandler}, a response read by {@link StructuredChannel#request(Outgoing, java.time.Duration,
+     * java.util.function.Function)}). The codec may therefore return an object it returned before, once that
+     * one is closed, and allocate nothing; one that is still open (a handler that receives in turn) must not be
+     * returned again. The default decodes as {@code decode} does.
+     *
+     * @param buffer the channel's memory (a queue's ring, a receive buffer)
+     * @param offset where the payload starts
+     * @param length its length in bytes
+     * @param type   the type the sender declared
+     * @param id     the message id
+     * @return the message, which the channel closes
+     * @throws dev.isthmus.CorruptDataException if the payload is not a valid encoding
+     */
+    default Received<R> decodeScoped(final MemorySegment buffer, final long offset, final long length, final int type,
+                                     final long id) {
+        return decode(buffer, offset, length, type, id);
+    }
+
+    /**
      * Decodes a reassembled payload that the codec may keep, and tells when it no longer needs the memory, so
      * that the channel can reassemble the next payload there ({@link StructuredChannelOptions#reuseReceiveBuffer()}).
      * The default decodes as {@link #decode(MemorySegment, int, long, boolean)} with {@code owned} and never

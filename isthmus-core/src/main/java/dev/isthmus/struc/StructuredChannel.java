@@ -32,6 +32,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 import static dev.isthmus.struc.StructuredDescriptor.FLAGS_OFFSET;
 import static dev.isthmus.struc.StructuredDescriptor.FLAG_MORE;
@@ -75,6 +76,12 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * <p><b>Delivery.</b> Messages arrive in the order they were sent. A request or notification whose type
  * has no handler yet is kept, in order, until {@link #onMessage} registers one; nothing is dropped. A
  * response to a request that timed out is released unread and counted in {@link #lateResponses()}.
+ *
+ * <p><b>Reading in place.</b> A handler registered with {@link #onMessageInPlace} is given the root of each
+ * message and a replier valid only during the call; {@link #request(Outgoing, Duration, java.util.function.Function)}
+ * reads the response within the call and closes it. Since nothing of those messages outlives the call, the
+ * channel and the codec ({@link Codec#decodeScoped}) recycle what they made for them: a round trip of both
+ * kinds costs no allocation of theirs.
  *
  * <p><b>Failure.</b> A timeout fails only the call that timed out. A transport failure (the peer closed
  * or died, corrupt data, a message carrying another session's token) fails the channel once: the error
@@ -127,7 +134,10 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     // and no allocation of its own; concurrent ones take the pending map.
     private static final VarHandle SLOT_WAITING_FOR;
     private static final VarHandle ANSWERED;
-    /** Free if 0; the id of the request waiting; {@code id | DONE} once its response is in {@link #slotResult}. */
+    /**
+     * Free if 0; the id of the request waiting, with {@link #SCOPED} if it reads its response in place;
+     * {@code | DONE} once its response is in {@link #slotResult}.
+     */
     @SuppressWarnings("unused") // through SLOT_WAITING_FOR
     private volatile long slotWaitingFor;
     /** The slot's response or {@link RemoteFailureException}: written by the receiving thread only, before DONE. */
@@ -135,6 +145,8 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     /** The thread waiting in the slot, to unpark when the driver thread completes it or the channel fails. */
     private volatile Thread slotWaiter;
     private static final long DONE = Long.MIN_VALUE;
+    /** A slot's request reads its response within the call: the codec may recycle the message. Ids stay below. */
+    private static final long SCOPED = 1L << 62;
 
     static {
         try {
@@ -273,8 +285,49 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     public Received<R> request(final Outgoing<B> message, final Duration timeout) {
         final long id = nextId.incrementAndGet();
         if (SLOT_WAITING_FOR.compareAndSet(this, 0L, id)) {
-            return requestInSlot(id, message, timeout);
+            return requestInSlot(id, id, message, timeout);
         }
+        return requestInMap(id, message, timeout);
+    }
+
+    /**
+     * Sends a request, waits for its response, and reads it in place with {@code reader}: the response is
+     * closed when {@code reader} returns (or throws), and this returns what {@code reader} returned. As nothing
+     * of the response outlives the call, the channel and its codec recycle what they made for it: with one
+     * such request waiting at a time, a request answered by a response read in place allocates nothing of
+     * theirs (the Cap'n Proto codec: nothing for a response sent in one segment, or inline).
+     *
+     * {@snippet :
+     * long parts = channel.request(request, Duration.ofSeconds(5), response -> response.getGetCacheRsp().getFileParts().size());
+     * }
+     *
+     * <p>{@code reader} runs on the calling thread. The root it is given, and every reader taken from it, must
+     * not be kept past the call: the memory they read goes back to the sender when it returns.
+     *
+     * @param message the request
+     * @param timeout the longest wait; a timeout fails this call only
+     * @param reader  reads the response's root; what it throws is thrown here, after the response is closed
+     * @param <T>     what the reader makes of the response
+     * @return what {@code reader} returned
+     * @throws IsthmusTimeoutException if no response came in time
+     * @throws RemoteFailureException  if the peer's handler failed the request
+     * @throws ChannelClosedException  if the channel failed or closed before the response came
+     */
+    public <T> T request(final Outgoing<B> message, final Duration timeout, final Function<? super R, ? extends T> reader) {
+        Objects.requireNonNull(reader, "reader");
+        final long id = nextId.incrementAndGet();
+        final Received<R> response = SLOT_WAITING_FOR.compareAndSet(this, 0L, id | SCOPED)
+            ? requestInSlot(id, id | SCOPED, message, timeout)
+            : requestInMap(id, message, timeout);
+        try {
+            return reader.apply(response.root());
+        } finally {
+            response.close();
+        }
+    }
+
+    /** A blocking request while the slot is taken: its response comes through the pending map. */
+    private Received<R> requestInMap(final long id, final Outgoing<B> message, final Duration timeout) {
         final CompletableFuture<Received<R>> future = new CompletableFuture<>();
         pending.put(id, new Pending<>(future, null));
         try {
@@ -287,11 +340,13 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     }
 
     /**
-     * A blocking request in the slot, which this thread claimed for {@code id}: the receiving thread puts the
-     * response in {@link #slotResult} and marks the slot done; whoever moves the slot away from {@code id}
-     * first (done, or timed out, or failed) decides the outcome.
+     * A blocking request in the slot, which this thread claimed for {@code id} (as {@code claimed}: the id, with
+     * {@link #SCOPED} or not): the receiving thread puts the response in {@link #slotResult} and marks the slot
+     * done; whoever moves the slot away from {@code claimed} first (done, or timed out, or failed) decides the
+     * outcome.
      */
-    private Received<R> requestInSlot(final long id, final Outgoing<B> message, final Duration timeout) {
+    private Received<R> requestInSlot(final long id, final long claimed, final Outgoing<B> message,
+                                      final Duration timeout) {
         slotWaiter = Thread.currentThread();
         try {
             send(KIND_REQUEST, (short) 0, codec.typeOf(message), id, 0, codec.encode(message));
@@ -300,7 +355,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             throw e;
         }
         final long deadline = System.nanoTime() + timeout.toNanos();
-        final long done = id | DONE;
+        final long done = claimed | DONE;
         while (true) {
             // acquire (volatile read): pairs with the receiving thread's CAS to done, after it wrote slotResult.
             if ((long) SLOT_WAITING_FOR.getVolatile(this) == done) {
@@ -310,7 +365,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             if (failure.get() != null || remaining <= 0 || Thread.currentThread().isInterrupted()) {
                 // Before the slot is free: a request that claims it next sets its own waiter.
                 slotWaiter = null;
-                if (SLOT_WAITING_FOR.compareAndSet(this, id, 0L)) {
+                if (SLOT_WAITING_FOR.compareAndSet(this, claimed, 0L)) {
                     if (failure.get() != null) {
                         throw failureException();
                     }
@@ -359,13 +414,14 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
      * @return whether the slot was waiting for it and took it
      */
     private boolean completeSlot(final long requestId, final Object result) {
-        if (requestId <= 0 || (long) SLOT_WAITING_FOR.getVolatile(this) != requestId) {
+        final long waiting = (long) SLOT_WAITING_FOR.getVolatile(this);
+        if (requestId <= 0 || (waiting & ~SCOPED) != requestId) {
             return false;
         }
         // Only the receiving thread (under receiveLock) writes slotResult, and only while the slot waits for
         // this id; the CAS publishes it (release) to the waiter's volatile read of done.
         slotResult = result;
-        if (SLOT_WAITING_FOR.compareAndSet(this, requestId, requestId | DONE)) {
+        if (SLOT_WAITING_FOR.compareAndSet(this, waiting, waiting | DONE)) {
             final Thread waiter = slotWaiter;
             if (waiter != null && waiter != Thread.currentThread()) {
                 java.util.concurrent.locks.LockSupport.unpark(waiter);
@@ -514,6 +570,39 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
      */
     public void onMessage(final Enum<?> type, final MessageHandler<R, B> handler) {
         onMessage(type.ordinal(), handler);
+    }
+
+    /**
+     * Registers a handler that reads the messages of one type in place and answers within the call,
+     * replacing any earlier handler of that type, and hands it, in order, the messages of that type that
+     * arrived before it. The channel recycles the message and the replier it hands the handler, and the codec
+     * what it read the message with: a request answered within the call costs no allocation of theirs
+     * (see {@link InPlaceHandler} for what that asks of the handler).
+     *
+     * @param type    the message type
+     * @param handler the handler
+     */
+    public void onMessageInPlace(final int type, final InPlaceHandler<R, B> handler) {
+        onMessage(type, new InPlace<>(Objects.requireNonNull(handler, "handler")));
+    }
+
+    /**
+     * {@link #onMessageInPlace(int, InPlaceHandler)} for the message type whose number is the constant's
+     * ordinal (for Cap'n Proto, the root union's {@code Which} enum).
+     *
+     * @param type    the message type
+     * @param handler the handler
+     */
+    public void onMessageInPlace(final Enum<?> type, final InPlaceHandler<R, B> handler) {
+        onMessageInPlace(type.ordinal(), handler);
+    }
+
+    /** An {@link InPlaceHandler} among the handlers: {@link #invoke} hands it the root and a scoped replier. */
+    private record InPlace<R, B>(InPlaceHandler<R, B> handler) implements MessageHandler<R, B> {
+        @Override
+        public void onMessage(final Received<R> message, final Replier<B> replier) throws Exception {
+            handler.onMessage(message.root(), replier);
+        }
     }
 
     /**
@@ -682,12 +771,15 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         switch (header.kind) {
             case KIND_RESPONSE, KIND_FAILURE -> respond(header, buffer, offset, owned, reusable);
             default -> {
-                final Received<R> message = decode(header, buffer, offset, owned, reusable);
                 final MessageHandler<R, B> handler = handlers.get(header.type);
                 if (handler == null) {
-                    unhandled.add(new Unhandled<>(message, header.copy()));
+                    unhandled.add(new Unhandled<>(decode(header, buffer, offset, owned, reusable), header.copy()));
+                } else if (handler instanceof InPlace<R, B> && !owned) {
+                    // Read within the handler's call, which closes it, and never handed on: the codec may recycle it.
+                    invoke(handler, codec.decodeScoped(buffer, offset, header.payloadLength, header.type, header.id),
+                        header);
                 } else {
-                    invoke(handler, message, header);
+                    invoke(handler, decode(header, buffer, offset, owned, reusable), header);
                 }
             }
         }
@@ -713,8 +805,10 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     private void respond(final Header header, final MemorySegment buffer, final long offset, final boolean owned,
                          final MemorySegment reusable) {
         final boolean more = (header.flags & FLAG_MORE) != 0;
-        if (!more && (long) SLOT_WAITING_FOR.getVolatile(this) == header.inResponseTo && header.inResponseTo > 0) {
-            respondToSlot(header, buffer, offset, owned, reusable);
+        final long slot = (long) SLOT_WAITING_FOR.getVolatile(this);
+        if (!more && (slot & ~SCOPED) == header.inResponseTo && header.inResponseTo > 0) {
+            // A slot whose request has given up since sends this on as a late response (completeSlot).
+            respondToSlot(header, buffer, offset, owned, reusable, (slot & SCOPED) != 0);
             return;
         }
         final Pending<R> waiting = more ? pending.get(header.inResponseTo) : pending.remove(header.inResponseTo);
@@ -760,7 +854,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     }
 
     private void respondToSlot(final Header header, final MemorySegment buffer, final long offset, final boolean owned,
-                               final MemorySegment reusable) {
+                               final MemorySegment reusable, final boolean scoped) {
         if (header.kind == KIND_FAILURE) {
             final String text = failureText(header, buffer, offset);
             if (!completeSlot(header.inResponseTo, new RemoteFailureException(options.name() + ": request "
@@ -771,7 +865,9 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         }
         final Received<R> response;
         try {
-            response = decode(header, buffer, offset, owned, reusable);
+            // Scoped: read within the waiter's call, which closes it, and by nothing else.
+            response = scoped && !owned ? codec.decodeScoped(buffer, offset, header.payloadLength, header.type, header.id)
+                : decode(header, buffer, offset, owned, reusable);
         } catch (final RuntimeException e) {
             // A response that cannot be decoded still ends its request: the caller gets why, not a hang.
             completeSlot(header.inResponseTo, e);
@@ -784,7 +880,18 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     }
 
     private void invoke(final MessageHandler<R, B> handler, final Received<R> message, final Header header) {
-        final ReplierImpl replier = new ReplierImpl(header.kind == KIND_REQUEST ? header.id : 0);
+        final long requestId = header.kind == KIND_REQUEST ? header.id : 0;
+        final boolean inPlace = handler instanceof InPlace<R, B>;
+        final ReplierImpl replier;
+        if (!inPlace) {
+            replier = new ReplierImpl(requestId, false);
+        } else if (inPlaceReplier.scope == null) {
+            // Receiving thread only: the one replier serves every in-place call that is not nested in another.
+            replier = inPlaceReplier.enter(requestId);
+        } else {
+            // A handler that receives in turn: the outer call's replier is in use.
+            replier = new ReplierImpl(requestId, true).enter(requestId);
+        }
         try {
             handler.onMessage(message, replier);
         } catch (final Exception e) {
@@ -793,19 +900,38 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                 replier.fail(e.toString());
             }
         } finally {
-            if (!(message instanceof AbstractReceived<R> received) || !received.isRetained()) {
+            replier.scope = null;
+            if (inPlace || !(message instanceof AbstractReceived<R> received) || !received.isRetained()) {
                 message.close();
             }
         }
     }
 
+    /** The replier of in-place handlers, recycled from call to call; touched only by the receiving thread. */
+    private final ReplierImpl inPlaceReplier = new ReplierImpl(0, true);
+
     private final class ReplierImpl implements Replier<B> {
-        private final long requestId;
-        /** Whether the request was answered; set once, through {@link #ANSWERED}. */
+        private long requestId;
+        /**
+         * For an in-place handler's replier, the thread in the handler's call, during it only (null once it
+         * returned); null for a replier that may be kept.
+         */
+        private Thread scope;
+        private final boolean scoped;
+        /** Whether the request was answered; set once per request, through {@link #ANSWERED}. */
         private volatile boolean answered;
 
-        ReplierImpl(final long requestId) {
+        ReplierImpl(final long requestId, final boolean scoped) {
             this.requestId = requestId;
+            this.scoped = scoped;
+        }
+
+        /** Recycles the in-place replier for another call, on the receiving thread. */
+        ReplierImpl enter(final long requestId) {
+            this.requestId = requestId;
+            this.answered = false;
+            this.scope = Thread.currentThread();
+            return this;
         }
 
         @Override
@@ -845,6 +971,10 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         }
 
         private void checkCanAnswer() {
+            if (scoped && scope != Thread.currentThread()) {
+                throw new IllegalStateException(options.name() + ": the replier of an in-place handler answers only"
+                    + " during its call, on its thread; a handler that answers later is a MessageHandler");
+            }
             if (requestId == 0) {
                 throw new IllegalStateException(options.name() + ": a notification cannot be answered");
             }

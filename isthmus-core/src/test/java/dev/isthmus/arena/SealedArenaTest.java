@@ -22,6 +22,10 @@ import static dev.isthmus.arena.ArenaDescriptor.RING_ENTRIES_OFFSET;
 import static dev.isthmus.arena.ArenaDescriptor.RING_PUBLISHED_OFFSET;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -104,6 +108,57 @@ class SealedArenaTest {
         }
         try (Stream<Path> entries = Files.list(Path.of("/dev/shm"))) {
             assertEquals(0, entries.filter(p -> p.getFileName().toString().contains("sealarena")).count());
+        }
+    }
+
+    /**
+     * A holder that keeps its closed reference for the next borrow of the same memory gets that object back,
+     * open and counted as a new reference, only for the same block in the same generation; an open reference,
+     * a stale one (the block freed and carved again) or another view's is never reused, and every borrow still
+     * comes back to the owner.
+     */
+    @Test
+    void shouldReuseAClosedReferenceOnlyForTheSameBlockInTheSameGeneration() {
+        try (Pair pair = pair(); Pair other = pair()) {
+            final ShmBlock block = pair.arena.allocate(4096);
+            block.segment().set(JAVA_LONG, 0, 7L);
+            final ShmHandle handle = block.lend();
+            final ShmBlock first = pair.view.borrow(handle);
+            first.close();
+            block.lend();
+            final ShmBlock again = pair.view.borrowAgain(first, handle.pool(), handle.generation(), handle.offset(),
+                handle.length());
+            assertSame(first, again, "the closed reference serves again");
+            assertTrue(again.isOpen());
+            assertEquals(7L, again.segment().get(JAVA_LONG, 0));
+            block.lend();
+            final ShmBlock whileOpen = pair.view.borrowAgain(again, handle.pool(), handle.generation(),
+                handle.offset(), handle.length());
+            assertNotSame(again, whileOpen, "an open reference is not handed out twice");
+            whileOpen.close();
+            again.close();
+            final ShmBlock elsewhere = other.arena.allocate(4096);
+            final ShmHandle otherHandle = elsewhere.lend();
+            final ShmBlock foreign = other.view.borrowAgain(again, otherHandle.pool(), otherHandle.generation(),
+                otherHandle.offset(), otherHandle.length());
+            assertNotSame(again, foreign, "another view's reference is not reused");
+            foreign.close();
+            elsewhere.close();
+            block.close();
+            assertEquals(0, pair.arena.allocatedBytes(), "every borrow came back");
+            // The block freed, carved again at the same offset: a new generation, so a new reference.
+            final ShmBlock carved = pair.arena.allocate(4096);
+            final ShmHandle fresh = carved.lend();
+            assertEquals(handle.offset(), fresh.offset(), "the freed block is carved again");
+            assertNotEquals(handle.generation(), fresh.generation());
+            final ShmBlock stale = pair.view.borrowAgain(again, fresh.pool(), fresh.generation(), fresh.offset(),
+                fresh.length());
+            assertNotSame(again, stale, "a reference of an earlier generation is not reused");
+            assertFalse(again.isOpen(), "and stays closed");
+            stale.close();
+            carved.close();
+            assertEquals(0, pair.arena.allocatedBytes());
+            assertEquals(0, pair.arena.refusedReturns());
         }
     }
 

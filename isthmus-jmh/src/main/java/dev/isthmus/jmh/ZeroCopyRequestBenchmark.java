@@ -44,6 +44,14 @@ import java.util.concurrent.TimeUnit;
  * segment, read in place. One op is a request built, sent, answered, its root read and closed. Run with
  * {@code -prof gc} for what each op allocates on either side.
  *
+ * <p>{@code server} chooses the server's handler: {@code message} a {@link dev.isthmus.struc.MessageHandler},
+ * which may keep the request and its replier; {@code inPlace} an {@link dev.isthmus.struc.InPlaceHandler}, which
+ * answers within the call. The {@code ...InPlace} methods read the response with
+ * {@link StructuredChannel#request(Outgoing, Duration, java.util.function.Function)}; the others take a
+ * {@link Received} and close it. {@code sealedRequestInPlace} reads only the root union's tag, and
+ * {@code sealedRequestInPlaceParts} also the number of parts through Cap'n Proto's generated getters, which make
+ * their own readers.
+ *
  * <p>{@code ./isthmus jmh ZeroCopyRequestBenchmark -prof gc}
  */
 @BenchmarkMode(Mode.AverageTime)
@@ -59,12 +67,16 @@ public class ZeroCopyRequestBenchmark {
     @Param({"1048576"})
     public int responseBytes;
 
+    /** The server's handler: {@code message} (a MessageHandler) or {@code inPlace} (an InPlaceHandler). */
+    @Param({"message", "inPlace"})
+    public String server;
+
     private ShmArena clientArena;
     private ShmArena serverArena;
     private ArenaView viewOfClient;
     private ArenaView viewOfServer;
     private StructuredChannel<Body.Reader, Body.Builder> client;
-    private StructuredChannel<Body.Reader, Body.Builder> server;
+    private StructuredChannel<Body.Reader, Body.Builder> serverChannel;
     private CapnpOutgoing<Body.Builder> response;
     private CapnpOutgoing<Body.Builder> sealedRequest;
 
@@ -86,18 +98,22 @@ public class ZeroCopyRequestBenchmark {
         final ShmBlobChannel serverBlobs = ShmBlobChannel.open(name, ShmQueueOptions.defaults());
         clientBlobs.outbound().unlink();
         clientBlobs.inbound().unlink();
-        server = CapnpChannels.open(serverBlobs, Body.factory, Backing.SESSION_SHM, serverArena, viewOfClient,
+        serverChannel = CapnpChannels.open(serverBlobs, Body.factory, Backing.SESSION_SHM, serverArena, viewOfClient,
             StructuredChannelOptions.builder().name("jmh-server").driverCpu(1).build());
         client = CapnpChannels.open(clientBlobs, Body.factory, Backing.SESSION_SHM, clientArena, viewOfServer,
             StructuredChannelOptions.builder().name("jmh-client").driverThread(false).build());
-        response = ((CapnpCodec<Body.Reader, Body.Builder>) server.codec()).newMessage(responseBytes);
+        response = ((CapnpCodec<Body.Reader, Body.Builder>) serverChannel.codec()).newMessage(responseBytes);
         final var parts = response.root().initGetCacheRsp().initFileParts(responseBytes / (16 << 10));
         for (int i = 0; i < parts.size(); i++) {
             parts.get(i).initData(16 << 10).asByteBuffer().put(0, (byte) i);
             parts.get(i).setDataSizeToVerify(16 << 10);
         }
         response.seal();
-        server.onMessage(Body.Which.GET_CACHE_REQ, (request, replier) -> replier.reply(response));
+        if ("inPlace".equals(server)) {
+            serverChannel.onMessageInPlace(Body.Which.GET_CACHE_REQ, (request, replier) -> replier.reply(response));
+        } else {
+            serverChannel.onMessage(Body.Which.GET_CACHE_REQ, (request, replier) -> replier.reply(response));
+        }
         sealedRequest = CapnpOutgoing.of(client.newMessage());
         sealedRequest.root().initGetCacheReq().setFileName("file-1048576");
         sealedRequest.seal();
@@ -131,11 +147,41 @@ public class ZeroCopyRequestBenchmark {
         }
     }
 
+    /**
+     * A sealed request, its response read in place: the root union's tag.
+     *
+     * @return the tag's ordinal
+     */
+    @Benchmark
+    public int sealedRequestInPlace() {
+        return client.request(sealedRequest, TIMEOUT, ZeroCopyRequestBenchmark::tag);
+    }
+
+    /**
+     * A sealed request, its response read in place: the number of parts, through the generated getters.
+     *
+     * @return the number of parts
+     */
+    @Benchmark
+    public int sealedRequestInPlaceParts() {
+        return client.request(sealedRequest, TIMEOUT, ZeroCopyRequestBenchmark::parts);
+    }
+
+    private static Integer tag(final Body.Reader root) {
+        // Integer.valueOf of an ordinal: cached, no allocation.
+        return root.which().ordinal();
+    }
+
+    private static Integer parts(final Body.Reader root) {
+        // 64 parts for the default size: Integer.valueOf caches it.
+        return root.getGetCacheRsp().getFileParts().size();
+    }
+
     /** Closes everything. */
     @TearDown
     public void tearDown() {
         client.close();
-        server.close();
+        serverChannel.close();
         response.close();
         sealedRequest.close();
         viewOfClient.close();

@@ -57,8 +57,9 @@ public final class ZeroCopyCache {
         part.setDataSizeToVerify(content.length);
         file.seal();
 
-        cache.onMessage(Body.Which.GET_CACHE_REQ, CapnpChannels.guarded((request, replier) -> {
-            String name = request.root().getGetCacheReq().getFileName().toString();
+        // Answered within the call, the request read in place: nothing is allocated per request for it.
+        cache.onMessageInPlace(Body.Which.GET_CACHE_REQ, CapnpChannels.guardedInPlace((request, replier) -> {
+            String name = request.getGetCacheReq().getFileName().toString();
             if (name.equals(fileName)) {
                 replier.reply(file);
             } else {
@@ -96,5 +97,24 @@ public final class ZeroCopyCache {
             }                                                  // closing the response returns the blocks
         }
         // guide:capnp-client:end
+    }
+
+    /**
+     * Asks for a file over an open channel and reads only its size, in place.
+     *
+     * @param cache    a zero-copy structured channel to the server of {@link #serve}
+     * @param fileName the file's name
+     * @return the size the server's response gives
+     */
+    public static long sizeOf(final StructuredChannel<Body.Reader, Body.Builder> cache, final String fileName) {
+        // guide:capnp-in-place:begin
+        try (Outgoing<Body.Builder> request = cache.newMessage()) {
+            request.root().initGetCacheReq().setFileName(fileName);
+            // Read within the call and closed when it returns: the channel and the codec recycle what they
+            // made for it, and allocate nothing for the round trip.
+            return cache.request(request, Duration.ofSeconds(5),
+                response -> response.getGetCacheRsp().getFileParts().get(0).getDataSizeToVerify());
+        }
+        // guide:capnp-in-place:end
     }
 }

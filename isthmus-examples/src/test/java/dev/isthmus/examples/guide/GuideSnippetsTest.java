@@ -4,6 +4,9 @@
  */
 package dev.isthmus.examples.guide;
 
+import dev.isthmus.capnp.Backing;
+import dev.isthmus.capnp.CapnpChannels;
+import dev.isthmus.capnp.demo.CacheDemo.Body;
 import dev.isthmus.data.SharedData;
 import dev.isthmus.data.SharedStruct;
 import dev.isthmus.data.ShmMap;
@@ -16,6 +19,9 @@ import dev.isthmus.session.SessionOptions;
 import dev.isthmus.session.SessionRefusedException;
 import dev.isthmus.session.SessionServer;
 import dev.isthmus.shm.NoSuchResourceException;
+import dev.isthmus.struc.RemoteFailureException;
+import dev.isthmus.struc.StructuredChannel;
+import dev.isthmus.struc.StructuredChannelOptions;
 import dev.isthmus.transport.NativeHandle;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -370,6 +376,28 @@ class GuideSnippetsTest {
             final AutoCloseable served = ZeroCopyCache.serve(pair.accepted(), "greeting.txt", content);
             try {
                 assertArrayEquals(content, ZeroCopyCache.fetch(pair.client(), "greeting.txt"));
+            } finally {
+                served.close();
+            }
+        }
+    }
+
+    @Test
+    void shouldReadAResponseInPlaceWithinTheCall() throws Exception {
+        final byte[] content = new byte[100_000];
+        new SplittableRandom(8).nextBytes(content);
+        try (Pair pair = pair(universe(), ZeroCopyCache.ZERO_COPY)) {
+            final AutoCloseable served = ZeroCopyCache.serve(pair.accepted(), "sized.bin", content);
+            final Session client = pair.client();
+            try (StructuredChannel<Body.Reader, Body.Builder> cache = CapnpChannels.open(
+                client.initChannels().getFirst().blobs(), Body.factory, Backing.SESSION_SHM, client.arena(),
+                client.peerArena(), StructuredChannelOptions.builder().name("sizes").token(client.token()).build())) {
+                for (int i = 0; i < 3; i++) {
+                    assertEquals(content.length, ZeroCopyCache.sizeOf(cache, "sized.bin"));
+                }
+                final RemoteFailureException missing = assertThrows(RemoteFailureException.class,
+                    () -> ZeroCopyCache.sizeOf(cache, "missing.bin"));
+                assertTrue(missing.getMessage().contains("no file named missing.bin"), missing.getMessage());
             } finally {
                 served.close();
             }

@@ -134,14 +134,15 @@ public final class CacheServerMain {
     private static void serve(final StructuredChannel<CacheDemo.Body.Reader, CacheDemo.Body.Builder> channel,
                               final Map<String, Outgoing<CacheDemo.Body.Builder>> responses) {
         final boolean[] favoured = new boolean[1];
-        channel.onMessage(CacheDemo.Body.Which.GET_CACHE_REQ, (request, replier) -> {
+        // Read in place and answered within the call: the channel recycles the request and the replier.
+        channel.onMessageInPlace(CacheDemo.Body.Which.GET_CACHE_REQ, (request, replier) -> {
             if (!favoured[0]) {
                 // The channel's driver thread, on its first request: ahead of the JIT and the collector, if
                 // this process may raise it.
                 favoured[0] = true;
                 ThreadAffinity.raiseCurrentThreadPriority();
             }
-            final String name = request.root().getGetCacheReq().getFileName().toString();
+            final String name = request.getGetCacheReq().getFileName().toString();
             final Outgoing<CacheDemo.Body.Builder> response = responses.get(name);
             if (response == null) {
                 replier.fail("no file named " + name + " in the cache");

@@ -12,7 +12,6 @@ import dev.isthmus.session.Session;
 import dev.isthmus.shm.ResourceName;
 import dev.isthmus.shm.SharedMemory;
 import dev.isthmus.struc.Outgoing;
-import dev.isthmus.struc.Received;
 import dev.isthmus.struc.StructuredChannel;
 import dev.isthmus.struc.StructuredChannelOptions;
 import dev.isthmus.sync.ThreadAffinity;
@@ -270,29 +269,59 @@ public final class DemoCommand implements Callable<Integer> {
                               final int timed) {
         final long[] timings = new long[timed];
         final boolean verifyEach = mode.between == Between.VERIFY;
+        final TimedRead read = new TimedRead(size, digest);
         for (int i = -untimed; i < timed; i++) {
-            final long start = System.nanoTime();
+            read.start = System.nanoTime();
+            // Every part's size and a spread sample of hashes of every timed response (back to back: of the
+            // first), every hash of the first one (files up to 10 MiB); untimed ones now and then.
+            read.check = i == 0 ? TimedRead.EVERY_PART : i > 0 && verifyEach || i % 100 == 0 ? TimedRead.SAMPLE
+                : TimedRead.NONE;
             final Outgoing<CacheDemo.Body.Builder> request = mode.channel.newMessage();
             request.root().initGetCacheReq().setFileName(CacheFiles.name(size));
-            try (Received<CacheDemo.Body.Reader> response = mode.channel.request(request, Duration.ofMinutes(2))) {
-                final CacheDemo.GetCacheRsp.Reader root = response.root().getGetCacheRsp();
-                final int parts = root.getFileParts().size();
-                final long elapsed = System.nanoTime() - start;
-                if (i >= 0) {
-                    timings[i] = elapsed;
-                }
-                // Every part's size and a spread sample of hashes of every timed response (back to back: of
-                // the first), every hash of the first one (files up to 10 MiB); untimed ones now and then.
-                final String problem = i == 0 ? verify(root, parts, size, digest, true)
-                    : i > 0 && verifyEach || i % 100 == 0 ? verify(root, parts, size, digest, false) : null;
-                if (problem != null) {
-                    throw new IllegalStateException(mode.title + " response for " + CacheFiles.name(size) + ": " + problem);
-                }
+            try {
+                // Read within the call, and closed when it returns (zero-copy: the codec then recycles it).
+                mode.channel.request(request, Duration.ofMinutes(2), read);
             } finally {
                 request.close();
             }
+            if (i >= 0) {
+                timings[i] = read.elapsed;
+            }
+            if (read.problem != null) {
+                throw new IllegalStateException(mode.title + " response for " + CacheFiles.name(size) + ": " + read.problem);
+            }
         }
         return timings;
+    }
+
+    /**
+     * Reads one response in place: its number of parts, the time since {@link #start} once that is read, then
+     * the check asked for. One per run, reused for every request, so that reading allocates nothing of its own.
+     */
+    private static final class TimedRead implements java.util.function.Function<CacheDemo.Body.Reader, Void> {
+        static final int NONE = 0;
+        static final int SAMPLE = 1;
+        static final int EVERY_PART = 2;
+        private final long size;
+        private final MessageDigest digest;
+        long start;
+        int check;
+        long elapsed;
+        String problem;
+
+        TimedRead(final long size, final MessageDigest digest) {
+            this.size = size;
+            this.digest = digest;
+        }
+
+        @Override
+        public Void apply(final CacheDemo.Body.Reader response) {
+            final CacheDemo.GetCacheRsp.Reader root = response.getGetCacheRsp();
+            final int parts = root.getFileParts().size();
+            elapsed = System.nanoTime() - start;
+            problem = check == NONE ? null : verify(root, parts, size, digest, check == EVERY_PART);
+            return null;
+        }
     }
 
     /**
