@@ -74,8 +74,14 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * }
  *
  * <p><b>Delivery.</b> Messages arrive in the order they were sent. A request or notification whose type
- * has no handler yet is kept, in order, until {@link #onMessage} registers one; nothing is dropped. A
- * response to a request that timed out is released unread and counted in {@link #lateResponses()}.
+ * has no handler yet is kept, in order, until {@link #onMessage} registers one, up to
+ * {@link StructuredChannelOptions#maxUnhandledMessages()} messages and
+ * {@link StructuredChannelOptions#maxUnhandledBytes()} bytes of payload: one more fails the channel with a
+ * {@link CorruptDataException} naming the bound, so that a peer cannot fill this process's memory, or keep
+ * its shared memory lent, with messages no one handles. Nothing is dropped silently. A response to a request
+ * that stopped waiting (it timed out or was interrupted) is released unread and counted in
+ * {@link #lateResponses()}; one that arrives just as the wait ends is either returned to the caller or
+ * released so, never left open.
  *
  * <p><b>Reading in place.</b> A handler registered with {@link #onMessageInPlace} is given the root of each
  * message and a replier valid only during the call; {@link #request(Outgoing, Duration, java.util.function.Function)}
@@ -123,6 +129,8 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     private final Map<Long, Pending<R>> pending = new ConcurrentHashMap<>();
     private final Map<Integer, MessageHandler<R, B>> handlers = new ConcurrentHashMap<>();
     private final ArrayDeque<Unhandled<R>> unhandled = new ArrayDeque<>();
+    /** The payload bytes of the messages in {@link #unhandled}; touched only under the receive lock. */
+    private long unhandledBytes;
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final BlobHandler onBlob = this::onBlob;
     private final Thread driver;
@@ -273,7 +281,9 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     }
 
     /**
-     * Sends a request and waits for its response.
+     * Sends a request and waits for its response. A response that comes after this call gave up (timed out,
+     * interrupted) is released unread and counted in {@link #lateResponses()}; one that comes just as it
+     * gives up is returned instead, with the thread's interrupt, if any, still set.
      *
      * @param message the request
      * @param timeout the longest wait; a timeout fails this call only
@@ -281,6 +291,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
      * @throws IsthmusTimeoutException if no response came in time
      * @throws RemoteFailureException  if the peer's handler failed the request
      * @throws ChannelClosedException  if the channel failed or closed before the response came
+     * @throws IsthmusException        if the thread was interrupted while it waited; its interrupt stays set
      */
     public Received<R> request(final Outgoing<B> message, final Duration timeout) {
         final long id = nextId.incrementAndGet();
@@ -334,6 +345,11 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             send(KIND_REQUEST, (short) 0, codec.typeOf(message), id, 0, codec.encode(message));
         } catch (final RuntimeException e) {
             pending.remove(id);
+            if (!future.completeExceptionally(e) && !future.isCompletedExceptionally()) {
+                // Answered although the send failed (a peer answering an id it had not been sent): unread.
+                lateResponses.incrementAndGet();
+                future.join().close();
+            }
             throw e;
         }
         return await(id, future, System.nanoTime() + timeout.toNanos(), timeout);
@@ -351,7 +367,11 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         try {
             send(KIND_REQUEST, (short) 0, codec.typeOf(message), id, 0, codec.encode(message));
         } catch (final RuntimeException | Error e) {
-            releaseSlot();
+            slotWaiter = null;
+            if (!SLOT_WAITING_FOR.compareAndSet(this, id, 0L)) {
+                // Answered although the send failed (a peer answering an id it had not been sent): unread.
+                discardSlotResult();
+            }
             throw e;
         }
         final long deadline = System.nanoTime() + timeout.toNanos();
@@ -376,7 +396,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                     throw new IsthmusException(options.name() + ": interrupted while waiting for the response to request "
                         + id);
                 }
-                // The response arrived as the wait ended: it is ours.
+                // The response arrived as the wait ended: it is ours (an interrupt stays set for the caller).
                 return takeSlotResult();
             }
             if (driver == null && receiveLock.tryLock()) {
@@ -399,6 +419,16 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             throw failed;
         }
         return (Received<R>) result;
+    }
+
+    /** Releases a done slot whose waiter will not read its result: counted late, and closed if a response. */
+    private void discardSlotResult() {
+        final Object result = slotResult;
+        releaseSlot();
+        lateResponses.incrementAndGet();
+        if (result instanceof Received<?> response) {
+            response.close();
+        }
     }
 
     private void releaseSlot() {
@@ -480,6 +510,10 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                 if (remaining <= 0) {
                     throw new TimeoutException();
                 }
+                if (Thread.interrupted()) {
+                    // Checked here too: a caller that receives for itself would not notice it before the deadline.
+                    throw new InterruptedException();
+                }
                 if (driver == null && receiveLock.tryLock()) {
                     try {
                         receive(Math.min(remaining, sliceNs));
@@ -496,21 +530,36 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             }
             return future.get();
         } catch (final TimeoutException e) {
-            if (pending.remove(id) != null) {
-                throw new IsthmusTimeoutException(options.name() + ": no response to request " + id + " within " + timeout);
-            }
-            // The response (or its failure) arrived as the wait ended: it is ours.
-            try {
-                return future.join();
-            } catch (final java.util.concurrent.CompletionException failed) {
-                throw rethrow(failed.getCause());
-            }
+            return giveUp(id, future,
+                new IsthmusTimeoutException(options.name() + ": no response to request " + id + " within " + timeout));
         } catch (final ExecutionException e) {
             throw rethrow(e.getCause());
         } catch (final InterruptedException e) {
-            pending.remove(id);
+            // Set again whatever the outcome: a caller handed the response still learns of the interrupt.
             Thread.currentThread().interrupt();
-            throw new IsthmusException(options.name() + ": interrupted while waiting for the response to request " + id, e);
+            return giveUp(id, future, new IsthmusException(options.name()
+                + ": interrupted while waiting for the response to request " + id, e));
+        }
+    }
+
+    /**
+     * Stops waiting for request {@code id}: fails its future with {@code why}, unless the response (or its
+     * failure) completed it first. Whichever completes the future first decides: if this call does,
+     * {@link #respond} finds it done and releases the response as late; if the response does, it is the
+     * caller's.
+     *
+     * @return the response, if it came first
+     * @throws RuntimeException {@code why}, or the failure that came first
+     */
+    private Received<R> giveUp(final long id, final CompletableFuture<Received<R>> future, final RuntimeException why) {
+        pending.remove(id);
+        if (future.completeExceptionally(why)) {
+            throw why;
+        }
+        try {
+            return future.join();
+        } catch (final java.util.concurrent.CompletionException failed) {
+            throw rethrow(failed.getCause());
         }
     }
 
@@ -543,6 +592,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                 if (message.header.type == type) {
                     waiting.add(message);
                     iterator.remove();
+                    unhandledBytes -= message.header.payloadLength;
                 }
             }
             for (final Unhandled<R> message : waiting) {
@@ -773,7 +823,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             default -> {
                 final MessageHandler<R, B> handler = handlers.get(header.type);
                 if (handler == null) {
-                    unhandled.add(new Unhandled<>(decode(header, buffer, offset, owned, reusable), header.copy()));
+                    keepUnhandled(header, buffer, offset, owned, reusable);
                 } else if (handler instanceof InPlace<R, B> && !owned) {
                     // Read within the handler's call, which closes it, and never handed on: the codec may recycle it.
                     invoke(handler, codec.decodeScoped(buffer, offset, header.payloadLength, header.type, header.id),
@@ -783,6 +833,27 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /**
+     * Decodes and keeps a message whose type has no handler yet, within the bounds of the options; beyond
+     * them, fails the channel without decoding it, so that nothing is borrowed for it (the exception goes up
+     * through {@link #onBlob} to the receiving loop).
+     */
+    private void keepUnhandled(final Header header, final MemorySegment buffer, final long offset, final boolean owned,
+                               final MemorySegment reusable) {
+        final int maxMessages = options.maxUnhandledMessages();
+        final long maxBytes = options.maxUnhandledBytes();
+        if (unhandled.size() >= maxMessages) {
+            throw new CorruptDataException(options.name() + ": more than " + maxMessages
+                + " messages wait for a handler of their type (StructuredChannelOptions.maxUnhandledMessages)");
+        }
+        if (header.payloadLength > maxBytes - unhandledBytes) {
+            throw new CorruptDataException(options.name() + ": more than " + maxBytes
+                + " payload bytes wait for a handler of their type (StructuredChannelOptions.maxUnhandledBytes)");
+        }
+        unhandled.add(new Unhandled<>(decode(header, buffer, offset, owned, reusable), header.copy()));
+        unhandledBytes += header.payloadLength;
     }
 
     private Received<R> decode(final Header header, final MemorySegment buffer, final long offset, final boolean owned,
@@ -818,8 +889,11 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                 lateResponses.incrementAndGet();
             } else {
                 pending.remove(header.inResponseTo);
-                waiting.future.completeExceptionally(new RemoteFailureException(options.name() + ": request "
-                    + header.inResponseTo + " failed at the peer: " + text));
+                if (!waiting.future.completeExceptionally(new RemoteFailureException(options.name() + ": request "
+                    + header.inResponseTo + " failed at the peer: " + text))) {
+                    // The wait ended first (giveUp, or the channel failed).
+                    lateResponses.incrementAndGet();
+                }
             }
             return;
         }
@@ -844,11 +918,15 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                 waiting.onEach.accept(response);
             } catch (final RuntimeException e) {
                 options.errorHandler().accept(e);
+                // The callback owned the response and failed before it could close it; idempotent if it did.
+                response.close();
             }
             if (!more) {
                 waiting.future.complete(null);
             }
         } else if (!waiting.future.complete(response)) {
+            // The wait ended first (giveUp, or the channel failed): no one will read it.
+            lateResponses.incrementAndGet();
             response.close();
         }
     }
@@ -1135,7 +1213,8 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     }
 
     /**
-     * {@return how many responses arrived after their request had timed out, and were released unread}
+     * {@return how many responses arrived after their request had stopped waiting (it timed out or was
+     * interrupted), and were released unread}
      */
     public long lateResponses() {
         return lateResponses.get();
@@ -1186,6 +1265,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             while ((message = unhandled.poll()) != null) {
                 message.message.close();
             }
+            unhandledBytes = 0;
         } finally {
             receiveLock.unlock();
         }

@@ -13,8 +13,9 @@ import java.util.function.Consumer;
  * How a {@link StructuredChannel} runs. Immutable; build with {@link #builder()}.
  *
  * <p>Defaults: a driver thread of the channel's own, no session token (all zeros), payloads up to 4 GiB
- * of which at most 16 MiB is allocated before it has arrived, sends that wait up to 30 s for room, failures
- * reported to no one but the calls they fail.
+ * of which at most 16 MiB is allocated before it has arrived, at most 1,024 messages and 64 MiB of payload
+ * waiting for a handler of their type, sends that wait up to 30 s for room, failures reported to no one but
+ * the calls they fail.
  */
 public final class StructuredChannelOptions {
     private static final StructuredChannelOptions DEFAULTS = builder().build();
@@ -24,6 +25,8 @@ public final class StructuredChannelOptions {
     private final long maxPayloadBytes;
     private final long upFrontBytes;
     private final boolean reuseReceiveBuffer;
+    private final int maxUnhandledMessages;
+    private final long maxUnhandledBytes;
     private final Duration sendTimeout;
     private final Consumer<Throwable> errorHandler;
     private final String name;
@@ -35,6 +38,8 @@ public final class StructuredChannelOptions {
         this.maxPayloadBytes = builder.maxPayloadBytes;
         this.upFrontBytes = builder.upFrontBytes;
         this.reuseReceiveBuffer = builder.reuseReceiveBuffer;
+        this.maxUnhandledMessages = builder.maxUnhandledMessages;
+        this.maxUnhandledBytes = builder.maxUnhandledBytes;
         this.sendTimeout = builder.sendTimeout;
         this.errorHandler = builder.errorHandler;
         this.name = builder.name;
@@ -97,6 +102,26 @@ public final class StructuredChannelOptions {
     }
 
     /**
+     * {@return the most received requests and notifications kept waiting for a handler of their type (one
+     * that arrives before {@link StructuredChannel#onMessage} registers it): one more fails the channel with a
+     * {@link dev.isthmus.CorruptDataException}, so that a peer cannot fill this process's memory, or keep its
+     * shared memory lent, with messages no one handles. 0 keeps none: every message must find its handler}
+     */
+    public int maxUnhandledMessages() {
+        return maxUnhandledMessages;
+    }
+
+    /**
+     * {@return the most payload bytes, summed over the messages kept waiting for a handler of their type,
+     * beyond which one more fails the channel like {@link #maxUnhandledMessages()}. A message counts its
+     * payload's length: the serialized message for a heap codec, only the handles for a zero-copy one
+     * (whose blocks {@link #maxUnhandledMessages()} bounds)}
+     */
+    public long maxUnhandledBytes() {
+        return maxUnhandledBytes;
+    }
+
+    /**
      * {@return how long a send waits for room in the channel before failing}
      */
     public Duration sendTimeout() {
@@ -132,6 +157,8 @@ public final class StructuredChannelOptions {
         private long maxPayloadBytes = 4L << 30;
         private long upFrontBytes = 16L << 20;
         private boolean reuseReceiveBuffer;
+        private int maxUnhandledMessages = 1024;
+        private long maxUnhandledBytes = 64L << 20;
         private Duration sendTimeout = Duration.ofSeconds(30);
         private Consumer<Throwable> errorHandler = error -> { };
         private String name = "structured-channel";
@@ -200,6 +227,38 @@ public final class StructuredChannelOptions {
          */
         public Builder reuseReceiveBuffer(final boolean reuse) {
             this.reuseReceiveBuffer = reuse;
+            return this;
+        }
+
+        /**
+         * Sets the most messages kept waiting for a handler of their type; see
+         * {@link StructuredChannelOptions#maxUnhandledMessages()}.
+         *
+         * @param messages at least 0
+         * @return this builder
+         * @throws IllegalArgumentException if {@code messages} is negative
+         */
+        public Builder maxUnhandledMessages(final int messages) {
+            if (messages < 0) {
+                throw new IllegalArgumentException("maxUnhandledMessages=" + messages + " must be >= 0");
+            }
+            this.maxUnhandledMessages = messages;
+            return this;
+        }
+
+        /**
+         * Sets the most payload bytes kept waiting for a handler of their type; see
+         * {@link StructuredChannelOptions#maxUnhandledBytes()}.
+         *
+         * @param bytes at least 0
+         * @return this builder
+         * @throws IllegalArgumentException if {@code bytes} is negative
+         */
+        public Builder maxUnhandledBytes(final long bytes) {
+            if (bytes < 0) {
+                throw new IllegalArgumentException("maxUnhandledBytes=" + bytes + " must be >= 0");
+            }
+            this.maxUnhandledBytes = bytes;
             return this;
         }
 

@@ -6,6 +6,7 @@ package dev.isthmus.struc;
 
 import dev.isthmus.ChannelClosedException;
 import dev.isthmus.CorruptDataException;
+import dev.isthmus.IsthmusException;
 import dev.isthmus.IsthmusTimeoutException;
 import dev.isthmus.PeerDeadException;
 import dev.isthmus.shm.ResourceName;
@@ -21,17 +22,26 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -43,6 +53,10 @@ class StructuredChannelTest {
     static final int FAILING = 3;
     static final int STREAM = 4;
     static final int LATE = 5;
+    /** Answered by the test, through a replier the server's handler kept, when the test chooses. */
+    static final int HELD = 6;
+    /** A type no handler is registered for, unless the test registers one. */
+    static final int UNHANDLED = 9;
 
     record Pair(StructuredChannel<byte[], BytesCodec.Message> client, StructuredChannel<byte[], BytesCodec.Message> server)
         implements AutoCloseable {
@@ -54,11 +68,18 @@ class StructuredChannelTest {
     }
 
     private static Pair pair(final StructuredChannelOptions clientOptions, final StructuredChannelOptions serverOptions) {
+        return pair(clientOptions, new BytesCodec(), serverOptions, new BytesCodec());
+    }
+
+    private static Pair pair(final StructuredChannelOptions clientOptions,
+                             final Codec<byte[], BytesCodec.Message> clientCodec,
+                             final StructuredChannelOptions serverOptions,
+                             final Codec<byte[], BytesCodec.Message> serverCodec) {
         final ResourceName name = ResourceName.of("structest", "queue", "s" + IDS.incrementAndGet());
         final ShmBlobChannel a = ShmBlobChannel.create(name, ShmQueueOptions.defaults());
         final ShmBlobChannel b = ShmBlobChannel.open(name, ShmQueueOptions.defaults());
-        return new Pair(StructuredChannel.open(a, new BytesCodec(), clientOptions),
-            StructuredChannel.open(b, new BytesCodec(), serverOptions));
+        return new Pair(StructuredChannel.open(a, clientCodec, clientOptions),
+            StructuredChannel.open(b, serverCodec, serverOptions));
     }
 
     private static Pair pair() {
@@ -79,6 +100,32 @@ class StructuredChannelTest {
 
     static void serveEcho(final StructuredChannel<byte[], BytesCodec.Message> server) {
         server.onMessage(ECHO, (request, replier) -> replier.reply(message(server, ECHO, request.root())));
+    }
+
+    /** Keeps the replier of every {@link #HELD} request, for the test to answer when it chooses. */
+    static BlockingQueue<Replier<BytesCodec.Message>> holdReplies(final StructuredChannel<byte[], BytesCodec.Message> server) {
+        final BlockingQueue<Replier<BytesCodec.Message>> repliers = new LinkedBlockingQueue<>();
+        server.onMessage(HELD, (request, replier) -> repliers.add(replier));
+        return repliers;
+    }
+
+    private static Replier<BytesCodec.Message> nextReplier(final BlockingQueue<Replier<BytesCodec.Message>> repliers)
+        throws InterruptedException {
+        final Replier<BytesCodec.Message> replier = repliers.poll(LONG.toSeconds(), TimeUnit.SECONDS);
+        assertNotNull(replier, "the request reached the server");
+        return replier;
+    }
+
+    /** Waits, for at most {@link #LONG}, until {@code condition} holds; the caller asserts it afterwards. */
+    private static void awaitCondition(final BooleanSupplier condition) throws InterruptedException {
+        final long deadline = System.nanoTime() + LONG.toNanos();
+        while (!condition.getAsBoolean() && System.nanoTime() < deadline) {
+            Thread.sleep(2);
+        }
+    }
+
+    private static String text(final Received<byte[]> message) {
+        return new String(message.root(), StandardCharsets.UTF_8);
     }
 
     @Test
@@ -409,6 +456,317 @@ class StructuredChannelTest {
         pair.close();
         assertThrows(ExecutionException.class, () -> pending.get(10, TimeUnit.SECONDS));
         assertThrows(ChannelClosedException.class, () -> pair.client.send(message(pair.client, ECHO, "closed")));
+    }
+
+    /**
+     * A peer that sends messages no handler takes cannot fill the receiver's heap: one beyond
+     * maxUnhandledMessages fails the channel, and is not even decoded (nothing is borrowed for it).
+     */
+    @Test
+    void shouldFailTheChannelWhenMoreMessagesThanItsBoundWaitForAHandler() throws Exception {
+        final List<Throwable> serverErrors = new CopyOnWriteArrayList<>();
+        final ObservedCodec serverCodec = new ObservedCodec();
+        final Pair pair = pair(StructuredChannelOptions.defaults(), new BytesCodec(),
+            StructuredChannelOptions.builder().name("victim").errorHandler(serverErrors::add).build(), serverCodec);
+        try (pair) {
+            for (int i = 0; i < 1_025; i++) {
+                pair.client.send(message(pair.client, UNHANDLED, "note " + i));
+            }
+            awaitCondition(() -> !serverErrors.isEmpty());
+            final CorruptDataException e = assertInstanceOf(CorruptDataException.class, pair.server.failure());
+            assertEquals("victim: more than 1024 messages wait for a handler of their type"
+                + " (StructuredChannelOptions.maxUnhandledMessages)", e.getMessage());
+            assertEquals(List.of(e), serverErrors, "reported once");
+            assertFalse(pair.server.isOpen());
+            assertEquals(1_024, serverCodec.opened(), "the message beyond the bound is not decoded");
+            assertEquals(0, serverCodec.closed());
+            assertEquals(1_024, pair.server.unhandledCount());
+            final ChannelClosedException later = assertThrows(ChannelClosedException.class,
+                () -> pair.server.send(message(pair.server, ECHO, "after")));
+            assertSame(e, later.getCause());
+        }
+        assertEquals(1_024, serverCodec.closed(), "closing releases the messages kept");
+    }
+
+    /** Likewise for their payload: a few large messages beyond maxUnhandledBytes fail the channel. */
+    @Test
+    void shouldFailTheChannelWhenMorePayloadThanItsBoundWaitsForAHandler() throws Exception {
+        final List<Throwable> serverErrors = new CopyOnWriteArrayList<>();
+        final ObservedCodec serverCodec = new ObservedCodec();
+        final Pair pair = pair(StructuredChannelOptions.defaults(), new BytesCodec(),
+            StructuredChannelOptions.builder().name("victim").maxUnhandledBytes(3L << 20).errorHandler(serverErrors::add)
+                .build(), serverCodec);
+        try (pair) {
+            // 1 MiB each, carried in parts: three fill the bound exactly, the fourth is beyond it.
+            final byte[] large = new byte[1 << 20];
+            for (int i = 0; i < 4; i++) {
+                pair.client.send(message(pair.client, UNHANDLED, large));
+            }
+            awaitCondition(() -> !serverErrors.isEmpty());
+            final CorruptDataException e = assertInstanceOf(CorruptDataException.class, pair.server.failure());
+            assertEquals("victim: more than 3145728 payload bytes wait for a handler of their type"
+                + " (StructuredChannelOptions.maxUnhandledBytes)", e.getMessage());
+            assertEquals(3, pair.server.unhandledCount());
+            assertEquals(3, serverCodec.opened(), "the message beyond the bound is not decoded");
+            assertEquals(0, serverCodec.closed());
+            assertThrows(ChannelClosedException.class, () -> pair.server.send(message(pair.server, ECHO, "after")));
+        }
+        assertEquals(3, serverCodec.closed(), "closing releases the messages kept");
+    }
+
+    /** Messages handed to their handler no longer count against the bounds: others may wait in their place. */
+    @Test
+    void shouldNoLongerCountKeptMessagesOnceTheirHandlerTakesThem() throws Exception {
+        final List<Throwable> serverErrors = new CopyOnWriteArrayList<>();
+        final StructuredChannelOptions bounded = StructuredChannelOptions.builder().maxUnhandledMessages(10)
+            .maxUnhandledBytes(1_000).errorHandler(serverErrors::add).build();
+        try (Pair pair = pair(StructuredChannelOptions.defaults(), bounded)) {
+            final AtomicInteger handled = new AtomicInteger();
+            final byte[] hundred = new byte[100];
+            for (int round = 0; round < 3; round++) {
+                final int type = UNHANDLED + round;
+                // Ten messages of 100 bytes: both bounds reached, neither exceeded.
+                for (int i = 0; i < 10; i++) {
+                    pair.client.send(message(pair.client, type, hundred));
+                }
+                awaitCondition(() -> pair.server.unhandledCount() == 10 || !pair.server.isOpen());
+                assertEquals(10, pair.server.unhandledCount(), "round " + round + ": " + pair.server.failure());
+                pair.server.onMessage(type, (message, replier) -> handled.incrementAndGet());
+                assertEquals(10 * (round + 1), handled.get(), "the kept messages are handed over as it registers");
+                assertEquals(0, pair.server.unhandledCount());
+            }
+            assertTrue(pair.server.isOpen());
+            assertEquals(List.of(), serverErrors);
+        }
+    }
+
+    @Test
+    void shouldRefuseNegativeBoundsOnMessagesWaitingForAHandler() {
+        final IllegalArgumentException messages = assertThrows(IllegalArgumentException.class,
+            () -> StructuredChannelOptions.builder().maxUnhandledMessages(-1));
+        assertEquals("maxUnhandledMessages=-1 must be >= 0", messages.getMessage());
+        final IllegalArgumentException bytes = assertThrows(IllegalArgumentException.class,
+            () -> StructuredChannelOptions.builder().maxUnhandledBytes(-1));
+        assertEquals("maxUnhandledBytes=-1 must be >= 0", bytes.getMessage());
+        assertEquals(1_024, StructuredChannelOptions.defaults().maxUnhandledMessages());
+        assertEquals(64L << 20, StructuredChannelOptions.defaults().maxUnhandledBytes());
+        assertEquals(0, StructuredChannelOptions.builder().maxUnhandledMessages(0).maxUnhandledBytes(0).build()
+            .maxUnhandledMessages());
+    }
+
+    /** A stream callback owns each response; if it throws before closing it, the channel closes it. */
+    @Test
+    void shouldCloseAStreamedResponseWhoseCallbackThrows() throws Exception {
+        final List<Throwable> clientErrors = new CopyOnWriteArrayList<>();
+        final ObservedCodec clientCodec = new ObservedCodec();
+        try (Pair pair = pair(StructuredChannelOptions.builder().errorHandler(clientErrors::add).build(), clientCodec,
+            StructuredChannelOptions.defaults(), new BytesCodec())) {
+            pair.server.onMessage(STREAM, (request, replier) -> {
+                for (int i = 0; i < 3; i++) {
+                    replier.replyMore(message(pair.server, STREAM, "part " + i));
+                }
+                replier.reply(message(pair.server, STREAM, "last"));
+            });
+            final CompletableFuture<Void> done = pair.client.requestStream(message(pair.client, STREAM, "go"), response -> {
+                throw new IllegalStateException("cannot take " + text(response));
+            });
+            done.get(30, TimeUnit.SECONDS);
+            assertEquals(4, clientErrors.size());
+            assertEquals("cannot take part 0", clientErrors.getFirst().getMessage());
+            assertEquals(4, clientCodec.opened());
+            assertEquals(4, clientCodec.closed(), "every response is closed");
+            assertTrue(pair.client.isOpen());
+        }
+    }
+
+    /**
+     * A blocking request that times out while the peer holds its response back: the response, once it
+     * comes, is closed and counted, whether the request waited in the slot or (another one holding the slot)
+     * in the map.
+     */
+    @Test
+    void shouldCloseAndCountAResponseThatArrivesAfterItsRequestTimedOut() throws Exception {
+        final ObservedCodec clientCodec = new ObservedCodec();
+        try (Pair pair = pair(StructuredChannelOptions.defaults(), clientCodec, StructuredChannelOptions.defaults(),
+            new BytesCodec())) {
+            final BlockingQueue<Replier<BytesCodec.Message>> repliers = holdReplies(pair.server);
+            // The slot: the only blocking request.
+            assertThrows(IsthmusTimeoutException.class,
+                () -> pair.client.request(message(pair.client, HELD, "in the slot"), Duration.ofMillis(100)));
+            nextReplier(repliers).reply(message(pair.server, HELD, "too late"));
+            awaitCondition(() -> pair.client.lateResponses() == 1);
+            assertEquals(1, pair.client.lateResponses());
+            assertEquals(1, clientCodec.opened());
+            assertEquals(1, clientCodec.closed(), "the late response is released");
+
+            // The map: a second blocking request while another holds the slot.
+            final CompletableFuture<String> first = new CompletableFuture<>();
+            final Thread holder = Thread.ofPlatform().start(() -> {
+                try {
+                    final String answer;
+                    try (Received<byte[]> response = pair.client.request(message(pair.client, HELD, "holds the slot"), LONG)) {
+                        answer = text(response);
+                    }
+                    first.complete(answer);
+                } catch (final Throwable e) {
+                    first.completeExceptionally(e);
+                }
+            });
+            final Replier<BytesCodec.Message> holding = nextReplier(repliers);
+            assertThrows(IsthmusTimeoutException.class,
+                () -> pair.client.request(message(pair.client, HELD, "in the map"), Duration.ofMillis(100)));
+            nextReplier(repliers).reply(message(pair.server, HELD, "too late"));
+            awaitCondition(() -> pair.client.lateResponses() == 2);
+            assertEquals(2, pair.client.lateResponses());
+            holding.reply(message(pair.server, HELD, "in time"));
+            assertEquals("in time", first.get(30, TimeUnit.SECONDS));
+            holder.join(10_000);
+            assertEquals(3, clientCodec.opened());
+            assertEquals(3, clientCodec.closed(), "every response is closed");
+            assertTrue(pair.client.isOpen());
+        }
+    }
+
+    /**
+     * A blocking request gives up (times out, or is interrupted) while its response is being decoded: the
+     * caller gets the failure, and the response, once decoded, is closed and counted. Decoding is held until
+     * the caller has given up, in the slot and in the map.
+     */
+    @Test
+    void shouldReleaseAResponseThatArrivesJustAsItsRequestGivesUp() throws Exception {
+        for (final boolean inMap : new boolean[] {false, true}) {
+            for (final boolean interrupt : new boolean[] {false, true}) {
+                giveUpWhileTheResponseIsDecoded(inMap, interrupt);
+            }
+        }
+    }
+
+    private static void giveUpWhileTheResponseIsDecoded(final boolean inMap, final boolean interrupt) throws Exception {
+        final String path = (inMap ? "in the map" : "in the slot") + ", " + (interrupt ? "interrupted" : "timed out");
+        final CountDownLatch decoding = new CountDownLatch(1);
+        final CompletableFuture<Object> outcome = new CompletableFuture<>();
+        final ObservedCodec clientCodec = new ObservedCodec().beforeDecode(type -> {
+            if (type == ECHO) {
+                decoding.countDown();
+                try {
+                    // Until the caller has given up, or long enough to tell that it waits for this decode.
+                    outcome.get(10, TimeUnit.SECONDS);
+                } catch (final InterruptedException | ExecutionException | TimeoutException e) {
+                    // decode anyway
+                }
+            }
+        });
+        try (Pair pair = pair(StructuredChannelOptions.defaults(), clientCodec, StructuredChannelOptions.defaults(),
+            new BytesCodec())) {
+            serveEcho(pair.server);
+            final BlockingQueue<Replier<BytesCodec.Message>> repliers = holdReplies(pair.server);
+            final CompletableFuture<String> held = new CompletableFuture<>();
+            Thread holder = null;
+            Replier<BytesCodec.Message> holding = null;
+            if (inMap) {
+                holder = Thread.ofPlatform().start(() -> {
+                    try {
+                        final String answer;
+                        try (Received<byte[]> response = pair.client.request(message(pair.client, HELD, "slot"), LONG)) {
+                            answer = text(response);
+                        }
+                        held.complete(answer);
+                    } catch (final Throwable e) {
+                        held.completeExceptionally(e);
+                    }
+                });
+                holding = nextReplier(repliers);
+            }
+            final AtomicBoolean interruptedAfter = new AtomicBoolean();
+            final Thread waiter = Thread.ofPlatform().start(() -> {
+                Object result;
+                try (Received<byte[]> response = pair.client.request(message(pair.client, ECHO, "just then"),
+                    interrupt ? LONG : Duration.ofMillis(500))) {
+                    result = "returned " + text(response);
+                } catch (final Throwable e) {
+                    result = e;
+                }
+                interruptedAfter.set(Thread.currentThread().isInterrupted());
+                outcome.complete(result);
+            });
+            if (interrupt) {
+                assertTrue(decoding.await(30, TimeUnit.SECONDS), path + ": the response is being decoded");
+                waiter.interrupt();
+            }
+            final Object result = outcome.get(30, TimeUnit.SECONDS);
+            waiter.join(10_000);
+            if (interrupt) {
+                final IsthmusException e = assertInstanceOf(IsthmusException.class, result, path);
+                assertTrue(e.getMessage().contains("interrupted while waiting"), path + ": " + e);
+                assertTrue(interruptedAfter.get(), path + ": the interrupt is still set");
+            } else {
+                assertInstanceOf(IsthmusTimeoutException.class, result, path);
+                assertFalse(interruptedAfter.get(), path);
+            }
+            awaitCondition(() -> pair.client.lateResponses() == 1);
+            assertEquals(1, pair.client.lateResponses(), path);
+            if (inMap) {
+                holding.reply(message(pair.server, HELD, "done"));
+                assertEquals("done", held.get(30, TimeUnit.SECONDS), path);
+                holder.join(10_000);
+            }
+            assertEquals(inMap ? 2 : 1, clientCodec.opened(), path);
+            assertEquals(clientCodec.opened(), clientCodec.closed(), path + ": every response is closed");
+            assertTrue(pair.client.isOpen(), path);
+        }
+    }
+
+    /**
+     * Many blocking requests, with short and long timeouts, interrupted at random: every response decoded
+     * was either returned to its caller or released and counted late, never left open.
+     */
+    @Test
+    void shouldCloseEveryResponseWhateverEndsTheWait() throws Exception {
+        for (final boolean driven : new boolean[] {true, false}) {
+            final ObservedCodec clientCodec = new ObservedCodec();
+            final AtomicInteger returned = new AtomicInteger();
+            final List<Throwable> failures = new CopyOnWriteArrayList<>();
+            final Pair pair = pair(StructuredChannelOptions.builder().driverThread(driven).build(), clientCodec,
+                StructuredChannelOptions.defaults(), new BytesCodec());
+            try (pair) {
+                serveEcho(pair.server);
+                final List<Thread> requesters = new ArrayList<>();
+                for (int t = 0; t < 3; t++) {
+                    final Random random = new Random(t);
+                    requesters.add(Thread.ofPlatform().start(() -> {
+                        final Duration[] timeouts = {Duration.ofNanos(20_000), Duration.ofNanos(100_000),
+                            Duration.ofMillis(1), LONG};
+                        for (int i = 0; i < 2_000; i++) {
+                            try (Received<byte[]> response = pair.client.request(message(pair.client, ECHO, "r" + i),
+                                timeouts[random.nextInt(timeouts.length)])) {
+                                assertEquals("r" + i, text(response));
+                                returned.incrementAndGet();
+                            } catch (final IsthmusTimeoutException e) {
+                                // the response, if it comes, is the channel's to release
+                            } catch (final IsthmusException e) {
+                                if (!e.getMessage().contains("interrupted while waiting")) {
+                                    failures.add(e);
+                                    return;
+                                }
+                            } catch (final Throwable e) {
+                                failures.add(e);
+                                return;
+                            }
+                            Thread.interrupted();
+                        }
+                    }));
+                }
+                final Random random = new Random(99);
+                while (requesters.stream().anyMatch(Thread::isAlive)) {
+                    requesters.get(random.nextInt(requesters.size())).interrupt();
+                    LockSupport.parkNanos(random.nextInt(200_000));
+                }
+                assertEquals(List.of(), failures, "driver thread: " + driven);
+            }
+            assertEquals(clientCodec.opened(), clientCodec.closed(), "driver thread: " + driven + ": all closed");
+            assertEquals(clientCodec.opened(), returned.get() + pair.client.lateResponses(),
+                "driver thread: " + driven + ": returned " + returned + ", late " + pair.client.lateResponses());
+        }
     }
 
     /** Opens the channel, prints GOT for each request, never answers. */
