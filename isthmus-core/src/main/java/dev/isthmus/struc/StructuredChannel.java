@@ -368,7 +368,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             send(KIND_REQUEST, (short) 0, codec.typeOf(message), id, 0, codec.encode(message));
         } catch (final RuntimeException | Error e) {
             slotWaiter = null;
-            if (!SLOT_WAITING_FOR.compareAndSet(this, id, 0L)) {
+            if (!SLOT_WAITING_FOR.compareAndSet(this, claimed, 0L)) {
                 // Answered although the send failed (a peer answering an id it had not been sent): unread.
                 discardSlotResult();
             }

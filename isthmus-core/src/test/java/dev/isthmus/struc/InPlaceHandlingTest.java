@@ -163,6 +163,21 @@ class InPlaceHandlingTest {
     }
 
     @Test
+    void shouldFreeTheSlotOfAnInPlaceRequestThatCouldNotBeSent() {
+        try (Pair pair = pair(false)) {
+            serveEchoInPlace(pair);
+            pair.client.close();
+            assertThrows(dev.isthmus.ChannelClosedException.class,
+                () -> pair.client.request(message(pair.client, ECHO, "x"), LONG, InPlaceHandlingTest::text));
+            assertEquals(0, pair.client.lateResponses(), "nothing came, nothing is counted late");
+            assertThrows(dev.isthmus.ChannelClosedException.class,
+                () -> pair.client.request(message(pair.client, ECHO, "y"), LONG, InPlaceHandlingTest::text),
+                "the next request takes the slot and fails the same way");
+            assertEquals(0, pair.client.lateResponses());
+        }
+    }
+
+    @Test
     void shouldRefuseARepliersAnswerAfterItsCallOrFromAnotherThread() throws Exception {
         try (Pair pair = pair(false)) {
             final AtomicReference<Replier<BytesCodec.Message>> kept = new AtomicReference<>();
