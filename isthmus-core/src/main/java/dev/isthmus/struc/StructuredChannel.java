@@ -28,6 +28,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
@@ -95,7 +96,8 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  *
  * <p><b>Driving.</b> With a driver thread (the default), the channel receives and runs handlers on its own
  * platform thread. Without one, the caller drives it with {@link #poll(int)}, and a blocking
- * {@link #request} receives for itself while it waits.
+ * {@link #request} receives for itself while it waits: one caller at a time receives, for everyone, and the
+ * others wait for their response or for their turn, which comes as soon as the receiving caller stops.
  *
  * <p><b>Threads.</b> All methods are thread-safe; handlers run one at a time, on the thread that receives.
  * Closing the structured channel closes the blob channel under it.
@@ -111,6 +113,11 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     private static final long POLL_SLICE_NS = TimeUnit.SECONDS.toNanos(1);
     /** The slice over a channel that cannot {@linkplain BlobChannel#wakeUp() wake} its waiter (a socket). */
     private static final long UNWAKEABLE_SLICE_NS = TimeUnit.MILLISECONDS.toNanos(100);
+    /**
+     * How long a thread taking the receive lock from the driver waits on the lock before waking the driver's
+     * poll again: the driver may have left its poll and taken the lock back before this thread queued.
+     */
+    private static final long LOCK_RETRY_NS = TimeUnit.MILLISECONDS.toNanos(1);
 
     private final BlobChannel channel;
     private final Codec<R, B> codec;
@@ -124,6 +131,17 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
      * driver's loop for it.
      */
     private final ReentrantLock receiveLock = new ReentrantLock(true);
+    /**
+     * Without a driver thread: callers waiting for a response while another thread holds the receive lock,
+     * parked until it lets go ({@link #unlockReceiving}) or their own slice ends. Registered before they look
+     * at the lock again, so that a release cannot slip between the look and the park.
+     */
+    private final java.util.Set<Thread> parkedWaiters = ConcurrentHashMap.newKeySet();
+    /**
+     * Threads in {@link #lockReceiving} that have not got the lock yet: the driver, out of its poll, leaves the
+     * lock to them instead of taking it back for another slice before they are queued on it.
+     */
+    private final AtomicInteger lockWanted = new AtomicInteger();
     private final AtomicLong nextId = new AtomicLong();
     private final AtomicLong lateResponses = new AtomicLong();
     private final Map<Long, Pending<R>> pending = new ConcurrentHashMap<>();
@@ -399,12 +417,8 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                 // The response arrived as the wait ended: it is ours (an interrupt stays set for the caller).
                 return takeSlotResult();
             }
-            if (driver == null && receiveLock.tryLock()) {
-                try {
-                    receive(Math.min(remaining, sliceNs));
-                } finally {
-                    receiveLock.unlock();
-                }
+            if (driver == null) {
+                receiveOrWait(Math.min(remaining, sliceNs));
             } else {
                 java.util.concurrent.locks.LockSupport.parkNanos(this, Math.min(remaining, sliceNs));
             }
@@ -514,12 +528,9 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                     // Checked here too: a caller that receives for itself would not notice it before the deadline.
                     throw new InterruptedException();
                 }
-                if (driver == null && receiveLock.tryLock()) {
-                    try {
-                        receive(Math.min(remaining, sliceNs));
-                    } finally {
-                        receiveLock.unlock();
-                    }
+                if (driver == null) {
+                    // Parked rather than in future.get: a caller that stops receiving wakes it to take over.
+                    receiveOrWait(Math.min(remaining, sliceNs));
                 } else {
                     try {
                         return future.get(Math.min(remaining, sliceNs), TimeUnit.NANOSECONDS);
@@ -595,20 +606,92 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                     unhandledBytes -= message.header.payloadLength;
                 }
             }
-            for (final Unhandled<R> message : waiting) {
-                invoke(handler, message.message, message.header);
+            int next = 0;
+            try {
+                for (; next < waiting.size(); next++) {
+                    invoke(handler, waiting.get(next).message, waiting.get(next).header);
+                }
+            } finally {
+                // An Error out of the handler (invoke closed the message it was given): the messages it did not
+                // reach are taken from the channel already; close them rather than leave them lent.
+                for (int i = next + 1; i < waiting.size(); i++) {
+                    waiting.get(i).message.close();
+                }
             }
         } finally {
-            receiveLock.unlock();
+            unlockReceiving();
         }
     }
 
-    /** Takes the receive lock from the driver, if it holds it asleep in a poll: wakes the poll first. */
+    /**
+     * Takes the receive lock, from the driver if it holds it asleep in a poll: wakes the poll, and wakes it
+     * again each {@link #LOCK_RETRY_NS} until this thread has the lock. Once this thread is queued on the fair
+     * lock it is next; before that, the driver may leave its poll, take the lock back and poll again for a
+     * whole slice, so one wake-up is not enough. Not interruptible; an interrupt is kept for the caller.
+     */
     private void lockReceiving() {
-        if (driver != null && !receiveLock.isHeldByCurrentThread()) {
-            channel.wakeUp();
+        if (driver == null || receiveLock.isHeldByCurrentThread()) {
+            receiveLock.lock();
+            return;
         }
-        receiveLock.lock();
+        boolean interrupted = false;
+        // Before the wake-up: the driver's loop reads it after its poll returns (drive()).
+        lockWanted.incrementAndGet();
+        try {
+            while (true) {
+                channel.wakeUp();
+                try {
+                    if (receiveLock.tryLock(LOCK_RETRY_NS, TimeUnit.NANOSECONDS)) {
+                        break;
+                    }
+                } catch (final InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        } finally {
+            lockWanted.decrementAndGet();
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Lets go of the receive lock; without a driver thread, wakes the callers parked for their turn. */
+    private void unlockReceiving() {
+        receiveLock.unlock();
+        if (driver == null && !parkedWaiters.isEmpty()) {
+            for (final Thread waiter : parkedWaiters) {
+                java.util.concurrent.locks.LockSupport.unpark(waiter);
+            }
+        }
+    }
+
+    /**
+     * Without a driver thread, one turn of a caller waiting for its response: receives for up to
+     * {@code timeoutNs} if no one else is receiving, or else parks until the thread that is lets go of the
+     * lock (it may have received this caller's response, or stopped receiving: then this caller takes over),
+     * or until {@code timeoutNs} passed. The caller looks at its response after each turn.
+     */
+    private void receiveOrWait(final long timeoutNs) {
+        if (receiveLock.tryLock()) {
+            try {
+                receive(timeoutNs);
+            } finally {
+                unlockReceiving();
+            }
+            return;
+        }
+        final Thread self = Thread.currentThread();
+        parkedWaiters.add(self);
+        try {
+            // Registered first: a holder that lets go from now on unparks this thread, so if the lock is still
+            // held here, the park ends when it is released at the latest.
+            if (receiveLock.isLocked()) {
+                java.util.concurrent.locks.LockSupport.parkNanos(this, timeoutNs);
+            }
+        } finally {
+            parkedWaiters.remove(self);
+        }
     }
 
     /**
@@ -671,7 +754,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             fail(e);
             throw failureException();
         } finally {
-            receiveLock.unlock();
+            unlockReceiving();
         }
     }
 
@@ -688,6 +771,11 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             dev.isthmus.sync.ThreadAffinity.pinToAllowed(options.driverCpu());
         }
         while (!closed && failure.get() == null) {
+            if (lockWanted.get() != 0) {
+                // A thread taking the lock (lockReceiving) woke this poll and may not be queued on the lock yet.
+                Thread.yield();
+                continue;
+            }
             receiveLock.lock();
             try {
                 receive(sliceNs);
@@ -883,6 +971,13 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             return;
         }
         final Pending<R> waiting = more ? pending.get(header.inResponseTo) : pending.remove(header.inResponseTo);
+        if (more && header.kind != KIND_FAILURE && waiting != null && waiting.onEach == null) {
+            // A stream part answering a plain request, whose response is the final one, as in the slot: this part
+            // is released unread (its memory given back), and the request waits on, until its deadline at most.
+            decode(header, buffer, offset, owned, reusable).close();
+            lateResponses.incrementAndGet();
+            return;
+        }
         if (header.kind == KIND_FAILURE) {
             final String text = failureText(header, buffer, offset);
             if (waiting == null) {
@@ -1176,6 +1271,10 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                 waiting.future.completeExceptionally(error);
             }
         }
+        // Callers parked for their turn to receive (no driver thread) look at their futures again.
+        for (final Thread parked : parkedWaiters) {
+            java.util.concurrent.locks.LockSupport.unpark(parked);
+        }
         if (!closed) {
             options.errorHandler().accept(cause);
         }
@@ -1214,7 +1313,8 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
 
     /**
      * {@return how many responses arrived after their request had stopped waiting (it timed out or was
-     * interrupted), and were released unread}
+     * interrupted), and were released unread; stream parts ({@link Replier#replyMore}) answering a request
+     * that waits for one response are counted here too, as its response is the final one}
      */
     public long lateResponses() {
         return lateResponses.get();
@@ -1228,7 +1328,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         try {
             return unhandled.size();
         } finally {
-            receiveLock.unlock();
+            unlockReceiving();
         }
     }
 
@@ -1267,7 +1367,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             }
             unhandledBytes = 0;
         } finally {
-            receiveLock.unlock();
+            unlockReceiving();
         }
         sendLock.lock();
         try {

@@ -1,0 +1,368 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.struc;
+
+import dev.isthmus.shm.ResourceName;
+import dev.isthmus.stat.StatRecord;
+import dev.isthmus.transport.BlobChannel;
+import dev.isthmus.transport.BlobHandler;
+import dev.isthmus.transport.ShmBlobChannel;
+import dev.isthmus.transport.ShmQueueOptions;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Who receives, and when the others get their turn: a thread taking the receive lock from the driver, callers
+ * of a channel without a driver thread waiting behind the one receiving, and what a handler or a peer can
+ * leave behind at those hand-overs. Every wait here is a deadline far below the one-second poll slice that
+ * a lost turn used to cost, and far above what a turn takes.
+ */
+class ReceivingTurnsTest {
+    private static final AtomicInteger IDS = new AtomicInteger();
+    private static final Duration LONG = Duration.ofSeconds(30);
+    /** Well below the receiving loop's one-second slice, which a caller that missed its turn waited out. */
+    private static final long PROMPT_MS = 400;
+    private static final int HELD = 6;
+    private static final int UNHANDLED = 9;
+
+    private static String text(final Received<byte[]> message) {
+        return new String(message.root(), StandardCharsets.UTF_8);
+    }
+
+    private static Outgoing<BytesCodec.Message> message(final StructuredChannel<byte[], BytesCodec.Message> channel,
+                                                        final int type, final String text) {
+        final Outgoing<BytesCodec.Message> message = channel.newMessage();
+        message.root().set(type, text.getBytes(StandardCharsets.UTF_8));
+        return message;
+    }
+
+    private static ResourceName name() {
+        return ResourceName.of("structurn", "queue", "t" + IDS.incrementAndGet());
+    }
+
+    private static void await(final BooleanSupplier condition, final String what) throws InterruptedException {
+        final long deadline = System.nanoTime() + LONG.toNanos();
+        while (!condition.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, "timed out waiting until " + what);
+            Thread.sleep(1);
+        }
+    }
+
+    private static BlockingQueue<Replier<BytesCodec.Message>> holdReplies(
+        final StructuredChannel<byte[], BytesCodec.Message> server) {
+        final BlockingQueue<Replier<BytesCodec.Message>> repliers = new LinkedBlockingQueue<>();
+        server.onMessage(HELD, (request, replier) -> repliers.add(replier));
+        return repliers;
+    }
+
+    private static Replier<BytesCodec.Message> next(final BlockingQueue<Replier<BytesCodec.Message>> repliers)
+        throws InterruptedException {
+        final Replier<BytesCodec.Message> replier = repliers.poll(LONG.toSeconds(), TimeUnit.SECONDS);
+        assertNotNull(replier, "the request reached the server");
+        return replier;
+    }
+
+    /**
+     * A thread preempted just after waking the driver's poll (played by a channel whose first wake-ups
+     * sleep after waking): the driver leaves its poll, finds the lock free, and used to take it back for a
+     * whole slice before the thread queued on it.
+     */
+    @Test
+    void shouldLetAThreadPreemptedAfterWakingTheDriverTakeTheLockAtOnce() throws Exception {
+        final ResourceName name = name();
+        try (ShmBlobChannel peer = ShmBlobChannel.create(name, ShmQueueOptions.defaults())) {
+            final PreemptedWaker waker = new PreemptedWaker(ShmBlobChannel.open(name, ShmQueueOptions.defaults()));
+            try (StructuredChannel<byte[], BytesCodec.Message> channel = StructuredChannel.open(waker, new BytesCodec(),
+                     StructuredChannelOptions.defaults())) {
+                for (int i = 0; i < 5; i++) {
+                    // The driver is in its poll again.
+                    Thread.sleep(20);
+                    waker.preemptNextWakeUps(1);
+                    final long start = System.nanoTime();
+                    // Takes the receive lock from the driver.
+                    assertEquals(0, channel.unhandledCount());
+                    final long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+                    assertTrue(tookMs < PROMPT_MS, "taking the receive lock from the driver took " + tookMs + " ms");
+                }
+            }
+        }
+    }
+
+    /**
+     * Without a driver thread: the caller receiving gets its response and stops; the caller waiting behind
+     * it must take over at once, not when its own slice ends. In the slot and in the map (the slot taken by
+     * the other caller), and with the roles swapped.
+     */
+    @Test
+    void shouldHandTheReceivingToTheNextCallerWhenTheOneReceivingHasItsResponse() throws Exception {
+        final StructuredChannelOptions callerDriven = StructuredChannelOptions.builder().driverThread(false).build();
+        final ResourceName name = name();
+        try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
+                 ShmBlobChannel.create(name, ShmQueueOptions.defaults()), new BytesCodec(), callerDriven);
+             StructuredChannel<byte[], BytesCodec.Message> server = StructuredChannel.open(
+                 ShmBlobChannel.open(name, ShmQueueOptions.defaults()), new BytesCodec(),
+                 StructuredChannelOptions.defaults())) {
+            final BlockingQueue<Replier<BytesCodec.Message>> repliers = holdReplies(server);
+            for (int round = 0; round < 3; round++) {
+                final CompletableFuture<Long> first = timedRequest(client, "first " + round);
+                final Replier<BytesCodec.Message> firstReplier = next(repliers);
+                final CompletableFuture<Long> second = timedRequest(client, "second " + round);
+                final Replier<BytesCodec.Message> secondReplier = next(repliers);
+                // Both callers are waiting now, one of them receiving.
+                Thread.sleep(50);
+                final boolean secondAnsweredFirst = round == 1;
+                final Replier<BytesCodec.Message> early = secondAnsweredFirst ? secondReplier : firstReplier;
+                final Replier<BytesCodec.Message> late = secondAnsweredFirst ? firstReplier : secondReplier;
+                early.reply(message(server, HELD, "early"));
+                (secondAnsweredFirst ? second : first).get(LONG.toSeconds(), TimeUnit.SECONDS);
+                // The receiving caller may be gone: the other is alone, waiting.
+                Thread.sleep(50);
+                final long answered = System.nanoTime();
+                late.reply(message(server, HELD, "late"));
+                final long finished = (secondAnsweredFirst ? first : second).get(LONG.toSeconds(), TimeUnit.SECONDS);
+                final long tookMs = TimeUnit.NANOSECONDS.toMillis(finished - answered);
+                assertTrue(tookMs < PROMPT_MS, "round " + round + ": the caller left waiting got its response " + tookMs
+                    + " ms after it was sent");
+            }
+            assertTrue(client.isOpen());
+        }
+    }
+
+    /** Without a driver thread: closing the channel ends the wait of the caller receiving and of the one parked. */
+    @Test
+    void shouldEndEveryCallersWaitPromptlyWhenTheChannelCloses() throws Exception {
+        final StructuredChannelOptions callerDriven = StructuredChannelOptions.builder().driverThread(false).build();
+        final ResourceName name = name();
+        try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
+                 ShmBlobChannel.create(name, ShmQueueOptions.defaults()), new BytesCodec(), callerDriven);
+             StructuredChannel<byte[], BytesCodec.Message> server = StructuredChannel.open(
+                 ShmBlobChannel.open(name, ShmQueueOptions.defaults()), new BytesCodec(),
+                 StructuredChannelOptions.defaults())) {
+            final BlockingQueue<Replier<BytesCodec.Message>> repliers = holdReplies(server);
+            final CompletableFuture<Long> first = timedRequest(client, "first");
+            next(repliers);
+            final CompletableFuture<Long> second = timedRequest(client, "second");
+            next(repliers);
+            Thread.sleep(50);
+            final long closing = System.nanoTime();
+            client.close();
+            for (final CompletableFuture<Long> request : java.util.List.of(first, second)) {
+                final java.util.concurrent.ExecutionException failed = assertThrows(
+                    java.util.concurrent.ExecutionException.class, () -> request.get(LONG.toSeconds(), TimeUnit.SECONDS));
+                assertTrue(failed.getCause() instanceof dev.isthmus.ChannelClosedException, failed.getCause().toString());
+            }
+            final long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - closing);
+            assertTrue(tookMs < PROMPT_MS, "the waits ended " + tookMs + " ms after the close");
+        }
+    }
+
+    /** Sends a blocking request from a thread of its own; completes with when the response was read. */
+    private static CompletableFuture<Long> timedRequest(final StructuredChannel<byte[], BytesCodec.Message> client,
+                                                        final String text) {
+        final CompletableFuture<Long> done = new CompletableFuture<>();
+        Thread.ofPlatform().start(() -> {
+            try (Received<byte[]> response = client.request(message(client, HELD, text), LONG)) {
+                response.root();
+                done.complete(System.nanoTime());
+            } catch (final Throwable e) {
+                done.completeExceptionally(e);
+            }
+        });
+        return done;
+    }
+
+    /**
+     * A peer answering a plain request with stream parts ({@code replyMore}) before its response: the request
+     * gets the final response, in the map as in the slot; each part is released and counted; nothing is left
+     * waiting for the request once it is answered.
+     */
+    @Test
+    void shouldReleaseStreamPartsAnsweringAPlainRequestAndGiveItTheFinalResponse() throws Exception {
+        final ObservedCodec clientCodec = new ObservedCodec();
+        final ResourceName name = name();
+        try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
+                 ShmBlobChannel.create(name, ShmQueueOptions.defaults()), clientCodec, StructuredChannelOptions.defaults());
+             StructuredChannel<byte[], BytesCodec.Message> server = StructuredChannel.open(
+                 ShmBlobChannel.open(name, ShmQueueOptions.defaults()), new BytesCodec(),
+                 StructuredChannelOptions.defaults())) {
+            final BlockingQueue<Replier<BytesCodec.Message>> repliers = holdReplies(server);
+            // The map: an asynchronous request.
+            final CompletableFuture<Received<byte[]>> async = client.requestAsync(message(client, HELD, "async"));
+            final Replier<BytesCodec.Message> asyncReplier = next(repliers);
+            asyncReplier.replyMore(message(server, HELD, "part"));
+            asyncReplier.replyMore(message(server, HELD, "part"));
+            await(() -> client.lateResponses() == 2, "both parts are counted");
+            assertFalse(async.isDone(), "a stream part is not the response");
+            asyncReplier.reply(message(server, HELD, "final"));
+            try (Received<byte[]> response = async.get(LONG.toSeconds(), TimeUnit.SECONDS)) {
+                assertEquals("final", text(response));
+            }
+
+            // The slot: a blocking request.
+            final CompletableFuture<String> blocking = new CompletableFuture<>();
+            Thread.ofPlatform().start(() -> {
+                try (Received<byte[]> response = client.request(message(client, HELD, "blocking"), LONG)) {
+                    blocking.complete(text(response));
+                } catch (final Throwable e) {
+                    blocking.completeExceptionally(e);
+                }
+            });
+            final Replier<BytesCodec.Message> blockingReplier = next(repliers);
+            blockingReplier.replyMore(message(server, HELD, "part"));
+            await(() -> client.lateResponses() == 3, "the part is counted");
+            blockingReplier.reply(message(server, HELD, "final"));
+            assertEquals("final", blocking.get(LONG.toSeconds(), TimeUnit.SECONDS));
+            await(() -> clientCodec.closed() == clientCodec.opened(), "every message is closed");
+            assertEquals(5, clientCodec.opened());
+            assertEquals(3, client.lateResponses());
+            assertTrue(client.isOpen());
+        }
+    }
+
+    /**
+     * {@code onMessage} hands the messages that waited for a handler to the new one; a handler that throws an
+     * {@link Error} stops the hand-over, and the messages it did not reach are closed, not left open.
+     */
+    @Test
+    void shouldCloseTheWaitingMessagesAHandlerThatThrowsAnErrorDidNotReach() throws Exception {
+        final ObservedCodec serverCodec = new ObservedCodec();
+        final ResourceName name = name();
+        try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
+                 ShmBlobChannel.create(name, ShmQueueOptions.defaults()), new BytesCodec(),
+                 StructuredChannelOptions.defaults());
+             StructuredChannel<byte[], BytesCodec.Message> server = StructuredChannel.open(
+                 ShmBlobChannel.open(name, ShmQueueOptions.defaults()), serverCodec, StructuredChannelOptions.defaults())) {
+            for (int i = 0; i < 3; i++) {
+                client.send(message(client, UNHANDLED, "waiting " + i));
+            }
+            await(() -> server.unhandledCount() == 3, "the server keeps three messages");
+            final AssertionError thrown = new AssertionError("the handler gives up");
+            final AssertionError caught = assertThrows(AssertionError.class,
+                () -> server.onMessage(UNHANDLED, (message, replier) -> {
+                    throw thrown;
+                }));
+            assertSame(thrown, caught);
+            assertEquals(3, serverCodec.opened());
+            assertEquals(3, serverCodec.closed(), "every message handed over is closed");
+            assertEquals(0, server.unhandledCount());
+        }
+    }
+
+    /**
+     * A blob channel whose next wake-ups, when asked, sleep after waking the poll: the waking thread is
+     * preempted there, as the scheduler may do to any thread.
+     */
+    private static final class PreemptedWaker implements BlobChannel {
+        private final BlobChannel delegate;
+        private final AtomicInteger preempted = new AtomicInteger();
+
+        PreemptedWaker(final BlobChannel delegate) {
+            this.delegate = delegate;
+        }
+
+        void preemptNextWakeUps(final int count) {
+            preempted.set(count);
+        }
+
+        @Override
+        public boolean wakeUp() {
+            final boolean woken = delegate.wakeUp();
+            if (preempted.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                try {
+                    Thread.sleep(50);
+                } catch (final InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return woken;
+        }
+
+        @Override
+        public int maxMessageLength() {
+            return delegate.maxMessageLength();
+        }
+
+        @Override
+        public boolean offer(final MemorySegment source, final long offset, final int length) {
+            return delegate.offer(source, offset, length);
+        }
+
+        @Override
+        public boolean offer(final MemorySegment source, final long offset, final int length, final long timeoutNs) {
+            return delegate.offer(source, offset, length, timeoutNs);
+        }
+
+        @Override
+        public long tryClaim(final int length) {
+            return delegate.tryClaim(length);
+        }
+
+        @Override
+        public long tryClaim(final int length, final long timeoutNs) {
+            return delegate.tryClaim(length, timeoutNs);
+        }
+
+        @Override
+        public MemorySegment claimBuffer() {
+            return delegate.claimBuffer();
+        }
+
+        @Override
+        public void commit(final long claim) {
+            delegate.commit(claim);
+        }
+
+        @Override
+        public void abort(final long claim) {
+            delegate.abort(claim);
+        }
+
+        @Override
+        public void flush() {
+            delegate.flush();
+        }
+
+        @Override
+        public int poll(final BlobHandler handler, final int limit) {
+            return delegate.poll(handler, limit);
+        }
+
+        @Override
+        public int poll(final BlobHandler handler, final int limit, final long timeoutNs) {
+            return delegate.poll(handler, limit, timeoutNs);
+        }
+
+        @Override
+        public boolean isOpen() {
+            return delegate.isOpen();
+        }
+
+        @Override
+        public StatRecord stats() {
+            return delegate.stats();
+        }
+
+        @Override
+        public void close() {
+            delegate.close();
+        }
+    }
+}
