@@ -100,6 +100,8 @@ public final class Session implements AutoCloseable {
     private final byte[] peerMetadata;
     private final ReentrantLock sendLock = new ReentrantLock();
     private final ReentrantLock receiveLock = new ReentrantLock();
+    /** Without a driver thread: callers waiting for an answer while another receives park here for their turn. */
+    private final dev.isthmus.internal.ReceiveTurns turns = new dev.isthmus.internal.ReceiveTurns(receiveLock);
     private final AtomicLong correlations = new AtomicLong();
     private final AtomicInteger channelNumbers = new AtomicInteger();
     private final Map<Long, CompletableFuture<String>> pendingOpens = new ConcurrentHashMap<>();
@@ -482,10 +484,20 @@ public final class Session implements AutoCloseable {
                         receive(Math.min(remaining, SLICE_NS));
                         keepAlive();
                     } finally {
-                        receiveLock.unlock();
+                        turns.unlock();
                     }
                     if (answer.isDone()) {
                         return answer.get();
+                    }
+                } else if (driver == null) {
+                    // Another caller receives: its letting go wakes this one, to take over or find its answer.
+                    turns.awaitTurn(this, Math.min(remaining, SLICE_NS));
+                    if (answer.isDone()) {
+                        return answer.get();
+                    }
+                    if (Thread.interrupted()) {
+                        // A park ends at once while interrupted: fail as answer.get would, not spin to the deadline.
+                        throw new InterruptedException();
                     }
                 } else {
                     try {
@@ -978,7 +990,7 @@ public final class Session implements AutoCloseable {
         try {
             receive(0);
         } finally {
-            receiveLock.unlock();
+            turns.unlock();
         }
         final int work = pollChannels();
         keepAlive();
@@ -996,6 +1008,7 @@ public final class Session implements AutoCloseable {
         for (final CompletableFuture<String> answer : pendingOpens.values()) {
             answer.completeExceptionally(error);
         }
+        turns.wakeAll();
         // Dead, not merely stopped: its names may go. (Its socket ends before its process descriptor tells.)
         final boolean peerDead = cause instanceof PeerDeadException && !(cause instanceof PeerStalledException)
             || peerProcess.hasExited();
@@ -1098,6 +1111,7 @@ public final class Session implements AutoCloseable {
         for (final CompletableFuture<String> answer : pendingOpens.values()) {
             answer.completeExceptionally(new ChannelClosedException("session " + id + " is closed"));
         }
+        turns.wakeAll();
         for (final Channel channel : List.copyOf(channels)) {
             channel.unlinkResources();
             channel.close();

@@ -132,11 +132,10 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
      */
     private final ReentrantLock receiveLock = new ReentrantLock(true);
     /**
-     * Without a driver thread: callers waiting for a response while another thread holds the receive lock,
-     * parked until it lets go ({@link #unlockReceiving}) or their own slice ends. Registered before they look
-     * at the lock again, so that a release cannot slip between the look and the park.
+     * Without a driver thread: callers waiting for a response while another holds the receive lock park for
+     * their turn here, until it lets go ({@link #unlockReceiving}) or their own slice ends.
      */
-    private final java.util.Set<Thread> parkedWaiters = ConcurrentHashMap.newKeySet();
+    private final dev.isthmus.internal.ReceiveTurns turns = new dev.isthmus.internal.ReceiveTurns(receiveLock);
     /**
      * Threads in {@link #lockReceiving} that have not got the lock yet: the driver, out of its poll, leaves the
      * lock to them instead of taking it back for another slice before they are queued on it.
@@ -418,7 +417,19 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                 return takeSlotResult();
             }
             if (driver == null) {
-                receiveOrWait(Math.min(remaining, sliceNs));
+                if (receiveLock.tryLock()) {
+                    try {
+                        // Looked at again under the lock: the holder before may have completed it, and a poll
+                        // now would wait for a message that is not coming.
+                        if ((long) SLOT_WAITING_FOR.getVolatile(this) != done) {
+                            receive(Math.min(remaining, sliceNs));
+                        }
+                    } finally {
+                        unlockReceiving();
+                    }
+                } else {
+                    turns.awaitTurn(this, Math.min(remaining, sliceNs));
+                }
             } else {
                 java.util.concurrent.locks.LockSupport.parkNanos(this, Math.min(remaining, sliceNs));
             }
@@ -529,8 +540,19 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                     throw new InterruptedException();
                 }
                 if (driver == null) {
-                    // Parked rather than in future.get: a caller that stops receiving wakes it to take over.
-                    receiveOrWait(Math.min(remaining, sliceNs));
+                    if (receiveLock.tryLock()) {
+                        try {
+                            // Looked at again under the lock: the holder before may have completed it.
+                            if (!future.isDone()) {
+                                receive(Math.min(remaining, sliceNs));
+                            }
+                        } finally {
+                            unlockReceiving();
+                        }
+                    } else {
+                        // Parked rather than in future.get: a caller that stops receiving wakes it to take over.
+                        turns.awaitTurn(this, Math.min(remaining, sliceNs));
+                    }
                 } else {
                     try {
                         return future.get(Math.min(remaining, sliceNs), TimeUnit.NANOSECONDS);
@@ -658,39 +680,10 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
 
     /** Lets go of the receive lock; without a driver thread, wakes the callers parked for their turn. */
     private void unlockReceiving() {
-        receiveLock.unlock();
-        if (driver == null && !parkedWaiters.isEmpty()) {
-            for (final Thread waiter : parkedWaiters) {
-                java.util.concurrent.locks.LockSupport.unpark(waiter);
-            }
-        }
-    }
-
-    /**
-     * Without a driver thread, one turn of a caller waiting for its response: receives for up to
-     * {@code timeoutNs} if no one else is receiving, or else parks until the thread that is lets go of the
-     * lock (it may have received this caller's response, or stopped receiving: then this caller takes over),
-     * or until {@code timeoutNs} passed. The caller looks at its response after each turn.
-     */
-    private void receiveOrWait(final long timeoutNs) {
-        if (receiveLock.tryLock()) {
-            try {
-                receive(timeoutNs);
-            } finally {
-                unlockReceiving();
-            }
-            return;
-        }
-        final Thread self = Thread.currentThread();
-        parkedWaiters.add(self);
-        try {
-            // Registered first: a holder that lets go from now on unparks this thread, so if the lock is still
-            // held here, the park ends when it is released at the latest.
-            if (receiveLock.isLocked()) {
-                java.util.concurrent.locks.LockSupport.parkNanos(this, timeoutNs);
-            }
-        } finally {
-            parkedWaiters.remove(self);
+        if (driver == null) {
+            turns.unlock();
+        } else {
+            receiveLock.unlock();
         }
     }
 
@@ -1272,9 +1265,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             }
         }
         // Callers parked for their turn to receive (no driver thread) look at their futures again.
-        for (final Thread parked : parkedWaiters) {
-            java.util.concurrent.locks.LockSupport.unpark(parked);
-        }
+        turns.wakeAll();
         if (!closed) {
             options.errorHandler().accept(cause);
         }
