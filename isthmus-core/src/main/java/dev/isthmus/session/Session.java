@@ -99,9 +99,13 @@ public final class Session implements AutoCloseable {
     private final UnixSocketBlobChannel control;
     private final byte[] peerMetadata;
     private final ReentrantLock sendLock = new ReentrantLock();
-    private final ReentrantLock receiveLock = new ReentrantLock();
-    /** Without a driver thread: callers waiting for an answer while another receives park here for their turn. */
-    private final dev.isthmus.internal.ReceiveTurns turns = new dev.isthmus.internal.ReceiveTurns(receiveLock);
+    /** Held by whoever reads the control socket. Fair: a thread taking it from the receiver is next (poll). */
+    private final ReentrantLock receiveLock = new ReentrantLock(true);
+    /**
+     * Turns at the receive lock: callers waiting for an answer without a driver thread, and {@link #poll},
+     * which takes the lock from whoever receives.
+     */
+    private final dev.isthmus.internal.ReceiveTurns turns;
     private final AtomicLong correlations = new AtomicLong();
     private final AtomicInteger channelNumbers = new AtomicInteger();
     private final Map<Long, CompletableFuture<String>> pendingOpens = new ConcurrentHashMap<>();
@@ -146,6 +150,7 @@ public final class Session implements AutoCloseable {
         this.transport = transport;
         this.options = options;
         this.control = control;
+        this.turns = new dev.isthmus.internal.ReceiveTurns(receiveLock, control::wakeUp);
         this.peerMetadata = peerMetadata;
         final java.util.Map<String, String> labels = new java.util.LinkedHashMap<>();
         labels.put("session", id);
@@ -476,7 +481,7 @@ public final class Session implements AutoCloseable {
                     throw new IsthmusTimeoutException("session " + id + ": no answer from " + peerApp + " (pid "
                         + peer.pid() + ") within " + timeout);
                 }
-                if (driver == null && receiveLock.tryLock()) {
+                if (driver == null && turns.tryTakeTurn()) {
                     try {
                         if (answer.isDone()) {
                             return answer.get();
@@ -491,7 +496,8 @@ public final class Session implements AutoCloseable {
                     }
                 } else if (driver == null) {
                     // Another caller receives: its letting go wakes this one, to take over or find its answer.
-                    turns.awaitTurn(this, Math.min(remaining, SLICE_NS));
+                    // The answer's completion unparks no one: looked at once registered.
+                    turns.awaitTurn(this, Math.min(remaining, SLICE_NS), answer::isDone);
                     if (answer.isDone()) {
                         return answer.get();
                     }
@@ -949,7 +955,7 @@ public final class Session implements AutoCloseable {
                 try {
                     // Asleep on the control socket until a message, the peer's end, close() or the next
                     // keep-alive deadline: no wake-ups in between.
-                    receive(untilKeepAliveNs());
+                    receive(turns.wanted() ? dev.isthmus.internal.ReceiveTurns.LOCK_RETRY_NS : untilKeepAliveNs());
                 } finally {
                     receiveLock.unlock();
                 }
@@ -986,7 +992,7 @@ public final class Session implements AutoCloseable {
      */
     public int poll() {
         checkUsable();
-        receiveLock.lock();
+        turns.lock();
         try {
             receive(0);
         } finally {

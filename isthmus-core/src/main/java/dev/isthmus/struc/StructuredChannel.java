@@ -28,7 +28,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
@@ -100,6 +99,9 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * others wait for their response or for their turn, which comes as soon as the receiving caller stops.
  *
  * <p><b>Threads.</b> All methods are thread-safe; handlers run one at a time, on the thread that receives.
+ * A handler must not wait on its own channel there: a blocking {@code request} or a {@code poll} from a
+ * handler throws {@link IllegalStateException} (it would wait for a response only that thread can receive);
+ * it sends, answers, and requests with {@link #requestAsync} or {@link #requestStream}.
  * Closing the structured channel closes the blob channel under it.
  *
  * @param <R> the root reader type
@@ -113,11 +115,6 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     private static final long POLL_SLICE_NS = TimeUnit.SECONDS.toNanos(1);
     /** The slice over a channel that cannot {@linkplain BlobChannel#wakeUp() wake} its waiter (a socket). */
     private static final long UNWAKEABLE_SLICE_NS = TimeUnit.MILLISECONDS.toNanos(100);
-    /**
-     * How long a thread taking the receive lock from the driver waits on the lock before waking the driver's
-     * poll again: the driver may have left its poll and taken the lock back before this thread queued.
-     */
-    private static final long LOCK_RETRY_NS = TimeUnit.MILLISECONDS.toNanos(1);
 
     private final BlobChannel channel;
     private final Codec<R, B> codec;
@@ -126,21 +123,16 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     private final long tokenLow;
     private final ReentrantLock sendLock = new ReentrantLock();
     /**
-     * Held by whoever receives. Fair: a thread that must take it from the driver ({@link #onMessage},
-     * {@link #unhandledCount}, {@link #close}) wakes the driver's poll and is next, rather than racing the
-     * driver's loop for it.
+     * Held by whoever receives. Fair: a thread that must take it from the receiver ({@link #onMessage},
+     * {@link #unhandledCount}, {@link #poll}, {@link #close}) wakes the receiver's poll and is next, rather
+     * than racing the receiver's loop for it.
      */
     private final ReentrantLock receiveLock = new ReentrantLock(true);
     /**
-     * Without a driver thread: callers waiting for a response while another holds the receive lock park for
-     * their turn here, until it lets go ({@link #unlockReceiving}) or their own slice ends.
+     * Turns at the receive lock: callers waiting for a response without a driver thread, and threads that must
+     * take the lock from whoever receives ({@link #lockReceiving}).
      */
-    private final dev.isthmus.internal.ReceiveTurns turns = new dev.isthmus.internal.ReceiveTurns(receiveLock);
-    /**
-     * Threads in {@link #lockReceiving} that have not got the lock yet: the driver, out of its poll, leaves the
-     * lock to them instead of taking it back for another slice before they are queued on it.
-     */
-    private final AtomicInteger lockWanted = new AtomicInteger();
+    private final dev.isthmus.internal.ReceiveTurns turns;
     private final AtomicLong nextId = new AtomicLong();
     private final AtomicLong lateResponses = new AtomicLong();
     private final Map<Long, Pending<R>> pending = new ConcurrentHashMap<>();
@@ -172,6 +164,8 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     private static final long DONE = Long.MIN_VALUE;
     /** A slot's request reads its response within the call: the codec may recycle the message. Ids stay below. */
     private static final long SCOPED = 1L << 62;
+    /** For a caller whose answer wakes it itself (the slot's: completeSlot unparks it). */
+    private static final java.util.function.BooleanSupplier NOT_ANSWERED = () -> false;
 
     static {
         try {
@@ -195,8 +189,8 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     /**
      * A message's header. The receiving thread decodes each blob's into {@link #receivedHeader}, one object for
      * the channel, and keeps a {@link #copy()} of what must outlive the blob (a payload still arriving, an
-     * unhandled message). Nothing reads it after a handler was called, so a handler that receives in turn (a
-     * request made from a handler by a caller that receives for itself) may overwrite it.
+     * unhandled message). Nothing reads it after a handler was called, so a handler that leads to another message
+     * being decoded (registering a handler hands it the messages waiting) may overwrite it.
      */
     private static final class Header {
         private byte kind;
@@ -235,6 +229,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
 
     private StructuredChannel(final BlobChannel channel, final Codec<R, B> codec, final StructuredChannelOptions options) {
         this.channel = channel;
+        this.turns = new dev.isthmus.internal.ReceiveTurns(receiveLock, channel::wakeUp);
         this.codec = codec;
         this.options = options;
         this.tokenHigh = options.token().getMostSignificantBits();
@@ -309,8 +304,10 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
      * @throws RemoteFailureException  if the peer's handler failed the request
      * @throws ChannelClosedException  if the channel failed or closed before the response came
      * @throws IsthmusException        if the thread was interrupted while it waited; its interrupt stays set
+     * @throws IllegalStateException   if called from a handler, on the thread that receives for this channel
      */
     public Received<R> request(final Outgoing<B> message, final Duration timeout) {
+        checkNotReceiving("a blocking request");
         final long id = nextId.incrementAndGet();
         if (SLOT_WAITING_FOR.compareAndSet(this, 0L, id)) {
             return requestInSlot(id, id, message, timeout);
@@ -340,9 +337,11 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
      * @throws IsthmusTimeoutException if no response came in time
      * @throws RemoteFailureException  if the peer's handler failed the request
      * @throws ChannelClosedException  if the channel failed or closed before the response came
+     * @throws IllegalStateException   if called from a handler, on the thread that receives for this channel
      */
     public <T> T request(final Outgoing<B> message, final Duration timeout, final Function<? super R, ? extends T> reader) {
         Objects.requireNonNull(reader, "reader");
+        checkNotReceiving("a blocking request");
         final long id = nextId.incrementAndGet();
         final Received<R> response = SLOT_WAITING_FOR.compareAndSet(this, 0L, id | SCOPED)
             ? requestInSlot(id, id | SCOPED, message, timeout)
@@ -417,7 +416,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                 return takeSlotResult();
             }
             if (driver == null) {
-                if (receiveLock.tryLock()) {
+                if (turns.tryTakeTurn()) {
                     try {
                         // Looked at again under the lock: the holder before may have completed it, and a poll
                         // now would wait for a message that is not coming.
@@ -425,10 +424,11 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                             receive(Math.min(remaining, sliceNs));
                         }
                     } finally {
-                        unlockReceiving();
+                        turns.unlock();
                     }
                 } else {
-                    turns.awaitTurn(this, Math.min(remaining, sliceNs));
+                    // completeSlot unparks this thread too, registered or not: no need to look at the slot.
+                    turns.awaitTurn(this, Math.min(remaining, sliceNs), NOT_ANSWERED);
                 }
             } else {
                 java.util.concurrent.locks.LockSupport.parkNanos(this, Math.min(remaining, sliceNs));
@@ -540,18 +540,19 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                     throw new InterruptedException();
                 }
                 if (driver == null) {
-                    if (receiveLock.tryLock()) {
+                    if (turns.tryTakeTurn()) {
                         try {
                             // Looked at again under the lock: the holder before may have completed it.
                             if (!future.isDone()) {
                                 receive(Math.min(remaining, sliceNs));
                             }
                         } finally {
-                            unlockReceiving();
+                            turns.unlock();
                         }
                     } else {
                         // Parked rather than in future.get: a caller that stops receiving wakes it to take over.
-                        turns.awaitTurn(this, Math.min(remaining, sliceNs));
+                        // Its completion unparks no one: looked at once registered.
+                        turns.awaitTurn(this, Math.min(remaining, sliceNs), future::isDone);
                     }
                 } else {
                     try {
@@ -646,45 +647,29 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     }
 
     /**
-     * Takes the receive lock, from the driver if it holds it asleep in a poll: wakes the poll, and wakes it
-     * again each {@link #LOCK_RETRY_NS} until this thread has the lock. Once this thread is queued on the fair
-     * lock it is next; before that, the driver may leave its poll, take the lock back and poll again for a
-     * whole slice, so one wake-up is not enough. Not interruptible; an interrupt is kept for the caller.
+     * Refuses to wait, or to receive, on the thread that receives for this channel, inside a handler's call: a
+     * blocking request there would wait for a response only this thread can receive, and a poll would hand
+     * over the message being handled again.
      */
-    private void lockReceiving() {
-        if (driver == null || receiveLock.isHeldByCurrentThread()) {
-            receiveLock.lock();
-            return;
-        }
-        boolean interrupted = false;
-        // Before the wake-up: the driver's loop reads it after its poll returns (drive()).
-        lockWanted.incrementAndGet();
-        try {
-            while (true) {
-                channel.wakeUp();
-                try {
-                    if (receiveLock.tryLock(LOCK_RETRY_NS, TimeUnit.NANOSECONDS)) {
-                        break;
-                    }
-                } catch (final InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-        } finally {
-            lockWanted.decrementAndGet();
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
+    private void checkNotReceiving(final String what) {
+        if (receiveLock.isHeldByCurrentThread()) {
+            throw new IllegalStateException(options.name() + ": " + what + " from a handler, on the thread that receives"
+                + " for this channel, would wait for itself or receive the message it handles again; a handler"
+                + " requests with requestAsync or requestStream");
         }
     }
 
-    /** Lets go of the receive lock; without a driver thread, wakes the callers parked for their turn. */
+    /**
+     * Takes the receive lock from whoever holds it asleep in a poll (the driver, or a caller receiving for
+     * itself) without waiting for the poll's slice to end ({@link dev.isthmus.internal.ReceiveTurns#lock}).
+     */
+    private void lockReceiving() {
+        turns.lock();
+    }
+
+    /** Lets go of the receive lock, and wakes the callers parked for their turn. */
     private void unlockReceiving() {
-        if (driver == null) {
-            turns.unlock();
-        } else {
-            receiveLock.unlock();
-        }
+        turns.unlock();
     }
 
     /**
@@ -737,10 +722,12 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
      * @param limit the most blobs to receive
      * @return how many blobs were received
      * @throws ChannelClosedException if the channel failed or is closed
+     * @throws IllegalStateException  if called from a handler, on the thread that receives for this channel
      */
     public int poll(final int limit) {
         checkUsable();
-        receiveLock.lock();
+        checkNotReceiving("poll");
+        lockReceiving();
         try {
             return channel.poll(onBlob, limit);
         } catch (final RuntimeException | Error e) {
@@ -752,6 +739,11 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
     }
 
     private void receive(final long timeoutNs) {
+        // Under the receive lock: close() and fail() set these before they wake the channel; a wake-up that a
+        // caller receiving before this one consumed would not end this poll.
+        if (closed || failure.get() != null) {
+            return;
+        }
         try {
             channel.poll(onBlob, 64, timeoutNs);
         } catch (final RuntimeException | Error e) {
@@ -764,14 +756,11 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             dev.isthmus.sync.ThreadAffinity.pinToAllowed(options.driverCpu());
         }
         while (!closed && failure.get() == null) {
-            if (lockWanted.get() != 0) {
-                // A thread taking the lock (lockReceiving) woke this poll and may not be queued on the lock yet.
-                Thread.yield();
-                continue;
-            }
             receiveLock.lock();
             try {
-                receive(sliceNs);
+                // A thread taking the lock (lockReceiving) may not be queued on it yet: a short poll, after which
+                // the fair lock hands it over, and the driver's turn comes back after it, in order.
+                receive(turns.wanted() ? dev.isthmus.internal.ReceiveTurns.LOCK_RETRY_NS : sliceNs);
             } finally {
                 receiveLock.unlock();
             }
@@ -1055,7 +1044,8 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             // Receiving thread only: the one replier serves every in-place call that is not nested in another.
             replier = inPlaceReplier.enter(requestId);
         } else {
-            // A handler that receives in turn: the outer call's replier is in use.
+            // A handler that registers another, which is handed the messages waiting: the outer call's replier
+            // is in use.
             replier = new ReplierImpl(requestId, true).enter(requestId);
         }
         try {

@@ -26,16 +26,16 @@ class ReceiveTurnsTest {
 
     @Test
     void shouldReturnAtOnceWhenNoOneHoldsTheLock() {
-        final ReceiveTurns turns = new ReceiveTurns(new ReentrantLock());
+        final ReceiveTurns turns = new ReceiveTurns(new ReentrantLock(), () -> { });
         final long start = System.nanoTime();
-        turns.awaitTurn(this, LONG_PARK_NS);
+        turns.awaitTurn(this, LONG_PARK_NS, () -> false);
         assertTrue(System.nanoTime() - start < PROMPT_NS);
     }
 
     @Test
     void shouldWakeTheParkedCallerWhenTheHolderLetsGoWhateverTheInterleaving() throws Exception {
         final ReentrantLock lock = new ReentrantLock();
-        final ReceiveTurns turns = new ReceiveTurns(lock);
+        final ReceiveTurns turns = new ReceiveTurns(lock, () -> { });
         for (int round = 0; round < 2_000; round++) {
             final CountDownLatch held = new CountDownLatch(1);
             final CountDownLatch release = new CountDownLatch(1);
@@ -57,7 +57,7 @@ class ReceiveTurnsTest {
             held.await();
             release.countDown();
             final long start = System.nanoTime();
-            turns.awaitTurn(this, LONG_PARK_NS);
+            turns.awaitTurn(this, LONG_PARK_NS, () -> false);
             final long took = System.nanoTime() - start;
             assertTrue(took < PROMPT_NS, "round " + round + ": parked " + TimeUnit.NANOSECONDS.toMillis(took)
                 + " ms after the holder let go");
@@ -67,9 +67,71 @@ class ReceiveTurnsTest {
     }
 
     @Test
+    void shouldNotParkACallerWhoseAnswerCame() {
+        final ReentrantLock lock = new ReentrantLock();
+        final ReceiveTurns turns = new ReceiveTurns(lock, () -> { });
+        lock.lock();
+        try {
+            final long start = System.nanoTime();
+            // Held by another thread: a caller whose answer is there returns at once nevertheless.
+            final Thread caller = Thread.ofPlatform().start(() -> turns.awaitTurn(this, LONG_PARK_NS, () -> true));
+            caller.join(TimeUnit.NANOSECONDS.toMillis(PROMPT_NS));
+            assertFalse(caller.isAlive());
+            assertTrue(System.nanoTime() - start < PROMPT_NS);
+        } catch (final InterruptedException e) {
+            throw new AssertionError(e);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * A thread taking the lock wakes the holder out of its wait (a holder that lets go only when woken, and
+     * takes the lock back at once, as a receiving loop does); while it waits, no caller takes a turn.
+     */
+    @Test
+    void shouldTakeTheLockFromAHolderThatLetsGoOnlyWhenWoken() throws Exception {
+        final ReentrantLock lock = new ReentrantLock(true);
+        final java.util.concurrent.atomic.AtomicInteger wakes = new java.util.concurrent.atomic.AtomicInteger();
+        final ReceiveTurns turns = new ReceiveTurns(lock, wakes::incrementAndGet);
+        final java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        final CountDownLatch holding = new CountDownLatch(1);
+        final Thread receiver = Thread.ofPlatform().start(() -> {
+            while (!stop.get()) {
+                lock.lock();
+                try {
+                    holding.countDown();
+                    final int seen = wakes.get();
+                    // A "poll" that ends only when woken, or after a long slice.
+                    final long end = System.nanoTime() + LONG_PARK_NS;
+                    while (wakes.get() == seen && !stop.get() && System.nanoTime() < end) {
+                        Thread.onSpinWait();
+                    }
+                } finally {
+                    turns.unlock();
+                }
+            }
+        });
+        holding.await();
+        for (int i = 0; i < 200; i++) {
+            final long start = System.nanoTime();
+            turns.lock();
+            try {
+                assertTrue(lock.isHeldByCurrentThread());
+                assertFalse(turns.wanted());
+            } finally {
+                turns.unlock();
+            }
+            assertTrue(System.nanoTime() - start < PROMPT_NS, "took " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms");
+        }
+        stop.set(true);
+        receiver.join();
+    }
+
+    @Test
     void shouldWakeEveryParkedCallerOnWakeAll() throws Exception {
         final ReentrantLock lock = new ReentrantLock();
-        final ReceiveTurns turns = new ReceiveTurns(lock);
+        final ReceiveTurns turns = new ReceiveTurns(lock, () -> { });
         lock.lock();
         try {
             final Thread[] waiters = new Thread[3];
@@ -78,7 +140,7 @@ class ReceiveTurnsTest {
                 final int index = i;
                 waiters[i] = Thread.ofPlatform().start(() -> {
                     final long start = System.nanoTime();
-                    turns.awaitTurn(this, LONG_PARK_NS);
+                    turns.awaitTurn(this, LONG_PARK_NS, () -> false);
                     took[index] = System.nanoTime() - start;
                 });
             }

@@ -146,9 +146,51 @@ class ReceivingTurnsTest {
         }
     }
 
-    /** Without a driver thread: closing the channel ends the wait of the caller receiving and of the one parked. */
+    /**
+     * Without a driver thread: closing the channel ends the waits of the caller receiving and of the one
+     * parked, at once. (The close wakes the channel once; the caller that received consumes the wake-up, and
+     * the one that takes over must not start a poll of a whole slice on a channel closing.) Fifteen rounds.
+     */
     @Test
     void shouldEndEveryCallersWaitPromptlyWhenTheChannelCloses() throws Exception {
+        final StructuredChannelOptions callerDriven = StructuredChannelOptions.builder().driverThread(false).build();
+        for (int round = 0; round < 15; round++) {
+            final ResourceName name = name();
+            try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
+                     ShmBlobChannel.create(name, ShmQueueOptions.defaults()), new BytesCodec(), callerDriven);
+                 StructuredChannel<byte[], BytesCodec.Message> server = StructuredChannel.open(
+                     ShmBlobChannel.open(name, ShmQueueOptions.defaults()), new BytesCodec(),
+                     StructuredChannelOptions.defaults())) {
+                final BlockingQueue<Replier<BytesCodec.Message>> repliers = holdReplies(server);
+                final CompletableFuture<Long> first = timedRequest(client, "first");
+                next(repliers);
+                final CompletableFuture<Long> second = timedRequest(client, "second");
+                next(repliers);
+                Thread.sleep(50);
+                final long closing = System.nanoTime();
+                client.close();
+                final long closeMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - closing);
+                for (final CompletableFuture<Long> request : java.util.List.of(first, second)) {
+                    final java.util.concurrent.ExecutionException failed = assertThrows(
+                        java.util.concurrent.ExecutionException.class,
+                        () -> request.get(LONG.toSeconds(), TimeUnit.SECONDS));
+                    assertTrue(failed.getCause() instanceof dev.isthmus.ChannelClosedException, failed.getCause().toString());
+                }
+                final long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - closing);
+                assertTrue(tookMs < PROMPT_MS, "round " + round + ": the waits ended " + tookMs + " ms after the close,"
+                    + " which took " + closeMs + " ms");
+            }
+        }
+    }
+
+    /**
+     * Without a driver thread: a caller waiting in the map is preempted between finding the lock taken and
+     * registering for its turn (played by a thread whose hashCode, which registering calls, sleeps once
+     * there). Meanwhile its response arrives: the caller receiving completes it, lets go (no one registered
+     * to wake) and polls again. The late caller must see its response, not park for a slice.
+     */
+    @Test
+    void shouldNotParkACallerWhoseResponseCameBeforeItRegisteredForItsTurn() throws Exception {
         final StructuredChannelOptions callerDriven = StructuredChannelOptions.builder().driverThread(false).build();
         final ResourceName name = name();
         try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
@@ -157,20 +199,217 @@ class ReceivingTurnsTest {
                  ShmBlobChannel.open(name, ShmQueueOptions.defaults()), new BytesCodec(),
                  StructuredChannelOptions.defaults())) {
             final BlockingQueue<Replier<BytesCodec.Message>> repliers = holdReplies(server);
-            final CompletableFuture<Long> first = timedRequest(client, "first");
-            next(repliers);
-            final CompletableFuture<Long> second = timedRequest(client, "second");
-            next(repliers);
+            final CompletableFuture<Long> receiving = timedRequest(client, "receives");
+            final Replier<BytesCodec.Message> receivingReplier = next(repliers);
+            // It is in its poll, holding the receive lock.
             Thread.sleep(50);
-            final long closing = System.nanoTime();
-            client.close();
-            for (final CompletableFuture<Long> request : java.util.List.of(first, second)) {
-                final java.util.concurrent.ExecutionException failed = assertThrows(
-                    java.util.concurrent.ExecutionException.class, () -> request.get(LONG.toSeconds(), TimeUnit.SECONDS));
-                assertTrue(failed.getCause() instanceof dev.isthmus.ChannelClosedException, failed.getCause().toString());
+            final java.util.concurrent.CountDownLatch preempted = new java.util.concurrent.CountDownLatch(1);
+            final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean(true);
+            final CompletableFuture<Long> late = new CompletableFuture<>();
+            final Thread waiter = new Thread(() -> {
+                try (Received<byte[]> response = client.request(message(client, HELD, "late"), LONG)) {
+                    response.root();
+                    late.complete(System.nanoTime());
+                } catch (final Throwable e) {
+                    late.completeExceptionally(e);
+                }
+            }) {
+                @Override
+                public int hashCode() {
+                    if (Thread.currentThread() == this && registeringForATurn() && armed.getAndSet(false)) {
+                        preempted.countDown();
+                        try {
+                            Thread.sleep(200);
+                        } catch (final InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                    return super.hashCode();
+                }
+            };
+            waiter.start();
+            final Replier<BytesCodec.Message> lateReplier = next(repliers);
+            assertTrue(preempted.await(LONG.toSeconds(), TimeUnit.SECONDS), "the caller came to register for its turn");
+            final long answered = System.nanoTime();
+            lateReplier.reply(message(server, HELD, "late"));
+            final long tookMs = TimeUnit.NANOSECONDS.toMillis(late.get(LONG.toSeconds(), TimeUnit.SECONDS) - answered);
+            receivingReplier.reply(message(server, HELD, "receives"));
+            receiving.get(LONG.toSeconds(), TimeUnit.SECONDS);
+            // 200 ms of it is the preemption played.
+            assertTrue(tookMs < 200 + PROMPT_MS, "the caller got its response " + tookMs + " ms after it was sent");
+        }
+    }
+
+    private static boolean registeringForATurn() {
+        return StackWalker.getInstance().walk(frames -> frames.anyMatch(f -> f.getMethodName().equals("awaitTurn")));
+    }
+
+    /**
+     * Without a driver thread: unhandledCount and poll(int) ("without waiting") while another caller receives
+     * for itself in a one-second poll take the lock from it at once, instead of waiting out its slice.
+     */
+    @Test
+    void shouldTakeTheLockFromACallerReceivingForItselfAtOnce() throws Exception {
+        final StructuredChannelOptions callerDriven = StructuredChannelOptions.builder().driverThread(false).build();
+        final ResourceName name = name();
+        try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
+                 ShmBlobChannel.create(name, ShmQueueOptions.defaults()), new BytesCodec(), callerDriven);
+             StructuredChannel<byte[], BytesCodec.Message> server = StructuredChannel.open(
+                 ShmBlobChannel.open(name, ShmQueueOptions.defaults()), new BytesCodec(),
+                 StructuredChannelOptions.defaults())) {
+            final BlockingQueue<Replier<BytesCodec.Message>> repliers = holdReplies(server);
+            final CompletableFuture<Long> receiving = timedRequest(client, "receives");
+            final Replier<BytesCodec.Message> replier = next(repliers);
+            for (int i = 0; i < 5; i++) {
+                Thread.sleep(50);
+                long start = System.nanoTime();
+                assertEquals(0, client.unhandledCount());
+                final long countMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+                Thread.sleep(50);
+                start = System.nanoTime();
+                assertEquals(0, client.poll(16));
+                final long pollMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+                assertTrue(countMs < PROMPT_MS && pollMs < PROMPT_MS, "unhandledCount took " + countMs + " ms, poll(16) "
+                    + pollMs + " ms");
             }
-            final long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - closing);
-            assertTrue(tookMs < PROMPT_MS, "the waits ended " + tookMs + " ms after the close");
+            replier.reply(message(server, HELD, "receives"));
+            receiving.get(LONG.toSeconds(), TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * With a driver thread: eight threads taking the receive lock back to back (unhandledCount) must not keep
+     * the driver from receiving: the fair lock gives it its turn between theirs.
+     */
+    @Test
+    void shouldNotStarveTheDriverWhileOtherThreadsTakeTheLockBackToBack() throws Exception {
+        final ResourceName name = name();
+        try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
+                 ShmBlobChannel.create(name, ShmQueueOptions.defaults()), new BytesCodec(),
+                 StructuredChannelOptions.defaults());
+             StructuredChannel<byte[], BytesCodec.Message> server = StructuredChannel.open(
+                 ShmBlobChannel.open(name, ShmQueueOptions.defaults()), new BytesCodec(),
+                 StructuredChannelOptions.defaults())) {
+            server.onMessage(HELD, (request, replier) -> replier.reply(message(server, HELD, "echo")));
+            final java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            final Thread[] takers = new Thread[8];
+            for (int i = 0; i < takers.length; i++) {
+                takers[i] = Thread.ofPlatform().start(() -> {
+                    while (!stop.get()) {
+                        server.unhandledCount();
+                    }
+                });
+            }
+            try {
+                Thread.sleep(50);
+                for (int i = 0; i < 10; i++) {
+                    final long start = System.nanoTime();
+                    try (Received<byte[]> response = client.request(message(client, HELD, "ping"), LONG)) {
+                        assertEquals("echo", text(response));
+                    }
+                    final long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+                    assertTrue(tookMs < PROMPT_MS, "request " + i + " took " + tookMs + " ms");
+                }
+            } finally {
+                stop.set(true);
+                for (final Thread taker : takers) {
+                    taker.join();
+                }
+            }
+        }
+    }
+
+    /**
+     * With a driver thread: while one thread holds the receive lock for long (a slow handler handed a waiting
+     * message by onMessage) and another waits to take it, the driver waits on the lock, not in a spin.
+     */
+    @Test
+    void shouldNotSpinTheDriverWhileOthersHoldAndWantTheLock() throws Exception {
+        final ResourceName name = name();
+        final java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+        try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
+                 ShmBlobChannel.create(name, ShmQueueOptions.defaults()), new BytesCodec(),
+                 StructuredChannelOptions.builder().driverThread(false).build());
+             StructuredChannel<byte[], BytesCodec.Message> server = StructuredChannel.open(
+                 ShmBlobChannel.open(name, ShmQueueOptions.defaults()), new BytesCodec(),
+                 StructuredChannelOptions.builder().name("turns-driver-cpu").build())) {
+            final Thread driver = Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().equals("turns-driver-cpu-driver")).findFirst().orElseThrow();
+            client.send(message(client, UNHANDLED, "waiting"));
+            await(() -> server.unhandledCount() == 1, "the server keeps the message");
+            final java.util.concurrent.CountDownLatch inHandler = new java.util.concurrent.CountDownLatch(1);
+            final Thread holder = Thread.ofPlatform().start(() -> server.onMessage(UNHANDLED, (message, replier) -> {
+                inHandler.countDown();
+                Thread.sleep(1_000);
+            }));
+            assertTrue(inHandler.await(LONG.toSeconds(), TimeUnit.SECONDS));
+            final Thread wanting = Thread.ofPlatform().start(server::unhandledCount);
+            Thread.sleep(50);
+            final long cpuBefore = threads.getThreadCpuTime(driver.threadId());
+            Thread.sleep(500);
+            final long cpuMs = TimeUnit.NANOSECONDS.toMillis(threads.getThreadCpuTime(driver.threadId()) - cpuBefore);
+            holder.join();
+            wanting.join();
+            assertTrue(cpuMs < 100, "the driver used " + cpuMs + " ms of CPU in 500 ms while waiting for the lock");
+        }
+    }
+
+    /**
+     * A handler that makes a blocking request (or polls) on its own channel, on the thread that receives for
+     * it, is refused at once with why: it would wait for a response only that thread can receive (with a
+     * driver: until its timeout), or, receiving in turn, be handed the message it handles again (without
+     * one: it recursed, once per nested request). With and without a driver thread.
+     */
+    @Test
+    void shouldRefuseABlockingRequestOrAPollFromAHandlerOnTheReceivingThread() throws Exception {
+        for (final boolean driverThread : new boolean[] {true, false}) {
+            final ResourceName name = name();
+            final StructuredChannelOptions clientOptions = StructuredChannelOptions.builder().driverThread(driverThread)
+                .errorHandler(e -> { }).build();
+            try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
+                     ShmBlobChannel.create(name, ShmQueueOptions.defaults()), new BytesCodec(), clientOptions);
+                 StructuredChannel<byte[], BytesCodec.Message> server = StructuredChannel.open(
+                     ShmBlobChannel.open(name, ShmQueueOptions.defaults()), new BytesCodec(),
+                     StructuredChannelOptions.defaults())) {
+                final BlockingQueue<Replier<BytesCodec.Message>> repliers = holdReplies(server);
+                final AtomicInteger calls = new AtomicInteger();
+                final java.util.List<String> refusals = new java.util.concurrent.CopyOnWriteArrayList<>();
+                final int callBack = 8;
+                client.onMessage(callBack, (request, replier) -> {
+                    calls.incrementAndGet();
+                    try (Received<byte[]> nested = client.request(message(client, HELD, "nested"), Duration.ofSeconds(5))) {
+                        refusals.add("answered: " + text(nested));
+                    } catch (final IllegalStateException e) {
+                        refusals.add(e.getMessage());
+                    }
+                    try {
+                        client.poll(16);
+                        refusals.add("polled");
+                    } catch (final IllegalStateException e) {
+                        refusals.add(e.getMessage());
+                    }
+                    replier.reply(message(client, callBack, "done"));
+                });
+                // Without a driver, a caller receives for the channel: one waiting for a response of its own.
+                final CompletableFuture<Long> receiving = driverThread ? null : timedRequest(client, "receives");
+                final Replier<BytesCodec.Message> receivingReplier = driverThread ? null : next(repliers);
+                final long start = System.nanoTime();
+                try (Received<byte[]> done = server.request(message(server, callBack, "call back"), LONG)) {
+                    assertEquals("done", text(done));
+                }
+                final long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+                assertEquals(1, calls.get(), "the handler ran once");
+                assertEquals(2, refusals.size(), refusals.toString());
+                for (final String refusal : refusals) {
+                    assertTrue(refusal.contains("from a handler, on the thread that receives for this channel"), refusal);
+                }
+                assertTrue(tookMs < PROMPT_MS, "refused after " + tookMs + " ms");
+                assertTrue(client.isOpen());
+                if (!driverThread) {
+                    receivingReplier.reply(message(server, HELD, "receives"));
+                    receiving.get(LONG.toSeconds(), TimeUnit.SECONDS);
+                }
+            }
         }
     }
 
