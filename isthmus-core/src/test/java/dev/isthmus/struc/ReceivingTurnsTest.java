@@ -17,7 +17,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
@@ -40,7 +39,7 @@ class ReceivingTurnsTest {
     private static final Duration LONG = Duration.ofSeconds(30);
     /** Well below the receiving loop's one-second slice, which a caller that missed its turn waited out. */
     private static final long PROMPT_MS = 400;
-    private static final int HELD = 6;
+    private static final int HELD = StructuredChannelTest.HELD;
     private static final int UNHANDLED = 9;
 
     private static String text(final Received<byte[]> message) {
@@ -64,13 +63,6 @@ class ReceivingTurnsTest {
             assertTrue(System.nanoTime() < deadline, "timed out waiting until " + what);
             Thread.sleep(1);
         }
-    }
-
-    private static BlockingQueue<Replier<BytesCodec.Message>> holdReplies(
-        final StructuredChannel<byte[], BytesCodec.Message> server) {
-        final BlockingQueue<Replier<BytesCodec.Message>> repliers = new LinkedBlockingQueue<>();
-        server.onMessage(HELD, (request, replier) -> repliers.add(replier));
-        return repliers;
     }
 
     private static Replier<BytesCodec.Message> next(final BlockingQueue<Replier<BytesCodec.Message>> repliers)
@@ -114,13 +106,11 @@ class ReceivingTurnsTest {
     @Test
     void shouldHandTheReceivingToTheNextCallerWhenTheOneReceivingHasItsResponse() throws Exception {
         final StructuredChannelOptions callerDriven = StructuredChannelOptions.builder().driverThread(false).build();
-        final ResourceName name = name();
-        try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
-                 ShmBlobChannel.create(name, ShmQueueOptions.defaults()), new BytesCodec(), callerDriven);
-             StructuredChannel<byte[], BytesCodec.Message> server = StructuredChannel.open(
-                 ShmBlobChannel.open(name, ShmQueueOptions.defaults()), new BytesCodec(),
-                 StructuredChannelOptions.defaults())) {
-            final BlockingQueue<Replier<BytesCodec.Message>> repliers = holdReplies(server);
+        try (StructuredChannelTest.Pair pair = StructuredChannelTest.pair(callerDriven, new BytesCodec(),
+                 StructuredChannelOptions.defaults(), new BytesCodec())) {
+            final StructuredChannel<byte[], BytesCodec.Message> client = pair.client();
+            final StructuredChannel<byte[], BytesCodec.Message> server = pair.server();
+            final BlockingQueue<Replier<BytesCodec.Message>> repliers = StructuredChannelTest.holdReplies(server);
             for (int round = 0; round < 3; round++) {
                 final CompletableFuture<Long> first = timedRequest(client, "first " + round);
                 final Replier<BytesCodec.Message> firstReplier = next(repliers);
@@ -155,13 +145,11 @@ class ReceivingTurnsTest {
     void shouldEndEveryCallersWaitPromptlyWhenTheChannelCloses() throws Exception {
         final StructuredChannelOptions callerDriven = StructuredChannelOptions.builder().driverThread(false).build();
         for (int round = 0; round < 15; round++) {
-            final ResourceName name = name();
-            try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
-                     ShmBlobChannel.create(name, ShmQueueOptions.defaults()), new BytesCodec(), callerDriven);
-                 StructuredChannel<byte[], BytesCodec.Message> server = StructuredChannel.open(
-                     ShmBlobChannel.open(name, ShmQueueOptions.defaults()), new BytesCodec(),
-                     StructuredChannelOptions.defaults())) {
-                final BlockingQueue<Replier<BytesCodec.Message>> repliers = holdReplies(server);
+            try (StructuredChannelTest.Pair pair = StructuredChannelTest.pair(callerDriven, new BytesCodec(),
+                     StructuredChannelOptions.defaults(), new BytesCodec())) {
+                final StructuredChannel<byte[], BytesCodec.Message> client = pair.client();
+                final StructuredChannel<byte[], BytesCodec.Message> server = pair.server();
+                final BlockingQueue<Replier<BytesCodec.Message>> repliers = StructuredChannelTest.holdReplies(server);
                 final CompletableFuture<Long> first = timedRequest(client, "first");
                 next(repliers);
                 final CompletableFuture<Long> second = timedRequest(client, "second");
@@ -192,13 +180,11 @@ class ReceivingTurnsTest {
     @Test
     void shouldNotParkACallerWhoseResponseCameBeforeItRegisteredForItsTurn() throws Exception {
         final StructuredChannelOptions callerDriven = StructuredChannelOptions.builder().driverThread(false).build();
-        final ResourceName name = name();
-        try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
-                 ShmBlobChannel.create(name, ShmQueueOptions.defaults()), new BytesCodec(), callerDriven);
-             StructuredChannel<byte[], BytesCodec.Message> server = StructuredChannel.open(
-                 ShmBlobChannel.open(name, ShmQueueOptions.defaults()), new BytesCodec(),
-                 StructuredChannelOptions.defaults())) {
-            final BlockingQueue<Replier<BytesCodec.Message>> repliers = holdReplies(server);
+        try (StructuredChannelTest.Pair pair = StructuredChannelTest.pair(callerDriven, new BytesCodec(),
+                 StructuredChannelOptions.defaults(), new BytesCodec())) {
+            final StructuredChannel<byte[], BytesCodec.Message> client = pair.client();
+            final StructuredChannel<byte[], BytesCodec.Message> server = pair.server();
+            final BlockingQueue<Replier<BytesCodec.Message>> repliers = StructuredChannelTest.holdReplies(server);
             final CompletableFuture<Long> receiving = timedRequest(client, "receives");
             final Replier<BytesCodec.Message> receivingReplier = next(repliers);
             // It is in its poll, holding the receive lock.
@@ -251,13 +237,11 @@ class ReceivingTurnsTest {
     @Test
     void shouldTakeTheLockFromACallerReceivingForItselfAtOnce() throws Exception {
         final StructuredChannelOptions callerDriven = StructuredChannelOptions.builder().driverThread(false).build();
-        final ResourceName name = name();
-        try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
-                 ShmBlobChannel.create(name, ShmQueueOptions.defaults()), new BytesCodec(), callerDriven);
-             StructuredChannel<byte[], BytesCodec.Message> server = StructuredChannel.open(
-                 ShmBlobChannel.open(name, ShmQueueOptions.defaults()), new BytesCodec(),
-                 StructuredChannelOptions.defaults())) {
-            final BlockingQueue<Replier<BytesCodec.Message>> repliers = holdReplies(server);
+        try (StructuredChannelTest.Pair pair = StructuredChannelTest.pair(callerDriven, new BytesCodec(),
+                 StructuredChannelOptions.defaults(), new BytesCodec())) {
+            final StructuredChannel<byte[], BytesCodec.Message> client = pair.client();
+            final StructuredChannel<byte[], BytesCodec.Message> server = pair.server();
+            final BlockingQueue<Replier<BytesCodec.Message>> repliers = StructuredChannelTest.holdReplies(server);
             final CompletableFuture<Long> receiving = timedRequest(client, "receives");
             final Replier<BytesCodec.Message> replier = next(repliers);
             for (int i = 0; i < 5; i++) {
@@ -283,13 +267,10 @@ class ReceivingTurnsTest {
      */
     @Test
     void shouldNotStarveTheDriverWhileOtherThreadsTakeTheLockBackToBack() throws Exception {
-        final ResourceName name = name();
-        try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
-                 ShmBlobChannel.create(name, ShmQueueOptions.defaults()), new BytesCodec(),
-                 StructuredChannelOptions.defaults());
-             StructuredChannel<byte[], BytesCodec.Message> server = StructuredChannel.open(
-                 ShmBlobChannel.open(name, ShmQueueOptions.defaults()), new BytesCodec(),
-                 StructuredChannelOptions.defaults())) {
+        try (StructuredChannelTest.Pair pair = StructuredChannelTest.pair(StructuredChannelOptions.defaults(), new BytesCodec(),
+                 StructuredChannelOptions.defaults(), new BytesCodec())) {
+            final StructuredChannel<byte[], BytesCodec.Message> client = pair.client();
+            final StructuredChannel<byte[], BytesCodec.Message> server = pair.server();
             server.onMessage(HELD, (request, replier) -> replier.reply(message(server, HELD, "echo")));
             final java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
             final Thread[] takers = new Thread[8];
@@ -325,14 +306,11 @@ class ReceivingTurnsTest {
      */
     @Test
     void shouldNotSpinTheDriverWhileOthersHoldAndWantTheLock() throws Exception {
-        final ResourceName name = name();
         final java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
-        try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
-                 ShmBlobChannel.create(name, ShmQueueOptions.defaults()), new BytesCodec(),
-                 StructuredChannelOptions.builder().driverThread(false).build());
-             StructuredChannel<byte[], BytesCodec.Message> server = StructuredChannel.open(
-                 ShmBlobChannel.open(name, ShmQueueOptions.defaults()), new BytesCodec(),
-                 StructuredChannelOptions.builder().name("turns-driver-cpu").build())) {
+        try (StructuredChannelTest.Pair pair = StructuredChannelTest.pair(StructuredChannelOptions.builder().driverThread(false).build(), new BytesCodec(),
+                 StructuredChannelOptions.builder().name("turns-driver-cpu").build(), new BytesCodec())) {
+            final StructuredChannel<byte[], BytesCodec.Message> client = pair.client();
+            final StructuredChannel<byte[], BytesCodec.Message> server = pair.server();
             final Thread driver = Thread.getAllStackTraces().keySet().stream()
                 .filter(t -> t.getName().equals("turns-driver-cpu-driver")).findFirst().orElseThrow();
             client.send(message(client, UNHANDLED, "waiting"));
@@ -363,15 +341,13 @@ class ReceivingTurnsTest {
     @Test
     void shouldRefuseABlockingRequestOrAPollFromAHandlerOnTheReceivingThread() throws Exception {
         for (final boolean driverThread : new boolean[] {true, false}) {
-            final ResourceName name = name();
             final StructuredChannelOptions clientOptions = StructuredChannelOptions.builder().driverThread(driverThread)
                 .errorHandler(e -> { }).build();
-            try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
-                     ShmBlobChannel.create(name, ShmQueueOptions.defaults()), new BytesCodec(), clientOptions);
-                 StructuredChannel<byte[], BytesCodec.Message> server = StructuredChannel.open(
-                     ShmBlobChannel.open(name, ShmQueueOptions.defaults()), new BytesCodec(),
-                     StructuredChannelOptions.defaults())) {
-                final BlockingQueue<Replier<BytesCodec.Message>> repliers = holdReplies(server);
+            try (StructuredChannelTest.Pair pair = StructuredChannelTest.pair(clientOptions, new BytesCodec(),
+                     StructuredChannelOptions.defaults(), new BytesCodec())) {
+                final StructuredChannel<byte[], BytesCodec.Message> client = pair.client();
+                final StructuredChannel<byte[], BytesCodec.Message> server = pair.server();
+                final BlockingQueue<Replier<BytesCodec.Message>> repliers = StructuredChannelTest.holdReplies(server);
                 final AtomicInteger calls = new AtomicInteger();
                 final java.util.List<String> refusals = new java.util.concurrent.CopyOnWriteArrayList<>();
                 final int callBack = 8;
@@ -436,13 +412,11 @@ class ReceivingTurnsTest {
     @Test
     void shouldReleaseStreamPartsAnsweringAPlainRequestAndGiveItTheFinalResponse() throws Exception {
         final ObservedCodec clientCodec = new ObservedCodec();
-        final ResourceName name = name();
-        try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
-                 ShmBlobChannel.create(name, ShmQueueOptions.defaults()), clientCodec, StructuredChannelOptions.defaults());
-             StructuredChannel<byte[], BytesCodec.Message> server = StructuredChannel.open(
-                 ShmBlobChannel.open(name, ShmQueueOptions.defaults()), new BytesCodec(),
-                 StructuredChannelOptions.defaults())) {
-            final BlockingQueue<Replier<BytesCodec.Message>> repliers = holdReplies(server);
+        try (StructuredChannelTest.Pair pair = StructuredChannelTest.pair(StructuredChannelOptions.defaults(), clientCodec,
+                 StructuredChannelOptions.defaults(), new BytesCodec())) {
+            final StructuredChannel<byte[], BytesCodec.Message> client = pair.client();
+            final StructuredChannel<byte[], BytesCodec.Message> server = pair.server();
+            final BlockingQueue<Replier<BytesCodec.Message>> repliers = StructuredChannelTest.holdReplies(server);
             // The map: an asynchronous request.
             final CompletableFuture<Received<byte[]>> async = client.requestAsync(message(client, HELD, "async"));
             final Replier<BytesCodec.Message> asyncReplier = next(repliers);
@@ -483,12 +457,10 @@ class ReceivingTurnsTest {
     @Test
     void shouldCloseTheWaitingMessagesAHandlerThatThrowsAnErrorDidNotReach() throws Exception {
         final ObservedCodec serverCodec = new ObservedCodec();
-        final ResourceName name = name();
-        try (StructuredChannel<byte[], BytesCodec.Message> client = StructuredChannel.open(
-                 ShmBlobChannel.create(name, ShmQueueOptions.defaults()), new BytesCodec(),
-                 StructuredChannelOptions.defaults());
-             StructuredChannel<byte[], BytesCodec.Message> server = StructuredChannel.open(
-                 ShmBlobChannel.open(name, ShmQueueOptions.defaults()), serverCodec, StructuredChannelOptions.defaults())) {
+        try (StructuredChannelTest.Pair pair = StructuredChannelTest.pair(StructuredChannelOptions.defaults(), new BytesCodec(),
+                 StructuredChannelOptions.defaults(), serverCodec)) {
+            final StructuredChannel<byte[], BytesCodec.Message> client = pair.client();
+            final StructuredChannel<byte[], BytesCodec.Message> server = pair.server();
             for (int i = 0; i < 3; i++) {
                 client.send(message(client, UNHANDLED, "waiting " + i));
             }

@@ -71,7 +71,7 @@ class StructuredChannelTest {
         return pair(clientOptions, new BytesCodec(), serverOptions, new BytesCodec());
     }
 
-    private static Pair pair(final StructuredChannelOptions clientOptions,
+    static Pair pair(final StructuredChannelOptions clientOptions,
                              final Codec<byte[], BytesCodec.Message> clientCodec,
                              final StructuredChannelOptions serverOptions,
                              final Codec<byte[], BytesCodec.Message> serverCodec) {
