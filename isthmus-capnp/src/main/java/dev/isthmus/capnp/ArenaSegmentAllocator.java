@@ -8,8 +8,10 @@ import dev.isthmus.arena.ArenaDescriptor;
 import dev.isthmus.arena.ShmArena;
 import dev.isthmus.arena.ShmBlock;
 import org.capnproto.Allocator;
+import org.capnproto.MessageBuilder;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -32,6 +34,7 @@ import java.util.List;
  * <p>Not thread-safe: used by the one thread that builds the message.
  */
 final class ArenaSegmentAllocator implements Allocator {
+    private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** The first segment's block. */
     static final long FIRST_BLOCK_BYTES = 8 << 10;
     /** The largest segment length a {@link ByteBuffer} can have, in whole words. */
@@ -51,13 +54,49 @@ final class ArenaSegmentAllocator implements Allocator {
     private final boolean inlineFirst;
     /** The first segment, on the heap; null if it is an arena block (or none was asked for yet). */
     private ByteBuffer heapFirst;
+    /**
+     * The inline payload around {@link #heapFirst}: its 8-byte header, then the segment, in one heap array, so
+     * that an inline encoding is one slice of it.
+     */
+    private MemorySegment inlinePayload;
     /** The block the heap first segment is copied to once the message has more segments; null before. */
     private ShmBlock spilled;
+    /** The builder this allocator serves, kept with it so that both are reused together ({@link #reusable}). */
+    private MessageBuilder builder;
 
     ArenaSegmentAllocator(final ShmArena arena, final long maxBlockBytes, final boolean inlineFirst) {
         this.arena = arena;
         this.maxBlockBytes = maxBlockBytes;
         this.inlineFirst = inlineFirst;
+    }
+
+    /**
+     * {@return the builder of this allocator's message, made on the first call}
+     */
+    MessageBuilder builder() {
+        if (builder == null) {
+            builder = new MessageBuilder(this);
+        }
+        return builder;
+    }
+
+    /**
+     * Clears the message for the next one, if all of it lay in the heap first segment (or nothing was
+     * built): then the same builder, allocator and heap buffer serve a new message, and nothing of the closed
+     * one is allocated again. Called once, when the message is closed; no one may write through its builders
+     * after that.
+     *
+     * @return whether this allocator and its builder are now as good as new; if not, they must be dropped
+     */
+    boolean reusable() {
+        if (!inlineFirst || !blocks.isEmpty() || builder == null) {
+            return false;
+        }
+        if (heapFirst != null) {
+            // Zeroes the words the message used and rewinds the segment: Cap'n Proto requires zeroed memory.
+            builder.clearFirstSegment();
+        }
+        return true;
     }
 
     /**
@@ -85,12 +124,16 @@ final class ArenaSegmentAllocator implements Allocator {
     }
 
     /**
-     * {@return the heap first segment as a view of its used bytes}
+     * {@return the inline payload of a message whose one segment is the heap first segment: the header
+     * ({@link CapnpDescriptor}, written now), then the segment's used bytes, where the builder wrote them}
      *
      * @param segments the message's segments
      */
-    MemorySegment inlineSegment(final ByteBuffer[] segments) {
-        return MemorySegment.ofBuffer(heapFirst).asSlice(0, segments[0].limit());
+    MemorySegment inlinePayload(final ByteBuffer[] segments) {
+        final int used = segments[0].limit();
+        inlinePayload.set(INT_LE, CapnpDescriptor.INLINE_WORDS_OFFSET, used / CapnpDescriptor.BYTES_PER_WORD);
+        inlinePayload.set(INT_LE, CapnpDescriptor.SHM_MAGIC_OFFSET, CapnpDescriptor.INLINE_MAGIC);
+        return inlinePayload.asSlice(0, CapnpDescriptor.INLINE_SEGMENT_OFFSET + used);
     }
 
 
@@ -123,7 +166,10 @@ final class ArenaSegmentAllocator implements Allocator {
         if (inlineFirst && heapFirst == null && blocks.isEmpty() && firstSegmentBytes == 0
             && minimumSize <= INLINE_SEGMENT_BYTES) {
             // Cap'n Proto requires zeroed segments: a fresh heap buffer is.
-            heapFirst = ByteBuffer.allocate(INLINE_SEGMENT_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            final byte[] payload = new byte[CapnpDescriptor.INLINE_SEGMENT_OFFSET + INLINE_SEGMENT_BYTES];
+            inlinePayload = MemorySegment.ofArray(payload);
+            heapFirst = ByteBuffer.wrap(payload, CapnpDescriptor.INLINE_SEGMENT_OFFSET, INLINE_SEGMENT_BYTES).slice()
+                .order(ByteOrder.LITTLE_ENDIAN);
             return heapFirst;
         }
         if (heapFirst != null && spilled == null) {

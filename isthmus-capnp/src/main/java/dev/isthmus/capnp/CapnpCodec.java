@@ -65,10 +65,12 @@ import static dev.isthmus.capnp.CapnpDescriptor.SHM_MAGIC_OFFSET;
  *   every block through its {@link ArenaView} of the sender's arena, which validates each handle, and reads
  *   the segments in place; closing the {@link Received} message gives the blocks back. A message of at most
  *   1 KiB built without a size hint (a typical request) goes inline instead: it is built on the heap and its
- *   one segment travels in the payload, so nothing is allocated in shared memory or borrowed for it. The
- *   codec keeps the reading (buffer, Cap'n Proto arena, root) of the last one-segment message it borrowed
- *   and of its inline buffer, and reuses it for the next message over the same memory once the earlier one
- *   is closed: each message still gets the whole traversal budget and reads the bytes as they are then.</li>
+ *   one segment travels in the payload, so nothing is allocated in shared memory or borrowed for it; once
+ *   closed, its builder and heap segment, cleared, build the codec's next such message, so building a
+ *   request allocates only its root builders and the views of its encoding. The codec keeps the reading
+ *   (buffer, Cap'n Proto arena, root) of the last one-segment message it borrowed and of its inline buffer,
+ *   and reuses it for the next message over the same memory once the earlier one is closed: each message
+ *   still gets the whole traversal budget and reads the bytes as they are then.</li>
  * </ul>
  *
  * <p><b>Hostile peers: what {@link #decode} checks.</b> Everything in a payload is checked before use:
@@ -136,6 +138,12 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         new java.util.concurrent.atomic.AtomicReference<>();
     /** A message read in place that was closed ({@link #decodeScoped}), or null: the next one reuses it. */
     private final java.util.concurrent.atomic.AtomicReference<ScopedReceived<R>> spareScoped =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    /**
+     * The builder, allocator and heap segment of the last closed message that went inline, cleared, or null:
+     * the next {@link #newMessage()} takes it instead of allocating its own.
+     */
+    private final java.util.concurrent.atomic.AtomicReference<ArenaSegmentAllocator> spareBuilder =
         new java.util.concurrent.atomic.AtomicReference<>();
     /** A buffer for inline messages handed back by a closed one, or null: most requests need no new one. */
     private final java.util.concurrent.atomic.AtomicReference<InlineBuffer> spareInline =
@@ -271,8 +279,19 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
      */
     @Override
     public CapnpOutgoing<B> newMessage() {
+        if (backing == Backing.HEAP) {
+            return new CapnpOutgoing<>(this, factory, null);
+        }
+        final ArenaSegmentAllocator spare = spareBuilder.getAndSet(null);
         return new CapnpOutgoing<>(this, factory,
-            backing == Backing.HEAP ? null : new ArenaSegmentAllocator(arena, MAX_SEGMENT_BYTES, true));
+            spare != null ? spare : new ArenaSegmentAllocator(arena, MAX_SEGMENT_BYTES, true));
+    }
+
+    /** Takes the cleared builder of a closed message that went inline, for the next {@link #newMessage()}. */
+    void reuse(final ArenaSegmentAllocator allocator) {
+        // getAndSet in newMessage() and this set are atomic: a builder goes to one message at most, and the
+        // clearing the closing thread did before this set is visible to the thread that takes it.
+        spareBuilder.set(allocator);
     }
 
     /**

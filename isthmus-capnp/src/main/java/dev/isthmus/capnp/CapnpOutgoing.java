@@ -46,7 +46,10 @@ import static dev.isthmus.capnp.CapnpDescriptor.SHM_MAGIC_OFFSET;
  *
  * <p>Thread safety: building is for one thread. Once built, sending is thread-safe: sends are serialized on
  * the message (a send of a sealed message only lends: one atomic increment per segment), and
- * {@link #close()}, which is idempotent, waits for a send in progress.
+ * {@link #close()}, which is idempotent, waits for a send in progress to have lent what it sends. A message
+ * that went inline (one of at most 1 KiB, built without a size hint) and was encoded only on the thread that
+ * closes it gives its builder and heap segment, cleared, to its codec's next {@link CapnpCodec#newMessage()};
+ * one encoded on another thread, whose send may still be copying it, does not.
  *
  * @param <B> the root builder type
  */
@@ -64,13 +67,16 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
     private int sealedType;
     private ShmBlock[] sealedBlocks;
     private volatile boolean closed;
+    /** The thread of the first encoding, and whether another encoded it too: see {@link #close()}. */
+    private Thread encoder;
+    private boolean encodedElsewhere;
 
     CapnpOutgoing(final CapnpCodec<?, B> codec, final StructFactory<B, ?> factory,
                   final ArenaSegmentAllocator allocator) {
         this.codec = codec;
         this.factory = factory;
         this.allocator = allocator;
-        this.builder = allocator == null ? new MessageBuilder() : new MessageBuilder(allocator);
+        this.builder = allocator == null ? new MessageBuilder() : allocator.builder();
     }
 
     /**
@@ -196,6 +202,11 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
         return codec;
     }
 
+    /** The allocator of the message's segments, null for {@link Backing#HEAP}: for tests of its reuse. */
+    ArenaSegmentAllocator allocator() {
+        return allocator;
+    }
+
     /** The blocks holding the segments, in order; {@link Backing#SESSION_SHM} only. */
     List<ShmBlock> blocks() {
         return allocator.blocks();
@@ -204,6 +215,12 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
     synchronized Codec.Encoded encode() {
         // Under the lock, so that close() cannot drop the blocks between the check and the lending.
         checkOpen();
+        final Thread current = Thread.currentThread();
+        if (encoder == null) {
+            encoder = current;
+        } else if (encoder != current) {
+            encodedElsewhere = true;
+        }
         final Codec.Encoded encoded = sealed;
         if (encoded != null) {
             if (allocator != null) {
@@ -254,11 +271,7 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
      * lent, and the receiver copies it out of the channel ({@link CapnpDescriptor}, inline payload).
      */
     private Codec.Encoded inlineEncoding(final ByteBuffer[] segments) {
-        final MemorySegment segment = allocator.inlineSegment(segments);
-        final MemorySegment header = MemorySegment.ofArray(new byte[CapnpDescriptor.INLINE_SEGMENT_OFFSET]);
-        header.set(INT_LE, CapnpDescriptor.INLINE_WORDS_OFFSET, (int) (segment.byteSize() / BYTES_PER_WORD));
-        header.set(INT_LE, SHM_MAGIC_OFFSET, CapnpDescriptor.INLINE_MAGIC);
-        return new Codec.Encoded(List.of(header, segment), NOTHING_TO_ROLL_BACK);
+        return new Codec.Encoded(List.of(allocator.inlinePayload(segments)), NOTHING_TO_ROLL_BACK);
     }
 
     private static MemorySegment shmPayloadHeader(final int segments) {
@@ -307,6 +320,9 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
      * Releases the message in this process: for {@link Backing#SESSION_SHM}, this process's reference to
      * each block; receivers keep reading what they hold, and the last one returns the blocks to the
      * arena. Idempotent.
+     *
+     * <p>No builder of the message may be used once it is closed: its memory goes to other messages (a block
+     * back to the arena, the heap segment of a message that went inline to the codec's next message).
      */
     @Override
     public void close() {
@@ -322,6 +338,13 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
             if (allocator != null) {
                 for (final ShmBlock block : allocator.blocks()) {
                     block.close();
+                }
+                // A message that stayed inline hands its builder and heap segment, cleared, to the next one, if
+                // nothing can still be copying them out: every encoding was on this thread, whose sends have
+                // returned (one on another thread may still be copying the segment into its channel).
+                if (!encodedElsewhere && (encoder == null || encoder == Thread.currentThread())
+                    && allocator.reusable()) {
+                    codec.reuse(allocator);
                 }
             }
         }

@@ -1,0 +1,205 @@
+/*
+ * Copyright 2026 The Isthmus Authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+package dev.isthmus.capnp;
+
+import dev.isthmus.capnp.demo.CacheDemo.Body;
+import dev.isthmus.struc.Codec;
+import dev.isthmus.struc.Received;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.management.ManagementFactory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A closed message that went inline hands its builder and heap segment, cleared, to the codec's next
+ * {@code newMessage()}: the next message reads none of the last one's bytes, a message that may still be
+ * copied out by another thread or that outgrew the heap segment is not reused, and building a small request
+ * no longer allocates its segment.
+ */
+class InlineBuilderReuseTest {
+    private static final Duration TIMEOUT = Duration.ofSeconds(60);
+
+    /** What a channel's blob would hold: the encoded message's parts, one after the other. */
+    private static MemorySegment payload(final Codec.Encoded encoded) {
+        final MemorySegment payload = MemorySegment.ofArray(new byte[(int) encoded.length()]);
+        long at = 0;
+        for (final MemorySegment part : encoded.parts()) {
+            MemorySegment.copy(part, 0, payload, at, part.byteSize());
+            at += part.byteSize();
+        }
+        return payload;
+    }
+
+    private static String fileName(final CapnpCodec<Body.Reader, Body.Builder> codec, final MemorySegment payload) {
+        try (Received<Body.Reader> received = codec.decode(payload, Body.Which.GET_CACHE_REQ.ordinal(), 1, false)) {
+            return received.root().getGetCacheReq().getFileName().toString();
+        }
+    }
+
+    /** Sets only some fields: every other word must read zero, not the bytes of a message built before. */
+    private static void fillSparse(final Body.Builder root) {
+        root.initGetCacheRsp().initFileParts(2).get(1).initData(8).asByteBuffer().put(0, (byte) 7);
+    }
+
+    @Test
+    void shouldBuildTheNextMessageOnTheClearedBuilderOfTheLastInlineOne() {
+        try (Endpoints endpoints = Endpoints.open(Backing.SESSION_SHM)) {
+            final CapnpCodec<Body.Reader, Body.Builder> codec = endpoints.codecA();
+            final CapnpOutgoing<Body.Builder> first = codec.newMessage();
+            // A response small enough to go inline, whose words are all non-zero where the next message's lie.
+            CacheMessages.response(first.root(), 0x5a5a, 3, 96);
+            final Codec.Encoded firstEncoded = codec.encode(first);
+            assertEquals(1, firstEncoded.parts().size(), "the response went inline: one part");
+            final ArenaSegmentAllocator reused = first.allocator();
+            // The same message as the next one, built on a fresh builder while the first is still open.
+            final MemorySegment fresh;
+            try (CapnpOutgoing<Body.Builder> control = codec.newMessage()) {
+                assertNotSame(reused, control.allocator(), "an open message's builder is not shared");
+                fillSparse(control.root());
+                fresh = payload(codec.encode(control));
+            }
+            first.close();
+
+            final CapnpOutgoing<Body.Builder> second = codec.newMessage();
+            assertSame(reused, second.allocator(), "the closed inline message's builder serves the next one");
+            assertNotSame(first, second, "a new message object: the closed one stays closed");
+            assertThrows(IllegalStateException.class, first::root, "the closed message stays closed");
+            fillSparse(second.root());
+            final MemorySegment payload = payload(codec.encode(second));
+            second.close();
+            assertEquals(-1, payload.mismatch(fresh), "the reused builder encodes the bytes a fresh one does");
+            try (Received<Body.Reader> received = endpoints.codecB().decode(payload,
+                Body.Which.GET_CACHE_RSP.ordinal(), 2, false)) {
+                final var parts = received.root().getGetCacheRsp().getFileParts();
+                assertEquals(2, parts.size());
+                for (int i = 0; i < 2; i++) {
+                    assertEquals(0, parts.get(i).getDataSizeToVerify(), "part " + i + " size word is zero");
+                    assertEquals(0, parts.get(i).getDataHashToVerify().getHigh(), "part " + i + " hash is zero");
+                    assertEquals(0, parts.get(i).getDataHashToVerify().getLow(), "part " + i + " hash is zero");
+                }
+                assertEquals(0, parts.get(0).getData().size(), "part 0 has no data");
+                assertEquals(8, parts.get(1).getData().size());
+                assertEquals(7, parts.get(1).getData().asByteBuffer().get(0));
+            }
+        }
+    }
+
+    @Test
+    void shouldCarryEveryRequestOverAChannelAsBuiltWhenEachReusesTheLastOnesBuilder() {
+        try (Endpoints endpoints = Endpoints.open(Backing.SESSION_SHM)) {
+            final List<String> served = java.util.Collections.synchronizedList(new ArrayList<>());
+            endpoints.b.onMessageInPlace(Body.Which.GET_CACHE_REQ, (request, replier) -> {
+                served.add(request.getGetCacheReq().getFileName().toString());
+                try (CapnpOutgoing<Body.Builder> response = endpoints.codecB().newMessage()) {
+                    CacheMessages.response(response.root(), served.size(), 1, 8);
+                    replier.reply(response);
+                }
+            });
+            final SplittableRandom random = new SplittableRandom(12);
+            final List<String> sent = new ArrayList<>();
+            for (int i = 0; i < 300; i++) {
+                // Long and short names in turn, some too long to go inline (which must not be reused).
+                final int length = i % 7 == 6 ? 1_500 + random.nextInt(500) : 1 + random.nextInt(700);
+                final StringBuilder name = new StringBuilder(length);
+                for (int c = 0; c < length; c++) {
+                    name.append((char) ('a' + random.nextInt(26)));
+                }
+                sent.add(name.toString());
+                try (CapnpOutgoing<Body.Builder> request = endpoints.codecA().newMessage()) {
+                    CacheMessages.request(request.root(), name.toString());
+                    final long seed = i + 1;
+                    assertEquals(8L, (long) endpoints.a.request(request, TIMEOUT, root -> CacheMessages.verify(root, seed, 1)),
+                        "response " + i);
+                }
+            }
+            assertEquals(sent, served, "every request read as it was built");
+            Endpoints.awaitAllocatedBytes(endpoints.arenaA, 0);
+            Endpoints.awaitAllocatedBytes(endpoints.arenaB, 0);
+        }
+    }
+
+    @Test
+    void shouldNotReuseAMessageEncodedOnAnotherThreadWhoseSendMayStillBeCopyingIt() throws Exception {
+        try (Endpoints endpoints = Endpoints.open(Backing.SESSION_SHM)) {
+            final CapnpCodec<Body.Reader, Body.Builder> codec = endpoints.codecA();
+            final CapnpOutgoing<Body.Builder> message = codec.newMessage();
+            CacheMessages.request(message.root(), "sent-by-another-thread");
+            message.seal();
+            // Another thread encodes it, as a send there would, and has not copied it out yet when it is closed.
+            final Codec.Encoded encoded = CompletableFuture.supplyAsync(() -> codec.encode(message))
+                .get(30, TimeUnit.SECONDS);
+            final ArenaSegmentAllocator allocator = message.allocator();
+            message.close();
+            try (CapnpOutgoing<Body.Builder> next = codec.newMessage()) {
+                assertNotSame(allocator, next.allocator(), "a message another thread encoded is not reused");
+                CacheMessages.request(next.root(), "next");
+                assertEquals("next", fileName(endpoints.codecB(), payload(codec.encode(next))));
+            }
+            assertEquals("sent-by-another-thread", fileName(endpoints.codecB(), payload(encoded)),
+                "the other thread's encoding still holds its bytes");
+        }
+    }
+
+    @Test
+    void shouldNotReuseAMessageThatOutgrewItsHeapSegment() {
+        try (Endpoints endpoints = Endpoints.open(Backing.SESSION_SHM)) {
+            final CapnpCodec<Body.Reader, Body.Builder> codec = endpoints.codecA();
+            final CapnpOutgoing<Body.Builder> large = codec.newMessage();
+            CacheMessages.response(large.root(), 3, 4, 1 << 10);
+            final MemorySegment handles = payload(codec.encode(large));
+            assertTrue(large.blocks().size() > 1, "the message spilled into the arena");
+            final ArenaSegmentAllocator allocator = large.allocator();
+            large.close();
+            try (CapnpOutgoing<Body.Builder> next = codec.newMessage()) {
+                assertNotSame(allocator, next.allocator(), "a message with arena blocks is not reused");
+                CacheMessages.request(next.root(), "small");
+                assertEquals("small", fileName(endpoints.codecB(), payload(codec.encode(next))));
+            }
+            // The receiver still reads what it was lent, and gives it back.
+            try (Received<Body.Reader> received = endpoints.codecB().decode(handles,
+                Body.Which.GET_CACHE_RSP.ordinal(), 3, false)) {
+                assertTrue(CacheMessages.verify(received.root(), 3, 4) > 3_000);
+            }
+            Endpoints.awaitAllocatedBytes(endpoints.arenaA, 0);
+        }
+    }
+
+    @Test
+    void shouldBuildASmallRequestWithoutAllocatingItsSegmentOrBuilderAgain() {
+        try (Endpoints endpoints = Endpoints.open(Backing.SESSION_SHM)) {
+            final CapnpCodec<Body.Reader, Body.Builder> codec = endpoints.codecA();
+            final com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+            final int messages = 20_000;
+            long bytes = 0;
+            for (int round = 0; round < 3; round++) {
+                final long before = threads.getCurrentThreadAllocatedBytes();
+                for (int i = 0; i < messages; i++) {
+                    try (CapnpOutgoing<Body.Builder> request = codec.newMessage()) {
+                        request.root().initGetCacheReq().setFileName("file-1048576");
+                        codec.encode(request);
+                    }
+                }
+                bytes = (threads.getCurrentThreadAllocatedBytes() - before) / messages;
+            }
+            // Each message once allocated its 1 KiB heap segment and Cap'n Proto's builder and arena (about
+            // 1.9 KiB with the encoding); what is left is the message object, the root builders, the name's
+            // bytes and the encoding's views.
+            assertTrue(bytes < 900, "a built, encoded and closed small request allocates " + bytes + " bytes");
+        }
+    }
+}
