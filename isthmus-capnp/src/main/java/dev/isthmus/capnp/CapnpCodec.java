@@ -76,7 +76,8 @@ import static dev.isthmus.capnp.CapnpDescriptor.SHM_MAGIC_OFFSET;
  * <p><b>Hostile peers: what {@link #decode} checks.</b> Everything in a payload is checked before use:
  * segment counts, lengths (that they add up to the payload exactly, that they are whole words), and, for
  * shared memory, every handle: no two may name overlapping memory of one pool (checked before anything is
- * borrowed), and each is validated by {@link ArenaView#borrow}. The root pointer and the union tag are read
+ * borrowed), and each is validated by {@link ArenaView#borrowLent} (in a session's sealed arena, its bounds
+ * against the pool's mapping; in a named arena, also the block's header). The root pointer and the union tag are read
  * and checked: a tag that contradicts the type in the header is corrupt. Every violation is a
  * {@link CorruptDataException}, and whatever was borrowed for the message is given back before it is
  * thrown.
@@ -576,7 +577,7 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         final ShmBlock block;
         try {
             // The spare's closed reference is reused if it names the same block in the same generation.
-            block = peerArena.borrowAgain(same ? spare.block : null, pool, generation, offset, bytes);
+            block = peerArena.borrowLent(same ? spare.block : null, pool, generation, offset, bytes);
         } catch (final RuntimeException | Error e) {
             if (spare != null) {
                 spareBlock.compareAndSet(null, spare);
@@ -710,7 +711,8 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         try {
             for (int i = 0; i < handles.length; i++) {
                 try {
-                    blocks[i] = peerArena.borrow(handles[i]);
+                    blocks[i] = peerArena.borrowLent(null, handles[i].pool(), handles[i].generation(),
+                        handles[i].offset(), handles[i].length());
                 } catch (final CorruptDataException e) {
                     refused = refused == null ? corrupt(id, "segment " + i + ": " + e.getMessage(), e) : refused;
                 } catch (final IsthmusException e) {

@@ -33,7 +33,7 @@ import dev.isthmus.arena.ShmHandle;
  * The payload is exactly {@code 8 + 24 * n} bytes with {@code 1 <= n <=} {@value #MAX_SEGMENTS}; every
  * segment length is a whole number of words, segment 0 holds at least the root pointer, no two handles name
  * overlapping memory of one pool (a block's span being its 64-byte header and the segment's length), and
- * each handle is validated by {@link dev.isthmus.arena.ArenaView#borrow} before a byte of its block is read. The handles
+ * each handle is validated by {@link dev.isthmus.arena.ArenaView#borrowLent} before a byte of its block is read. The handles
  * name blocks of the sender's arena, each lent with one reference for the receiver, who gives it back
  * when it closes the message.
  *

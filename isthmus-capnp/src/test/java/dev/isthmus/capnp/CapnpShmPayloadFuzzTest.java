@@ -56,64 +56,115 @@ class CapnpShmPayloadFuzzTest {
     private static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final int SCRATCH_BYTES = 4096;
 
-    private static ShmArena arena;
-    private static ArenaView view;
-    private static CapnpCodec<Body.Reader, Body.Builder> codec;
-    private static CapnpOutgoing<Body.Builder> message;
-    private static ShmBlock scratch;
-    private static final List<ShmBlock> LIVE = new ArrayList<>();
-    /** Handles the recipes start from: the message's segments, the scratch block, a freed block. */
-    private static final List<ShmHandle> CANDIDATES = new ArrayList<>();
-    private static long baselineBytes;
+    /** A session's sealed arena: borrows are bounds checks, returns go through the borrower's ring. */
+    private static Fixture sealed;
+    /** A named arena: borrows also check each block's header. */
+    private static Fixture named;
+
+    /**
+     * An arena, a view of it and a codec over both; a message whose blocks stay allocated, a scratch block of
+     * fuzzed bytes and a freed block, whose handles the recipes start from.
+     */
+    private static final class Fixture {
+        final ShmArena arena;
+        final ArenaView view;
+        final CapnpCodec<Body.Reader, Body.Builder> codec;
+        final CapnpOutgoing<Body.Builder> message;
+        final ShmBlock scratch;
+        final List<ShmBlock> live = new ArrayList<>();
+        /** Handles the recipes start from: a freed block, the message's segments, the scratch block. */
+        final List<ShmHandle> candidates = new ArrayList<>();
+        final long baselineBytes;
+
+        Fixture(final boolean isSealed) {
+            final long id = ProcessHandle.current().pid();
+            final String group = (isSealed ? "fs" : "fz") + id;
+            if (isSealed) {
+                final ArenaOptions options = ArenaOptions.defaults().withSealedPoolBytes(8L << 20);
+                arena = ShmArena.createSealed(Endpoints.APP, group, id, options);
+                view = ArenaView.createSealed(Endpoints.APP, ProcessIdentity.current(), group, id, options);
+                view.attachPool(arena.poolDescriptor());
+                arena.attachReturns(view.returnsDescriptor());
+            } else {
+                arena = ShmArena.create(Endpoints.APP, group, id, ArenaOptions.defaults());
+                view = ArenaView.of(Endpoints.APP, ProcessIdentity.current(), group, id, ArenaOptions.defaults());
+            }
+            // A small traversal limit keeps each input fast; the limit's mechanism is the same at any size.
+            codec = CapnpCodec.create(Body.factory, Backing.SESSION_SHM, arena, view,
+                CapnpReadOptions.defaults().withTraversalLimitWords(1 << 16));
+            final ShmBlock freed = arena.allocate(1000);
+            candidates.add(freed.handle());
+            freed.close();
+            message = codec.newMessage();
+            CacheMessages.response(message.root(), 1, 3, 6000);
+            final Codec.Encoded encoded = codec.encode(message);
+            encoded.abandon();
+            for (int i = 0; i < message.blocks().size(); i++) {
+                candidates.add(ShmHandle.readFrom(encoded.parts().getFirst(),
+                    CapnpDescriptor.SHM_HANDLES_OFFSET + (long) CapnpDescriptor.SHM_HANDLE_LENGTH * i));
+            }
+            live.addAll(message.blocks());
+            scratch = arena.allocate(SCRATCH_BYTES);
+            scratch.segment().fill((byte) 0);
+            candidates.add(scratch.handle());
+            live.add(scratch);
+            baselineBytes = arena.allocatedBytes();
+        }
+
+        /**
+         * Takes back what borrowers returned (a sealed arena reads its return ring when it allocates), so that
+         * the references counted are those left after the decode.
+         */
+        void takeReturns() {
+            arena.allocate(8).close();
+        }
+
+        void close() {
+            message.close();
+            scratch.close();
+            takeReturns();
+            assertEquals(0, arena.allocatedBytes(), "every block came back");
+            view.close();
+            arena.close();
+        }
+    }
 
     /**
      * Sets up on the first input rather than in {@code @BeforeAll}: Jazzer's agent is installed after that,
      * and gives classes loaded before it (capnp-java's, here) hooks but no coverage counters.
      */
-    private static void openArenaOnce() {
-        if (arena != null) {
-            return;
+    private static Fixture fixture(final boolean isSealed) {
+        if (isSealed) {
+            return sealed == null ? sealed = new Fixture(true) : sealed;
         }
-        final long id = ProcessHandle.current().pid();
-        arena = ShmArena.create(Endpoints.APP, "fz" + id, id, ArenaOptions.defaults());
-        view = ArenaView.of(Endpoints.APP, ProcessIdentity.current(), "fz" + id, id, ArenaOptions.defaults());
-        // A small traversal limit keeps each input fast; the limit's mechanism is the same at any size.
-        codec = CapnpCodec.create(Body.factory, Backing.SESSION_SHM, arena, view,
-            CapnpReadOptions.defaults().withTraversalLimitWords(1 << 16));
-        final ShmBlock freed = arena.allocate(1000);
-        CANDIDATES.add(freed.handle());
-        freed.close();
-        message = codec.newMessage();
-        CacheMessages.response(message.root(), 1, 3, 6000);
-        final Codec.Encoded encoded = codec.encode(message);
-        encoded.abandon();
-        for (int i = 0; i < message.blocks().size(); i++) {
-            CANDIDATES.add(ShmHandle.readFrom(encoded.parts().getFirst(),
-                CapnpDescriptor.SHM_HANDLES_OFFSET + (long) CapnpDescriptor.SHM_HANDLE_LENGTH * i));
-        }
-        LIVE.addAll(message.blocks());
-        scratch = arena.allocate(SCRATCH_BYTES);
-        scratch.segment().fill((byte) 0);
-        CANDIDATES.add(scratch.handle());
-        LIVE.add(scratch);
-        baselineBytes = arena.allocatedBytes();
+        return named == null ? named = new Fixture(false) : named;
     }
 
     @AfterAll
-    static void closeArena() {
-        if (arena == null) {
-            return;
+    static void closeArenas() {
+        for (final Fixture fixture : new Fixture[] {named, sealed}) {
+            if (fixture != null) {
+                fixture.close();
+            }
         }
-        message.close();
-        scratch.close();
-        assertEquals(0, arena.allocatedBytes(), "every block came back");
-        view.close();
-        arena.close();
     }
 
     @FuzzTest(maxDuration = "3m")
     void shouldDecodeOrRefuseAnyPayload(final byte[] recipe) {
-        openArenaOnce();
+        decodeOrRefuse(fixture(false), recipe);
+    }
+
+    /**
+     * The same over a session's sealed arena, where a borrow checks only a handle's bounds: a handle naming
+     * a freed block, another generation or memory across blocks may be accepted and read, but only within
+     * the pool, and its return is refused by the owner; the blocks lent with the message still come back.
+     */
+    @FuzzTest(maxDuration = "3m")
+    void shouldDecodeOrRefuseAnyPayloadInASealedArena(final byte[] recipe) {
+        decodeOrRefuse(fixture(true), recipe);
+    }
+
+    private static void decodeOrRefuse(final Fixture f, final byte[] recipe) {
         final Reader in = new Reader(recipe);
         int count = in.u8();
         count = (count & 0x80) != 0 ? in.i32() : count & 0x0f;
@@ -125,28 +176,29 @@ class CapnpShmPayloadFuzzTest {
             : CapnpDescriptor.SHM_MAGIC);
         for (int i = 0; i < named; i++) {
             final int selector = in.u8();
-            mutate(in, CANDIDATES.get((selector & 7) % CANDIDATES.size()), selector)
+            mutate(in, f.candidates.get((selector & 7) % f.candidates.size()), selector)
                 .writeTo(payload, CapnpDescriptor.SHM_HANDLES_OFFSET + (long) CapnpDescriptor.SHM_HANDLE_LENGTH * i);
         }
         if ((flags & 4) != 0) {
-            scratch.segment().fill((byte) 0);
+            f.scratch.segment().fill((byte) 0);
             final byte[] rest = in.rest(SCRATCH_BYTES);
-            MemorySegment.copy(MemorySegment.ofArray(rest), 0, scratch.segment(), 0, rest.length);
+            MemorySegment.copy(MemorySegment.ofArray(rest), 0, f.scratch.segment(), 0, rest.length);
         }
         final MemorySegment sent = (flags & 2) != 0 && payload.byteSize() > 0
             ? payload.asSlice(0, payload.byteSize() - 1) : payload;
 
-        for (final ShmBlock block : LIVE) {
+        for (final ShmBlock block : f.live) {
             block.lend(); // what a sender lends with each send
         }
         boolean accepted = false;
-        try (Received<Body.Reader> received = decode(sent, flags >>> 3 & 3, (flags & 0x20) != 0, flags >>> 6)) {
+        try (Received<Body.Reader> received = decode(f.codec, sent, flags >>> 3 & 3, (flags & 0x20) != 0, flags >>> 6)) {
             accepted = true;
             read(received);
         } catch (final CorruptDataException refused) {
             // The documented outcome for a hostile payload.
         }
-        for (final ShmBlock block : LIVE) {
+        f.takeReturns();
+        for (final ShmBlock block : f.live) {
             final int references = block.references();
             assertTrue(references == 1 || references == 2, "references=" + references + " of " + block);
             if (accepted && names(sent, block)) {
@@ -156,7 +208,7 @@ class CapnpShmPayloadFuzzTest {
                 block.unlend();
             }
         }
-        assertEquals(baselineBytes, arena.allocatedBytes(), "no block freed or leaked");
+        assertEquals(f.baselineBytes, f.arena.allocatedBytes(), "no block freed or leaked");
     }
 
     /**
@@ -165,7 +217,7 @@ class CapnpShmPayloadFuzzTest {
      */
     @FuzzTest(maxDuration = "1m")
     void shouldDecodeOrRefuseAnyInlinePayload(final byte[] recipe) {
-        openArenaOnce();
+        final Fixture f = fixture(false);
         final Reader in = new Reader(recipe);
         final int flags = in.u8();
         final byte[] segment = in.rest(4096);
@@ -173,15 +225,15 @@ class CapnpShmPayloadFuzzTest {
         payload.set(INT_LE, CapnpDescriptor.INLINE_WORDS_OFFSET, (flags & 1) != 0 ? in.i32() : segment.length / 8);
         payload.set(INT_LE, CapnpDescriptor.SHM_MAGIC_OFFSET, CapnpDescriptor.INLINE_MAGIC);
         MemorySegment.copy(MemorySegment.ofArray(segment), 0, payload, CapnpDescriptor.INLINE_SEGMENT_OFFSET, segment.length);
-        try (Received<Body.Reader> received = decode(payload, flags >>> 1 & 3, (flags & 8) != 0, flags >>> 4)) {
+        try (Received<Body.Reader> received = decode(f.codec, payload, flags >>> 1 & 3, (flags & 8) != 0, flags >>> 4)) {
             read(received);
         } catch (final CorruptDataException refused) {
             // The documented outcome for a hostile payload.
         }
-        for (final ShmBlock block : LIVE) {
+        for (final ShmBlock block : f.live) {
             assertEquals(1, block.references(), "an inline payload borrows nothing: " + block);
         }
-        assertEquals(baselineBytes, arena.allocatedBytes(), "no block freed or leaked");
+        assertEquals(f.baselineBytes, f.arena.allocatedBytes(), "no block freed or leaked");
     }
 
     /**
@@ -191,8 +243,9 @@ class CapnpShmPayloadFuzzTest {
      */
     @Test
     void shouldReadAPayloadWhereItLiesAndNothingPastIt() {
-        openArenaOnce();
-        final int count = message.blocks().size();
+        final Fixture f = fixture(false);
+        final CapnpCodec<Body.Reader, Body.Builder> codec = f.codec;
+        final int count = f.message.blocks().size();
         final long length = CapnpDescriptor.shmPayloadLength(count);
         final MemorySegment buffer = MemorySegment.ofArray(new byte[40 + (int) length]);
         buffer.asSlice(0, 40).fill((byte) 0xA5);
@@ -200,29 +253,29 @@ class CapnpShmPayloadFuzzTest {
         payload.set(INT_LE, CapnpDescriptor.SHM_COUNT_OFFSET, count);
         payload.set(INT_LE, CapnpDescriptor.SHM_MAGIC_OFFSET, CapnpDescriptor.SHM_MAGIC);
         for (int i = 0; i < count; i++) {
-            // CANDIDATES holds a freed block's handle first, then the message's.
-            CANDIDATES.get(1 + i).writeTo(payload, CapnpDescriptor.SHM_HANDLES_OFFSET
+            // The candidates are a freed block's handle first, then the message's.
+            f.candidates.get(1 + i).writeTo(payload, CapnpDescriptor.SHM_HANDLES_OFFSET
                 + (long) CapnpDescriptor.SHM_HANDLE_LENGTH * i);
         }
-        final int type = codec.typeOf(message);
-        for (final ShmBlock block : message.blocks()) {
+        final int type = codec.typeOf(f.message);
+        for (final ShmBlock block : f.message.blocks()) {
             block.lend();
         }
         try (Received<Body.Reader> received = codec.decode(buffer.asReadOnly(), 40, length, type, 1)) {
             assertEquals(3, received.root().getGetCacheRsp().getFileParts().size());
         }
-        for (final ShmBlock block : message.blocks()) {
+        for (final ShmBlock block : f.message.blocks()) {
             assertEquals(1, block.references(), "the accepted message gave back its reference: " + block);
             block.lend();
         }
         final CorruptDataException refused = assertThrows(CorruptDataException.class,
             () -> codec.decode(buffer.asReadOnly(), 40, length - 8, type, 1));
         assertTrue(refused.getMessage().contains("payloadLength=" + (length - 8)), refused.getMessage());
-        for (final ShmBlock block : message.blocks()) {
+        for (final ShmBlock block : f.message.blocks()) {
             assertEquals(2, block.references(), "a refused message takes nothing: " + block);
             block.unlend();
         }
-        assertEquals(baselineBytes, arena.allocatedBytes(), "no block freed or leaked");
+        assertEquals(f.baselineBytes, f.arena.allocatedBytes(), "no block freed or leaked");
     }
 
     /**
@@ -232,7 +285,8 @@ class CapnpShmPayloadFuzzTest {
      * {@code prefix} decodes through {@link CapnpCodec#decodeScoped}, which recycles the message, its borrowed
      * reference and its reading from one input to the next.
      */
-    private static Received<Body.Reader> decode(final MemorySegment payload, final int type, final boolean inPlace,
+    private static Received<Body.Reader> decode(final CapnpCodec<Body.Reader, Body.Builder> codec,
+                                                final MemorySegment payload, final int type, final boolean inPlace,
                                                 final int prefix) {
         if (!inPlace) {
             return codec.decode(payload, type, 1, false);
@@ -277,7 +331,9 @@ class CapnpShmPayloadFuzzTest {
         for (int i = 0; i < count; i++) {
             final ShmHandle handle = ShmHandle.readFrom(payload,
                 CapnpDescriptor.SHM_HANDLES_OFFSET + (long) CapnpDescriptor.SHM_HANDLE_LENGTH * i);
-            if (handle.pool() == block.handle().pool() && handle.offset() == block.handle().offset()) {
+            // The same block in the same generation: a sealed arena refuses the return of any other.
+            if (handle.pool() == block.handle().pool() && handle.offset() == block.handle().offset()
+                && handle.generation() == block.handle().generation()) {
                 return true;
             }
         }

@@ -52,11 +52,15 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 /**
  * A peer's {@link ShmArena} seen from this process: turns handles the peer sent into blocks read in place.
  *
- * <p>Every handle is checked before anything is read through it: the pool must be the peer's (its header
- * names the peer's process and this view's group), the offset must fall on a block inside the pool, the
- * block must be allocated with the handle's generation (a freed or reused block is refused), and the
- * length must fit in it. A hostile or stale handle is an {@link IsthmusException} naming the problem; no
- * read ever leaves the pool's mapping.
+ * <p>Every handle is checked before anything is read through it. A pool is checked once, when it is mapped:
+ * it must be the peer's (its header names the peer's process and this view's group). Then {@link #borrow}
+ * and {@link #resolve} check that the offset falls on a block inside the pool, that the block is allocated
+ * with the handle's generation (a freed or reused block is refused: a reference kept in shared data after
+ * its object was freed is stale), and that the length fits in it. {@link #borrowLent}, for the handles of a
+ * message whose sender lent them before sending, is a bounds check alone in a sealed view: nothing of the
+ * pool is read, so the block's header line never moves between the processes (the sender keeps what it
+ * knows of its blocks in its own memory and refuses the return of a handle it did not lend). A hostile or
+ * stale handle is an {@link IsthmusException} naming the problem; no read ever leaves the pool's mapping.
  *
  * <p>Thread safety: thread-safe.
  */
@@ -321,9 +325,38 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
      * @throws CorruptDataException    as {@link #borrow(ShmHandle)} does
      * @throws NoSuchResourceException if the pool does not exist
      */
-    public synchronized ShmBlock borrowAgain(final ShmBlock reuse, final int poolIndex, final int generation,
-                                             final long offset, final long length) {
-        final MemorySegment pool = check(poolIndex, generation, offset, length);
+    public ShmBlock borrowAgain(final ShmBlock reuse, final int poolIndex, final int generation,
+                                final long offset, final long length) {
+        return borrow(reuse, poolIndex, generation, offset, length, false);
+    }
+
+    /**
+     * {@link #borrowAgain}, for a handle that came with a message whose sender lent its block before sending
+     * it: in a sealed view, only its bounds against the pool's mapping are checked, and nothing of the pool
+     * is read. The sender counted the reference before the message left, so an honest sender's handle cannot
+     * be stale; a lying one's reads the sender's bytes where it points, within the pool this process maps in
+     * full anyway, and its return is refused by the sender, which checks every return against its own
+     * records. A named view ({@link #of}) checks the block's header as {@link #borrow} does: its reference
+     * count lives there.
+     *
+     * @param reuse      a closed reference of this view's to reuse, or {@code null}
+     * @param poolIndex  the handle's pool
+     * @param generation the handle's generation (given back with the return, for the owner to check)
+     * @param offset     the handle's block offset
+     * @param length     the handle's payload length
+     * @return {@code reuse}, open again, if it could be reused; a new reference otherwise
+     * @throws CorruptDataException    if the handle's offset is not a block offset of the pool, or its
+     *                                 length runs past the pool; for a named view, as {@link #borrow} does
+     * @throws NoSuchResourceException if the pool does not exist
+     */
+    public ShmBlock borrowLent(final ShmBlock reuse, final int poolIndex, final int generation, final long offset,
+                               final long length) {
+        return borrow(reuse, poolIndex, generation, offset, length, true);
+    }
+
+    private synchronized ShmBlock borrow(final ShmBlock reuse, final int poolIndex, final int generation,
+                                         final long offset, final long length, final boolean boundsOnly) {
+        final MemorySegment pool = check(poolIndex, generation, offset, length, boundsOnly);
         if (returns == null && getIntVolatile(pool, offset + BLOCK_REFERENCES_OFFSET) <= 0) {
             throw reject(poolIndex, generation, offset, length, "the block holds no reference for this process");
         }
@@ -355,6 +388,11 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
     }
 
     private MemorySegment check(final int poolIndex, final int generation, final long offset, final long length) {
+        return check(poolIndex, generation, offset, length, false);
+    }
+
+    private MemorySegment check(final int poolIndex, final int generation, final long offset, final long length,
+                                final boolean boundsOnly) {
         if (closed) {
             throw new IllegalStateException("arena view " + group + " is closed");
         }
@@ -363,6 +401,17 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
             || offset > pool.byteSize() - BLOCK_HEADER_LENGTH || length < 0) {
             throw reject(poolIndex, generation, offset, length,
                 "its offset is not a block offset of the " + pool.byteSize() + "-byte pool");
+        }
+        if (boundsOnly && returns != null) {
+            // Sealed, a handle lent with a message: a bounds check against the mapping, nothing read from the
+            // pool, so the block's header line never moves to this process. A handle that names memory the
+            // owner did not lend reads its bytes as they are (this process maps the whole pool anyway), and the
+            // owner, which checks every return against its own records, refuses its return.
+            if (length > pool.byteSize() - offset - BLOCK_HEADER_LENGTH) {
+                throw reject(poolIndex, generation, offset, length,
+                    "its length runs past the end of the " + pool.byteSize() + "-byte pool");
+            }
+            return pool;
         }
         if (pool.get(JAVA_INT, offset + BLOCK_MAGIC_OFFSET) != BLOCK_MAGIC) {
             throw reject(poolIndex, generation, offset, length, "no block starts there");

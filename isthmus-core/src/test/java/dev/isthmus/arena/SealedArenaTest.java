@@ -111,6 +111,97 @@ class SealedArenaTest {
         }
     }
 
+    private static ShmBlock borrowLent(final ArenaView view, final ShmHandle handle) {
+        return view.borrowLent(null, handle.pool(), handle.generation(), handle.offset(), handle.length());
+    }
+
+    private static void assertLentRefused(final ArenaView view, final ShmHandle handle, final String why) {
+        final CorruptDataException e = assertThrows(CorruptDataException.class, () -> borrowLent(view, handle),
+            handle::toString);
+        assertTrue(e.getMessage().contains(why), e.getMessage());
+    }
+
+    /**
+     * A handle lent with a message is borrowed by its bounds alone: nothing of the pool is read for it, so a
+     * block header the owner scribbled over still lends (where {@code borrow}, which checks the header,
+     * refuses it), and the reference still comes back to the owner.
+     */
+    @Test
+    void shouldBorrowALentHandleByItsBoundsAloneWithoutReadingTheBlockHeader() {
+        try (Pair pair = pair()) {
+            final ShmBlock block = pair.arena.allocate(4096);
+            block.segment().set(JAVA_LONG, 0, 42L);
+            final ShmHandle handle = block.lend();
+            block.pool().asSlice(block.offset(), ArenaDescriptor.BLOCK_HEADER_LENGTH).fill((byte) 0x5a);
+            final CorruptDataException checked = assertThrows(CorruptDataException.class,
+                () -> pair.view.borrow(handle));
+            assertTrue(checked.getMessage().contains("no block starts there"), checked.getMessage());
+            try (ShmBlock borrowed = borrowLent(pair.view, handle)) {
+                assertEquals(42L, borrowed.segment().get(JAVA_LONG, 0));
+                assertEquals(handle.length(), borrowed.segment().byteSize());
+                assertTrue(borrowed.segment().isReadOnly());
+            }
+            block.close();
+            pair.arena.allocate(8).close(); // reads the returns
+            assertEquals(0, pair.arena.allocatedBytes(), "the lent reference came back and the block was freed");
+            assertEquals(0, pair.arena.refusedReturns());
+        }
+    }
+
+    /**
+     * What a lying owner's handle can do to a borrower that checks only bounds: read the owner's pool where
+     * it points (a freed block carved again, memory across blocks), never outside it; and what its return
+     * can do to the owner: count as the return of a reference the owner lent for that block, or be refused,
+     * never take the owner's own reference.
+     */
+    @Test
+    void shouldKeepALentHandleInsideThePoolAndNeverLetItsReturnTakeTheOwnersReference() {
+        try (Pair pair = pair()) {
+            final ShmBlock first = pair.arena.allocate(4096);
+            final ShmHandle stale = first.handle();
+            first.close();
+            final ShmBlock carved = pair.arena.allocate(4096);
+            carved.segment().set(JAVA_LONG, 0, 7L);
+            final ShmHandle current = carved.lend();
+            assertEquals(stale.offset(), current.offset(), "the freed block is carved again");
+            assertNotEquals(stale.generation(), current.generation());
+            try (ShmBlock read = borrowLent(pair.view, stale)) {
+                assertEquals(7L, read.segment().get(JAVA_LONG, 0), "a stale handle reads what is there now");
+            }
+            pair.arena.allocate(8).close(); // reads the returns
+            // A return names a block, not a generation: the stale handle's is taken for the reference lent for
+            // the block, which only the lying peer reads; the owner's own reference is untouched.
+            assertEquals(0, pair.arena.refusedReturns());
+            assertEquals(1, carved.references());
+            final long poolBytes = 64L << 20;
+            final ShmHandle across = new ShmHandle(0, current.generation(), current.offset(),
+                poolBytes - current.offset() - ArenaDescriptor.BLOCK_HEADER_LENGTH);
+            try (ShmBlock wide = borrowLent(pair.view, across)) {
+                assertEquals(across.length(), wide.segment().byteSize(), "up to the pool's last byte, no further");
+            }
+            pair.arena.allocate(8).close();
+            assertEquals(1, pair.arena.refusedReturns(), "a return of more than was lent is refused");
+            assertEquals(1, carved.references(), "and takes nothing from the owner's own reference");
+            assertEquals(7L, carved.segment().get(JAVA_LONG, 0));
+            carved.close();
+            pair.arena.allocate(8).close();
+            assertEquals(0, pair.arena.allocatedBytes(), "the owner's close frees it");
+
+            assertLentRefused(pair.view, new ShmHandle(0, 1, current.offset() + 8, 8), "not a block offset");
+            assertLentRefused(pair.view, new ShmHandle(0, 1, 0, 8), "not a block offset");
+            assertLentRefused(pair.view, new ShmHandle(0, 1, -4096, 8), "not a block offset");
+            assertLentRefused(pair.view, new ShmHandle(0, 1, current.offset(), -1), "not a block offset");
+            assertLentRefused(pair.view, new ShmHandle(0, 1, poolBytes, 0), "not a block offset");
+            assertLentRefused(pair.view, new ShmHandle(0, 1, current.offset(), across.length() + 1), "runs past the end");
+            assertLentRefused(pair.view, new ShmHandle(0, 1, poolBytes - 256, 256), "runs past the end");
+            assertLentRefused(pair.view, new ShmHandle(0, 1, current.offset(), Long.MAX_VALUE), "runs past the end");
+            assertThrows(IsthmusException.class, () -> borrowLent(pair.view, new ShmHandle(3, 1, 4096, 8)));
+            assertThrows(IsthmusException.class, () -> borrowLent(pair.view, new ShmHandle(-1, 1, 4096, 8)));
+            pair.arena.allocate(8).close();
+            assertEquals(1, pair.arena.refusedReturns(), "a refused borrow returns nothing");
+        }
+    }
+
     /**
      * A holder that keeps its closed reference for the next borrow of the same memory gets that object back,
      * open and counted as a new reference, only for the same block in the same generation; an open reference,

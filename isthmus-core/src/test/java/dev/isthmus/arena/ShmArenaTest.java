@@ -105,6 +105,10 @@ class ShmArenaTest {
             assertRefused(view, new ShmHandle(0, good.generation(), -4096, 10), "not a block offset");
             assertRefused(view, new ShmHandle(0, good.generation(), good.offset(), -1), "not a block offset");
             assertRefused(view, new ShmHandle(0, good.generation() + 5, good.offset(), 10), "stale handle");
+            // A named arena's blocks count their references in their headers: a lent handle is checked as fully.
+            final CorruptDataException lent = assertThrows(CorruptDataException.class,
+                () -> view.borrowLent(null, 0, good.generation() + 5, good.offset(), 10));
+            assertTrue(lent.getMessage().contains("stale handle"), lent.getMessage());
             assertRefused(view, new ShmHandle(-1, good.generation(), good.offset(), 10), "outside");
             assertThrows(NoSuchResourceException.class, () -> view.borrow(new ShmHandle(7, 1, 4096, 10)));
             block.close();

@@ -67,8 +67,13 @@ public class ZeroCopyRequestBenchmark {
     @Param({"1048576"})
     public int responseBytes;
 
-    /** The server's handler: {@code message} (a MessageHandler) or {@code inPlace} (an InPlaceHandler). */
-    @Param({"message", "inPlace"})
+    /**
+     * The server's handler: {@code message} (a MessageHandler) or {@code inPlace} (an InPlaceHandler), both
+     * lending the pre-built response; or {@code fresh}, an InPlaceHandler that builds a small response (one
+     * part of 64 bytes) in a new block of its arena for each request, as a server computing its answers does,
+     * so that the client borrows a block just written every time.
+     */
+    @Param({"message", "inPlace", "fresh"})
     public String server;
 
     private ShmArena clientArena;
@@ -109,7 +114,17 @@ public class ZeroCopyRequestBenchmark {
             parts.get(i).setDataSizeToVerify(16 << 10);
         }
         response.seal();
-        if ("inPlace".equals(server)) {
+        if ("fresh".equals(server)) {
+            final CapnpCodec<Body.Reader, Body.Builder> codec = (CapnpCodec<Body.Reader, Body.Builder>) serverChannel.codec();
+            serverChannel.onMessageInPlace(Body.Which.GET_CACHE_REQ, (request, replier) -> {
+                try (CapnpOutgoing<Body.Builder> fresh = codec.newMessage(256)) {
+                    final var part = fresh.root().initGetCacheRsp().initFileParts(1).get(0);
+                    part.initData(64).asByteBuffer().put(0, (byte) 1);
+                    part.setDataSizeToVerify(64);
+                    replier.reply(fresh);
+                }
+            });
+        } else if ("inPlace".equals(server)) {
             serverChannel.onMessageInPlace(Body.Which.GET_CACHE_REQ, (request, replier) -> replier.reply(response));
         } else {
             serverChannel.onMessage(Body.Which.GET_CACHE_REQ, (request, replier) -> replier.reply(response));
