@@ -66,6 +66,17 @@ final class Endpoints implements AutoCloseable {
         return codec(b);
     }
 
+    /** What a channel's blob would hold for an encoding: its parts, one after the other. */
+    static java.lang.foreign.MemorySegment payload(final dev.isthmus.struc.Codec.Encoded encoded) {
+        final java.lang.foreign.MemorySegment payload = java.lang.foreign.MemorySegment.ofArray(new byte[(int) encoded.length()]);
+        long at = 0;
+        for (final java.lang.foreign.MemorySegment part : encoded.parts()) {
+            java.lang.foreign.MemorySegment.copy(part, 0, payload, at, part.byteSize());
+            at += part.byteSize();
+        }
+        return payload;
+    }
+
     static CapnpCodec<Body.Reader, Body.Builder> codec(final StructuredChannel<Body.Reader, Body.Builder> channel) {
         if (channel.codec() instanceof CapnpCodec<Body.Reader, Body.Builder> codec) {
             return codec;

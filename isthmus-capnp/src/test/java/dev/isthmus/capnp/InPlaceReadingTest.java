@@ -31,14 +31,7 @@ class InPlaceReadingTest {
     /** What a channel's blob would hold: the encoded message's parts, one after the other. */
     private static MemorySegment payload(final CapnpCodec<Body.Reader, Body.Builder> codec,
                                          final CapnpOutgoing<Body.Builder> message) {
-        final Codec.Encoded encoded = codec.encode(message);
-        final MemorySegment payload = MemorySegment.ofArray(new byte[(int) encoded.length()]);
-        long at = 0;
-        for (final MemorySegment part : encoded.parts()) {
-            MemorySegment.copy(part, 0, payload, at, part.byteSize());
-            at += part.byteSize();
-        }
-        return payload;
+        return Endpoints.payload(codec.encode(message));
     }
 
     @Test

@@ -33,15 +33,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class InlineBuilderReuseTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
 
-    /** What a channel's blob would hold: the encoded message's parts, one after the other. */
     private static MemorySegment payload(final Codec.Encoded encoded) {
-        final MemorySegment payload = MemorySegment.ofArray(new byte[(int) encoded.length()]);
-        long at = 0;
-        for (final MemorySegment part : encoded.parts()) {
-            MemorySegment.copy(part, 0, payload, at, part.byteSize());
-            at += part.byteSize();
-        }
-        return payload;
+        return Endpoints.payload(encoded);
     }
 
     private static String fileName(final CapnpCodec<Body.Reader, Body.Builder> codec, final MemorySegment payload) {
