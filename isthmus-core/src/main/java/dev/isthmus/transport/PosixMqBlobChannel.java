@@ -78,7 +78,12 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * ({@code mq_timedsend}, {@code mq_timedreceive}) in slices of at most 100 ms. With only ten slots per
  * queue, a sleeping side is woken for almost every message, which costs tens of microseconds on virtual
  * machines: the retries keep a busy stream out of the kernel's sleep. They spin rather than yield: with
- * other programs keeping the processors busy, every yield would give one of them a whole time slice.
+ * other programs keeping the processors busy, every yield would give one of them a whole time slice. Each side
+ * learns from its waits: a spin that fails halves the next one, down to none (with a short probe every 64 waits),
+ * and a spin that succeeds doubles it back up to the budget. When the processors are all busy the peer is
+ * usually not running while this side spins, and the spin only takes the processor it needs: with two
+ * processor-bound programs beside it, a stream of ten million messages took 86 s with a fixed spin and 42 s
+ * learning, against 14 s on a quiet machine.
  * Whenever a call finds its queue full or empty it checks, at most once per {@link PosixMqOptions#livenessCheckIntervalNs()}, that the peer's process
  * (pid and start time, from its HELLO; watched through a pidfd, see {@link ProcessWatch}) still runs, and
  * whether the queue was marked closed: if the peer died, the receiver first gets every message it
@@ -117,7 +122,6 @@ public final class PosixMqBlobChannel implements BlobChannel {
     private final String rxName;
     private final int maxMessageLength;
     private final int capacity;
-    private final long spinBudgetNs;
     private final long livenessCheckIntervalNs;
     private final long sliceNs;
     private final long closeLingerNs;
@@ -161,9 +165,11 @@ public final class PosixMqBlobChannel implements BlobChannel {
     // Sending side only, under sendLock.
     private long txNextLivenessCheckNs;
     private int claimLength = NO_CLAIM;
+    private final AdaptiveSpin txSpin;
 
     // Receiving side only, under receiveLock.
     private long rxNextLivenessCheckNs;
+    private final AdaptiveSpin rxSpin;
     private boolean namesUnlinked;
     private boolean closeDeferred;
     /** This channel's counters: the send group written under sendLock, the receive group under receiveLock. */
@@ -182,7 +188,8 @@ public final class PosixMqBlobChannel implements BlobChannel {
         this.rxName = creator ? upName : downName;
         this.maxMessageLength = maxMessageLength;
         this.capacity = capacity;
-        this.spinBudgetNs = options.spinBudgetNs();
+        this.txSpin = new AdaptiveSpin(options.spinBudgetNs());
+        this.rxSpin = new AdaptiveSpin(options.spinBudgetNs());
         this.livenessCheckIntervalNs = options.livenessCheckIntervalNs();
         this.sliceNs = Math.min(SLICE_NS, livenessCheckIntervalNs);
         this.closeLingerNs = options.closeLingerNs();
@@ -699,14 +706,18 @@ public final class PosixMqBlobChannel implements BlobChannel {
 
     /** Under sendLock: {@link #sendData} once the queue was found full. */
     private boolean sendDataWaiting(final int length, final long timeoutNs, final long start) {
-        final long spin = Math.min(spinBudgetNs, timeoutNs);
-        while (System.nanoTime() - start < spin) {
-            // Spin, not yield: a yield hands the processor to any other runnable thread for a whole time
-            // slice (milliseconds), per message when another program keeps the processors busy.
-            Thread.onSpinWait();
-            if (PosixMq.send(txMqd, txBuffer, length, PRIORITY_DATA, txName) == 0) {
-                return true;
+        final long spin = txSpin.spinNs(timeoutNs);
+        if (spin > 0) {
+            while (System.nanoTime() - start < spin) {
+                // Spin, not yield: a yield hands the processor to any other runnable thread for a whole time
+                // slice (milliseconds), per message when another program keeps the processors busy.
+                Thread.onSpinWait();
+                if (PosixMq.send(txMqd, txBuffer, length, PRIORITY_DATA, txName) == 0) {
+                    txSpin.succeeded();
+                    return true;
+                }
             }
+            txSpin.failed();
         }
         while (true) {
             final long remaining = timeoutNs - (System.nanoTime() - start);
@@ -822,14 +833,18 @@ public final class PosixMqBlobChannel implements BlobChannel {
                 return count;
             }
             final long start = System.nanoTime();
-            final long spin = Math.min(spinBudgetNs, timeoutNs);
-            while (System.nanoTime() - start < spin) {
-                // Spin, not yield (see sendData).
-                Thread.onSpinWait();
-                count = drainOrDetectEnd(handler, limit);
-                if (count > 0 || closing) {
-                    return count;
+            final long spin = rxSpin.spinNs(timeoutNs);
+            if (spin > 0) {
+                while (System.nanoTime() - start < spin) {
+                    // Spin, not yield (see sendData).
+                    Thread.onSpinWait();
+                    count = drainOrDetectEnd(handler, limit);
+                    if (count > 0 || closing) {
+                        rxSpin.succeeded();
+                        return count;
+                    }
                 }
+                rxSpin.failed();
             }
             while (true) {
                 final long remaining = timeoutNs - (System.nanoTime() - start);

@@ -182,7 +182,9 @@ public final class PosixMqOptions {
          * Sets how long a waiting call retries without sleeping in the kernel, spinning between attempts
          * ({@link Thread#onSpinWait()}; a yield would hand a busy machine's other programs a whole time slice
          * per message). Retrying avoids a wake-up (tens of microseconds on virtual machines) when the peer
-         * answers quickly; each retry is a system call.
+         * answers quickly; each retry is a system call. This is the longest spin: a side whose spins keep failing
+         * (its peer is slow, or not running because the processors are busy) spins less, down to not at all,
+         * and back up to this budget once they succeed again.
          *
          * @param spinBudgetNs 0 (sleep at once) to 10 ms
          * @return this builder
