@@ -48,24 +48,35 @@ class SessionTest {
     @TempDir
     Path runDirectory;
 
-    private record Universe(ClientApp client, ServerApp server) {
+    /** A client app and a server app that allows it, both in this JVM. */
+    record Universe(ClientApp client, ServerApp server) {
     }
 
     private Universe universe(final PermissionLevel level, final ClientApp.Builder client) {
-        final ClientApp cli = client.build();
-        return new Universe(cli, ServerApp.builder("tsrv" + NAMES.incrementAndGet()).allowedClients(cli)
-            .permissions(level).runDirectory(runDirectory).build());
+        return universe(runDirectory, level, client);
     }
 
     private Universe universe() {
-        return universe(PermissionLevel.USER_ACCESS, ClientApp.builder("tcli" + NAMES.incrementAndGet()));
+        return universe(runDirectory);
+    }
+
+    /** {@return a new client app and a server app that allows it at user access, running in {@code runDirectory}} */
+    static Universe universe(final Path runDirectory) {
+        return universe(runDirectory, PermissionLevel.USER_ACCESS, ClientApp.builder("tcli" + NAMES.incrementAndGet()));
+    }
+
+    private static Universe universe(final Path runDirectory, final PermissionLevel level,
+                                     final ClientApp.Builder client) {
+        final ClientApp cli = client.build();
+        return new Universe(cli, ServerApp.builder("tsrv" + NAMES.incrementAndGet()).allowedClients(cli)
+            .permissions(level).runDirectory(runDirectory).build());
     }
 
     /**
      * Connects in the background while the server accepts in this thread; a client that fails makes this
      * fail at once with the client's exception, not after the accept timeout.
      */
-    private static Session[] connect(final Universe universe, final SessionServer server, final SessionOptions options) {
+    static Session[] connect(final Universe universe, final SessionServer server, final SessionOptions options) {
         final CompletableFuture<Session> client = CompletableFuture.supplyAsync(
             () -> ClientSession.connect(universe.client(), universe.server(), options));
         final long deadline = System.nanoTime() + TIMEOUT.toNanos();
