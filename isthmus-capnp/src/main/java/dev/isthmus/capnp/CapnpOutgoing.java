@@ -336,8 +336,20 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
             closed = true;
             root = null;
             if (allocator != null) {
-                for (final ShmBlock block : allocator.blocks()) {
-                    block.close();
+                final List<ShmBlock> blocks = allocator.blocks();
+                if (!blocks.isEmpty()) {
+                    // Each block holds one segment, written only up to the segment's used length (the builder
+                    // allocates words from the start, and writes nothing beyond them): the arena's next zeroed
+                    // allocation of the block clears only that much.
+                    final ByteBuffer[] segments = builder.getSegmentsForOutput();
+                    for (int i = 0; i < blocks.size(); i++) {
+                        final ShmBlock block = blocks.get(i);
+                        if (i < segments.length) {
+                            block.closeWritten(segments[i].limit());
+                        } else {
+                            block.close();
+                        }
+                    }
                 }
                 // A message that stayed inline hands its builder and heap segment, cleared, to the next one, if
                 // nothing can still be copying them out: every encoding was on this thread, whose sends have

@@ -35,14 +35,27 @@ final class Endpoints implements AutoCloseable {
     final StructuredChannel<Body.Reader, Body.Builder> a;
     final StructuredChannel<Body.Reader, Body.Builder> b;
 
-    private Endpoints(final Backing backing) {
+    private Endpoints(final Backing backing, final boolean sealed) {
         final int id = IDS.incrementAndGet();
         final String groupA = "ca" + id;
         final String groupB = "cb" + id;
-        arenaA = ShmArena.create(APP, groupA, id, ArenaOptions.defaults());
-        arenaB = ShmArena.create(APP, groupB, id, ArenaOptions.defaults());
-        viewOfA = ArenaView.of(APP, ProcessIdentity.current(), groupA, id, ArenaOptions.defaults());
-        viewOfB = ArenaView.of(APP, ProcessIdentity.current(), groupB, id, ArenaOptions.defaults());
+        if (sealed) {
+            // A session's arenas: sealed pools handed over by descriptor, returns through the borrower's ring.
+            final ArenaOptions options = ArenaOptions.defaults().withSealedPoolBytes(64L << 20);
+            arenaA = ShmArena.createSealed(APP, groupA, id, options);
+            arenaB = ShmArena.createSealed(APP, groupB, id, options);
+            viewOfA = ArenaView.createSealed(APP, ProcessIdentity.current(), groupA, id, options);
+            viewOfB = ArenaView.createSealed(APP, ProcessIdentity.current(), groupB, id, options);
+            viewOfA.attachPool(arenaA.poolDescriptor());
+            arenaA.attachReturns(viewOfA.returnsDescriptor());
+            viewOfB.attachPool(arenaB.poolDescriptor());
+            arenaB.attachReturns(viewOfB.returnsDescriptor());
+        } else {
+            arenaA = ShmArena.create(APP, groupA, id, ArenaOptions.defaults());
+            arenaB = ShmArena.create(APP, groupB, id, ArenaOptions.defaults());
+            viewOfA = ArenaView.of(APP, ProcessIdentity.current(), groupA, id, ArenaOptions.defaults());
+            viewOfB = ArenaView.of(APP, ProcessIdentity.current(), groupB, id, ArenaOptions.defaults());
+        }
         final ResourceName name = ResourceName.of(APP, "queue", "q" + id);
         final ShmBlobChannel blobA = ShmBlobChannel.create(name, ShmQueueOptions.defaults());
         final ShmBlobChannel blobB = ShmBlobChannel.open(name, ShmQueueOptions.defaults());
@@ -53,7 +66,12 @@ final class Endpoints implements AutoCloseable {
     }
 
     static Endpoints open(final Backing backing) {
-        return new Endpoints(backing);
+        return new Endpoints(backing, false);
+    }
+
+    /** Endpoints whose arenas are sealed, as a session's are. */
+    static Endpoints openSealed(final Backing backing) {
+        return new Endpoints(backing, true);
     }
 
     /** The codec of side A, for messages that are pre-built or inspected. */

@@ -195,4 +195,57 @@ class InlineBuilderReuseTest {
             assertTrue(bytes < 900, "a built, encoded and closed small request allocates " + bytes + " bytes");
         }
     }
+
+    /**
+     * A size-hinted message lives in an arena block that the next one reuses; closing it declares only the
+     * segment's used bytes written, so the arena clears only those. That declaration must cover every byte the
+     * message wrote, and the next message in the block must find every word beyond what it wrote zero (Cap'n
+     * Proto builds on zeroed memory) and encode exactly the bytes a heap builder does: after a message that
+     * filled the block, and after one that barely used it.
+     */
+    @Test
+    void shouldFindAReusedBlockZeroBeyondWhatTheLastSizedMessageWrote() {
+        // Sealed, as a session's: only there does the arena trust what the closing owner declares written.
+        try (Endpoints endpoints = Endpoints.openSealed(Backing.SESSION_SHM)) {
+            final CapnpCodec<Body.Reader, Body.Builder> codec = endpoints.codecA();
+            final org.capnproto.MessageBuilder heap = new org.capnproto.MessageBuilder();
+            fillSparse(heap.initRoot(Body.factory));
+            final java.nio.ByteBuffer expected = heap.getSegmentsForOutput()[0];
+            final MemorySegment expectedBytes = MemorySegment.ofBuffer(expected);
+            long blockOffset = -1;
+            long blockLength = 0;
+            for (int round = 0; round < 6; round++) {
+                try (CapnpOutgoing<Body.Builder> full = codec.newMessage(6000)) {
+                    // Every other round the block's earlier message was a sparse one: then only its words were
+                    // declared written.
+                    CacheMessages.response(full.root(), 0x5a5a + round, 4, 1400);
+                    assertEquals(1, full.segmentCount());
+                    blockOffset = full.blocks().getFirst().handle().offset();
+                    blockLength = full.blocks().getFirst().length();
+                }
+                // What the closed message declared written covers all it wrote: a zeroed allocation of its block
+                // straight from the arena is zero. (A Cap'n Proto message built next in the block would not show
+                // it: initialising its root zeroes the old message's tree, found through the old root pointer.)
+                final dev.isthmus.arena.ShmBlock probe = endpoints.arenaA.allocateZeroed(blockLength);
+                assertEquals(blockOffset, probe.handle().offset(), "round " + round + ": the message's block");
+                final MemorySegment probed = probe.segment();
+                assertEquals(-1, probed.mismatch(MemorySegment.ofArray(new byte[(int) probed.byteSize()])),
+                    "round " + round + ": the block of a closed message, allocated zeroed");
+                probe.closeWritten(0);
+                for (int sparse = 0; sparse < 2; sparse++) {
+                    try (CapnpOutgoing<Body.Builder> message = codec.newMessage(6000)) {
+                        fillSparse(message.root());
+                        final dev.isthmus.arena.ShmBlock block = message.blocks().getFirst();
+                        assertEquals(blockOffset, block.handle().offset(), "round " + round + ": the same block again");
+                        final MemorySegment bytes = block.segment();
+                        assertEquals(-1, bytes.asSlice(0, expected.limit()).mismatch(expectedBytes),
+                            "round " + round + ": the sparse message's words");
+                        final MemorySegment rest = bytes.asSlice(expected.limit());
+                        assertEquals(-1, rest.mismatch(MemorySegment.ofArray(new byte[(int) rest.byteSize()])),
+                            "round " + round + ": the block beyond the sparse message is zero");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -113,6 +113,13 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
      * in shared memory says is written for borrowers to check and never read back.
      */
     private final LongLongMap blocks = new LongLongMap(256);
+    /**
+     * Sealed, read-only pool: per block position, how many of its payload's first bytes may not be zero (beyond
+     * them it is zero: fresh from the kernel, or cleared, and written by no one since). Only this process writes
+     * that pool, and a holder can write only the length it was given, or declare less ({@link
+     * ShmBlock#closeWritten}); so a zeroed allocation clears only these bytes. Missing: the whole payload.
+     */
+    private final LongLongMap dirty = new LongLongMap(256);
     private Pool bumpPool;
     private long allocatedBytes;
     /** Where this arena's gauges go (a session's record), or null; written under this arena's lock. */
@@ -355,7 +362,18 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
             pool = pools.get((int) (encoded >>> 48));
             offset = encoded & (1L << 48) - 1;
             generation = generation(blocks.get(encoded));
-            if (zeroed) {
+            if (tracksDirty(space)) {
+                final long known = dirty.get(encoded);
+                final long dirtyBytes = known == LongLongMap.MISSING ? size - BLOCK_HEADER_LENGTH : known;
+                if (zeroed) {
+                    // Beyond dirtyBytes the payload is zero already; cleared, none of it is dirty but what the
+                    // new holder may write.
+                    pool.segment.asSlice(offset + BLOCK_HEADER_LENGTH, dirtyBytes).fill((byte) 0);
+                    dirty.put(encoded, length);
+                } else {
+                    dirty.put(encoded, Math.max(dirtyBytes, length));
+                }
+            } else if (zeroed) {
                 pool.segment.asSlice(offset + BLOCK_HEADER_LENGTH, length).fill((byte) 0);
             }
         } else {
@@ -385,6 +403,9 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
                 // Fresh, but the peer maps this pool read-write and may have written here already.
                 pool.segment.asSlice(offset + BLOCK_HEADER_LENGTH, length).fill((byte) 0);
             }
+            if (tracksDirty(space)) {
+                dirty.put(encode(pool.index, offset), length);
+            }
         }
         blocks.put(encode(pool.index, offset), meta(generation, sizeClass, ALLOCATED | OWNER_HELD));
         // For borrowers to check; a peer may overwrite any of it, and this arena never reads it back.
@@ -400,6 +421,11 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
             stats.set(dev.isthmus.stat.StatKind.Session.ARENA_BYTES_IN_USE, allocatedBytes);
         }
         return new ShmBlock(this, segment, pool.index, generation, offset, length);
+    }
+
+    /** {@return whether {@link #dirty} is kept for blocks of {@code space}}: a sealed arena's read-only pool */
+    private boolean tracksDirty(final int space) {
+        return sealed && space == READ_ONLY_POOL;
     }
 
     private static long meta(final int generation, final int sizeClass, final long state) {
@@ -477,6 +503,14 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
         final long meta = blocks.get(key);
         if (meta == LongLongMap.MISSING || (meta & OWNER_HELD) == 0 || generation(meta) != block.generation()) {
             return;
+        }
+        if (tracksDirty(block.poolIndex()) && block.writtenBytes() < block.length()) {
+            // The holder wrote less than it was given: the rest is as zero as it was at allocation, when the
+            // dirty bytes beyond the length were cleared (zeroed) or recorded (kept as the larger).
+            final long known = dirty.get(key);
+            if (known != LongLongMap.MISSING && known <= block.length()) {
+                dirty.put(key, block.writtenBytes());
+            }
         }
         if (sealed ? lends(meta) == 0 : lastReference || (meta & RETURNED) != 0) {
             free(key, meta);

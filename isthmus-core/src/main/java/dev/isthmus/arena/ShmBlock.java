@@ -89,6 +89,8 @@ public final class ShmBlock implements AutoCloseable {
     private MemorySegment payload;
     @SuppressWarnings("unused") // through CLOSED
     private volatile boolean closed;
+    /** What {@link #closeWritten} declared written, or -1: all of {@link #length()} may have been. */
+    private long writtenBytes = -1;
 
     ShmBlock(final Releaser releaser, final MemorySegment pool, final int poolIndex, final int generation,
              final long offset, final long length) {
@@ -293,6 +295,35 @@ public final class ShmBlock implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /**
+     * Drops this reference as {@link #close()} does, telling the block's owner that since the block was allocated
+     * nothing was written to its payload beyond the first {@code bytes}: a later {@link ShmArena#allocateZeroed}
+     * of the same block then clears only those, not the whole length asked for (a Cap'n Proto message of a few
+     * hundred bytes in an 8 KiB block clears a few lines, not 128). Only the owner's reference of a block of a
+     * sealed arena's read-only pool, which no other process can write, uses it; for any other block, and if
+     * {@code bytes} is beyond {@link #length()}, this is {@link #close()}. Writing beyond {@code bytes} before,
+     * or through a view of the payload kept after this call, leaves bytes that a later zeroed allocation may
+     * hand out as they are.
+     *
+     * @param bytes how many payload bytes, from the first, may have been written; at least 0
+     * @throws IllegalArgumentException if {@code bytes} is negative
+     */
+    public void closeWritten(final long bytes) {
+        if (bytes < 0) {
+            throw new IllegalArgumentException("bytes=" + bytes + " must be >= 0");
+        }
+        if (bytes < length) {
+            // Plain write, read by the releaser in close() on this thread.
+            writtenBytes = bytes;
+        }
+        close();
+    }
+
+    /** {@return the payload bytes that may have been written: what {@link #closeWritten} declared, else the length} */
+    long writtenBytes() {
+        return writtenBytes < 0 ? length : writtenBytes;
     }
 
     @Override
