@@ -248,4 +248,37 @@ class InlineBuilderReuseTest {
             }
         }
     }
+
+    /**
+     * A message that outgrows its heap segment is spilled to a block the arena hands out uncleared; the next
+     * spilled message in that block, using a few words of it, must not make the first one's bytes look zero to
+     * a zeroed allocation of the block (a small {@code SharedData} object, say).
+     */
+    @Test
+    void shouldLeaveTheBytesOfAnEarlierSpilledMessageToBeClearedInItsBlock() {
+        try (Endpoints endpoints = Endpoints.openSealed(Backing.SESSION_SHM)) {
+            final CapnpCodec<Body.Reader, Body.Builder> codec = endpoints.codecA();
+            final long spilledOffset;
+            try (CapnpOutgoing<Body.Builder> first = codec.newMessage()) {
+                // Most of the heap segment used, and a second segment: the first is copied to its block.
+                CacheMessages.response(first.root(), 0x1111, 2, 700);
+                first.seal();
+                assertEquals(2, first.segmentCount());
+                spilledOffset = first.blocks().getFirst().handle().offset();
+            }
+            try (CapnpOutgoing<Body.Builder> second = codec.newMessage()) {
+                // The root in the heap segment, its data in a second segment: the first uses a few words.
+                second.root().initGetCacheRsp().initFileParts(1).get(0).initData(4000);
+                second.seal();
+                assertEquals(2, second.segmentCount());
+                assertEquals(spilledOffset, second.blocks().getFirst().handle().offset(), "the same spilled block");
+            }
+            try (dev.isthmus.arena.ShmBlock probe = endpoints.arenaA.allocateZeroed(1000)) {
+                assertEquals(spilledOffset, probe.handle().offset(), "the spilled block");
+                final MemorySegment bytes = probe.segment();
+                final long mismatch = bytes.mismatch(MemorySegment.ofArray(new byte[(int) bytes.byteSize()]));
+                assertEquals(-1, mismatch, "byte " + mismatch + " of a zeroed allocation is not zero");
+            }
+        }
+    }
 }

@@ -115,11 +115,16 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
     private final LongLongMap blocks = new LongLongMap(256);
     /**
      * Sealed, read-only pool: per block position, how many of its payload's first bytes may not be zero (beyond
-     * them it is zero: fresh from the kernel, or cleared, and written by no one since). Only this process writes
-     * that pool, and a holder can write only the length it was given, or declare less ({@link
-     * ShmBlock#closeWritten}); so a zeroed allocation clears only these bytes. Missing: the whole payload.
+     * them it is zero: fresh from the kernel, or cleared, and written by no one since), shifted left by one, with
+     * {@link #DECLARABLE} set if the block was handed out all zero (fresh or zeroed). Only this process writes
+     * that pool, and a holder can write only the length it was given; a holder of a block handed out all zero
+     * may declare it wrote less ({@link ShmBlock#closeWritten}); so a zeroed allocation clears only these bytes.
+     * (A block handed out as it was keeps its earlier holders' bytes, which no declaration of its new holder can
+     * vouch for.) Missing: the whole payload.
      */
     private final LongLongMap dirty = new LongLongMap(256);
+    /** {@link #dirty}: the holder's declaration may lower the count. */
+    private static final long DECLARABLE = 1;
     private Pool bumpPool;
     private long allocatedBytes;
     /** Where this arena's gauges go (a session's record), or null; written under this arena's lock. */
@@ -364,14 +369,15 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
             generation = generation(blocks.get(encoded));
             if (tracksDirty(space)) {
                 final long known = dirty.get(encoded);
-                final long dirtyBytes = known == LongLongMap.MISSING ? size - BLOCK_HEADER_LENGTH : known;
+                final long dirtyBytes = known == LongLongMap.MISSING ? size - BLOCK_HEADER_LENGTH : known >>> 1;
                 if (zeroed) {
                     // Beyond dirtyBytes the payload is zero already; cleared, none of it is dirty but what the
-                    // new holder may write.
+                    // new holder may write, and what it declares is all there is.
                     pool.segment.asSlice(offset + BLOCK_HEADER_LENGTH, dirtyBytes).fill((byte) 0);
-                    dirty.put(encoded, length);
+                    dirty.put(encoded, length << 1 | DECLARABLE);
                 } else {
-                    dirty.put(encoded, Math.max(dirtyBytes, length));
+                    // Handed out as it is: the earlier holders' bytes stay, whatever this holder declares.
+                    dirty.put(encoded, Math.max(dirtyBytes, length) << 1);
                 }
             } else if (zeroed) {
                 pool.segment.asSlice(offset + BLOCK_HEADER_LENGTH, length).fill((byte) 0);
@@ -404,7 +410,8 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
                 pool.segment.asSlice(offset + BLOCK_HEADER_LENGTH, length).fill((byte) 0);
             }
             if (tracksDirty(space)) {
-                dirty.put(encode(pool.index, offset), length);
+                // Fresh from the kernel, zero (the pool is the owner's alone to write): a declaration is all there is.
+                dirty.put(encode(pool.index, offset), length << 1 | DECLARABLE);
             }
         }
         blocks.put(encode(pool.index, offset), meta(generation, sizeClass, ALLOCATED | OWNER_HELD));
@@ -505,11 +512,10 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
             return;
         }
         if (tracksDirty(block.poolIndex()) && block.writtenBytes() < block.length()) {
-            // The holder wrote less than it was given: the rest is as zero as it was at allocation, when the
-            // dirty bytes beyond the length were cleared (zeroed) or recorded (kept as the larger).
+            // The holder of a block handed out all zero wrote less than it was given: the rest is still zero.
             final long known = dirty.get(key);
-            if (known != LongLongMap.MISSING && known <= block.length()) {
-                dirty.put(key, block.writtenBytes());
+            if (known != LongLongMap.MISSING && (known & DECLARABLE) != 0) {
+                dirty.put(key, block.writtenBytes() << 1 | DECLARABLE);
             }
         }
         if (sealed ? lends(meta) == 0 : lastReference || (meta & RETURNED) != 0) {

@@ -302,10 +302,11 @@ public final class ShmBlock implements AutoCloseable {
      * nothing was written to its payload beyond the first {@code bytes}: a later {@link ShmArena#allocateZeroed}
      * of the same block then clears only those, not the whole length asked for (a Cap'n Proto message of a few
      * hundred bytes in an 8 KiB block clears a few lines, not 128). Only the owner's reference of a block of a
-     * sealed arena's read-only pool, which no other process can write, uses it; for any other block, and if
-     * {@code bytes} is beyond {@link #length()}, this is {@link #close()}. Writing beyond {@code bytes} before,
-     * or through a view of the payload kept after this call, leaves bytes that a later zeroed allocation may
-     * hand out as they are.
+     * sealed arena's read-only pool, which no other process can write, uses it, and only if the block was
+     * allocated zeroed or fresh (one from {@link ShmArena#allocate} may hold an earlier holder's bytes, which this
+     * holder cannot vouch for); for any other block, and if {@code bytes} is beyond {@link #length()}, this is
+     * {@link #close()}. Writing beyond {@code bytes} before, or through a view of the payload kept after this
+     * call, leaves bytes that a later zeroed allocation may hand out as they are.
      *
      * @param bytes how many payload bytes, from the first, may have been written; at least 0
      * @throws IllegalArgumentException if {@code bytes} is negative

@@ -115,6 +115,28 @@ class ArenaZeroingTest {
         }
     }
 
+    /**
+     * A block handed out as it was ({@code allocate}, not zeroed) keeps its earlier holder's bytes: its new holder
+     * declaring truly that it wrote only a few cannot vouch for them, at any length of the same size class.
+     */
+    @Test
+    void shouldNotLetTheHolderOfABlockHandedOutUnclearedVouchForItsEarlierBytes() {
+        for (final long second : new long[] {LARGE, SMALL, LARGE - 8}) {
+            try (Pair pair = pair()) {
+                final ShmBlock first = pair.arena().allocate(LARGE);
+                first.segment().fill((byte) 0x5a);
+                first.close();
+                final ShmBlock uncleared = reuse(pair.arena(), first, second, false);
+                assertEquals(0x5a, uncleared.segment().get(JAVA_BYTE, 100), "handed out as it was");
+                uncleared.segment().asSlice(0, 16).fill((byte) 1);
+                uncleared.closeWritten(16);
+                try (ShmBlock again = reuse(pair.arena(), uncleared, LARGE, true)) {
+                    assertZero(again, "after an uncleared holder of " + second + " bytes declared 16");
+                }
+            }
+        }
+    }
+
     /** A block lent and returned after its owner closed it, declaring what it wrote, comes back zero. */
     @Test
     void shouldUseTheDeclarationOfAnOwnerThatClosedBeforeTheBorrowerReturned() {
