@@ -125,6 +125,11 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
     private final LongLongMap dirty = new LongLongMap(256);
     /** {@link #dirty}: the holder's declaration may lower the count. */
     private static final long DECLARABLE = 1;
+    /**
+     * Per block position, the payload length its current (or last) holder was given: {@link #resolve} hands out
+     * no more, so nothing writes a block beyond what {@link #dirty} counts.
+     */
+    private final LongLongMap lengths = new LongLongMap(256);
     private Pool bumpPool;
     private long allocatedBytes;
     /** Where this arena's gauges go (a session's record), or null; written under this arena's lock. */
@@ -415,6 +420,7 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
             }
         }
         blocks.put(encode(pool.index, offset), meta(generation, sizeClass, ALLOCATED | OWNER_HELD));
+        lengths.put(encode(pool.index, offset), length);
         // For borrowers to check; a peer may overwrite any of it, and this arena never reads it back.
         final MemorySegment segment = pool.segment;
         segment.set(JAVA_INT, offset + BLOCK_GENERATION_OFFSET, generation);
@@ -710,7 +716,8 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
      * @param handle a handle of a block of this arena, as {@link ShmBlock#handle(long)} made it
      * @return the first {@code handle.length()} bytes of the block's payload
      * @throws dev.isthmus.CorruptDataException if the handle names no block of this arena that is allocated
-     *                                          with its generation, or is longer than the block
+     *                                          with its generation, or is longer than the length the block
+     *                                          was allocated with
      * @throws IllegalStateException            if the arena is closed
      */
     public synchronized MemorySegment resolve(final ShmHandle handle) {
@@ -727,10 +734,12 @@ public final class ShmArena implements AutoCloseable, ShmBlock.Releaser {
                 + group + (meta == LongLongMap.MISSING ? "" : " (stale: the block is now generation "
                 + generation(meta) + (((meta & ALLOCATED) == 0) ? ", free)" : ")")));
         }
-        final long capacity = (1L << sizeClass(meta)) - BLOCK_HEADER_LENGTH;
-        if (handle.length() < 0 || handle.length() > capacity) {
+        // What the block was allocated with, not its capacity: bytes beyond it were given to no one, and a zeroed
+        // reuse need not clear them.
+        final long length = lengths.get(encode(index, offset));
+        if (handle.length() < 0 || handle.length() > length) {
             throw new dev.isthmus.CorruptDataException("handle " + handle + " of arena " + group + " is longer than"
-                + " its block's " + capacity + " bytes");
+                + " its block's " + length + " bytes");
         }
         return pool.segment.asSlice(offset + BLOCK_HEADER_LENGTH, handle.length());
     }

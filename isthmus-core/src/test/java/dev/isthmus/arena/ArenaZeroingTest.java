@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A zeroed allocation that reuses a block is zero over the whole length asked for, however the block's earlier
@@ -133,6 +134,28 @@ class ArenaZeroingTest {
                 try (ShmBlock again = reuse(pair.arena(), uncleared, LARGE, true)) {
                     assertZero(again, "after an uncleared holder of " + second + " bytes declared 16");
                 }
+            }
+        }
+    }
+
+    /**
+     * {@code resolve} hands out no more of a block than it was allocated with (a handle is a public record, and
+     * shared data may carry one a peer wrote): bytes beyond that length were given to no one, so a zeroed reuse
+     * that does not clear them is right.
+     */
+    @Test
+    void shouldResolveNoMoreOfABlockThanItWasAllocatedWith() {
+        try (Pair pair = pair()) {
+            final ShmBlock block = pair.arena().allocateZeroed(300);
+            final ShmHandle handle = block.handle();
+            assertEquals(300, pair.arena().resolve(handle).byteSize());
+            final dev.isthmus.CorruptDataException refused = assertThrows(dev.isthmus.CorruptDataException.class,
+                () -> pair.arena().resolve(new ShmHandle(handle.pool(), handle.generation(), handle.offset(), 448)));
+            assertTrue(refused.getMessage().contains("longer than its block's 300 bytes"), refused.getMessage());
+            block.close();
+            try (ShmBlock again = reuse(pair.arena(), block, 448, true)) {
+                assertZero(again, "a longer reuse of the block");
+                assertEquals(448, pair.arena().resolve(again.handle()).byteSize());
             }
         }
     }
