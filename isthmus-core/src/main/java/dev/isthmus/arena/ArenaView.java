@@ -101,6 +101,12 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
     private long[] pendingReturns = new long[0];
     private int pendingCount;
     private long returnsPublished;
+    /**
+     * Sealed: the owner's count of entries taken back, as last read. The ring has room for the entries before
+     * {@code returnsConsumedSeen + RING_CAPACITY} at least; the owner's count is read again only when that is not
+     * enough, so a return does not pull in the line the owner writes at every read of the ring.
+     */
+    private long returnsConsumedSeen;
     private long droppedReturns;
     /** The most returns a sealed view keeps waiting for room in its ring: 512 KiB of entries. */
     static final int MAX_PENDING_RETURNS = 1 << 16;
@@ -534,9 +540,14 @@ public final class ArenaView implements AutoCloseable, ShmBlock.Releaser {
             pendingReturns[pendingCount++] = entry;
         }
         final MemorySegment ring = returns.segment();
-        // acquire: pairs with the owner's putLongRelease(RETURNS_CONSUMED) after it read the entries. A lying
-        // owner only loses its own returns.
-        final long consumed = getLongAcquire(pools.getFirst().segment(), RETURNS_CONSUMED_OFFSET);
+        long consumed = returnsConsumedSeen;
+        if (returnsPublished + pendingCount - consumed > RING_CAPACITY) {
+            // acquire: pairs with the owner's putLongRelease(RETURNS_CONSUMED) after it read the entries; a slot
+            // is written again only once a count read this way says its entry was read. A lying owner only loses
+            // its own returns.
+            consumed = getLongAcquire(pools.getFirst().segment(), RETURNS_CONSUMED_OFFSET);
+            returnsConsumedSeen = consumed;
+        }
         int sent = 0;
         while (sent < pendingCount && returnsPublished - consumed < RING_CAPACITY) {
             ring.set(JAVA_LONG, RING_ENTRIES_OFFSET + (returnsPublished & RING_CAPACITY - 1) * 8, pendingReturns[sent++]);
