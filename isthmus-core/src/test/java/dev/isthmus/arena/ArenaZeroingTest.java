@@ -4,11 +4,9 @@
  */
 package dev.isthmus.arena;
 
-import dev.isthmus.shm.ProcessIdentity;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.atomic.AtomicInteger;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -21,28 +19,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * zero, which for a block of a sealed arena's read-only pool is only what was written or could have been.
  */
 class ArenaZeroingTest {
-    private static final AtomicInteger GROUPS = new AtomicInteger();
-    private static final ArenaOptions OPTIONS = ArenaOptions.defaults().withSealedPoolBytes(16L << 20);
     /** A payload length whose block (8 KiB) also holds {@link #SMALL}: both come from the same free list. */
     private static final long LARGE = 8192 - ArenaDescriptor.BLOCK_HEADER_LENGTH;
     private static final long SMALL = 5000;
-
-    private record Pair(ShmArena arena, ArenaView view) implements AutoCloseable {
-        @Override
-        public void close() {
-            view.close();
-            arena.close();
-        }
-    }
-
-    private static Pair pair() {
-        final String group = "zero" + GROUPS.incrementAndGet();
-        final ShmArena arena = ShmArena.createSealed("arenazero", group, 3, OPTIONS);
-        final ArenaView view = ArenaView.createSealed("arenazero", ProcessIdentity.current(), group, 3, OPTIONS);
-        view.attachPool(arena.poolDescriptor());
-        arena.attachReturns(view.returnsDescriptor());
-        return new Pair(arena, view);
-    }
 
     private static void assertZero(final ShmBlock block, final String what) {
         final MemorySegment payload = block.segment();
@@ -59,7 +38,7 @@ class ArenaZeroingTest {
 
     @Test
     void shouldClearWhatAPlainCloseMayHaveLeftWritten() {
-        try (Pair pair = pair()) {
+        try (SealedArenaTest.Pair pair = SealedArenaTest.pair()) {
             final ShmBlock first = pair.arena().allocateZeroed(LARGE);
             first.segment().fill((byte) 0x5a);
             first.close();
@@ -71,7 +50,7 @@ class ArenaZeroingTest {
 
     @Test
     void shouldClearWhatWasDeclaredWrittenAndFindTheRestZero() {
-        try (Pair pair = pair()) {
+        try (SealedArenaTest.Pair pair = SealedArenaTest.pair()) {
             ShmBlock block = pair.arena().allocateZeroed(LARGE);
             for (int round = 1; round <= 20; round++) {
                 final long written = 8L * round * round;
@@ -91,7 +70,7 @@ class ArenaZeroingTest {
      */
     @Test
     void shouldKeepTheBytesOfAnEarlierLongerHolderDirtyUntilCleared() {
-        try (Pair pair = pair()) {
+        try (SealedArenaTest.Pair pair = SealedArenaTest.pair()) {
             final ShmBlock large = pair.arena().allocate(LARGE);
             large.segment().fill((byte) 0x33);
             large.close();
@@ -101,7 +80,7 @@ class ArenaZeroingTest {
                 assertZero(again, "after a large holder wrote it all and a small one declared nothing");
             }
         }
-        try (Pair pair = pair()) {
+        try (SealedArenaTest.Pair pair = SealedArenaTest.pair()) {
             final ShmBlock large = pair.arena().allocate(LARGE);
             large.segment().fill((byte) 0x44);
             large.closeWritten(LARGE);
@@ -123,7 +102,7 @@ class ArenaZeroingTest {
     @Test
     void shouldNotLetTheHolderOfABlockHandedOutUnclearedVouchForItsEarlierBytes() {
         for (final long second : new long[] {LARGE, SMALL, LARGE - 8}) {
-            try (Pair pair = pair()) {
+            try (SealedArenaTest.Pair pair = SealedArenaTest.pair()) {
                 final ShmBlock first = pair.arena().allocate(LARGE);
                 first.segment().fill((byte) 0x5a);
                 first.close();
@@ -145,7 +124,7 @@ class ArenaZeroingTest {
      */
     @Test
     void shouldResolveNoMoreOfABlockThanItWasAllocatedWith() {
-        try (Pair pair = pair()) {
+        try (SealedArenaTest.Pair pair = SealedArenaTest.pair()) {
             final ShmBlock block = pair.arena().allocateZeroed(300);
             final ShmHandle handle = block.handle();
             assertEquals(300, pair.arena().resolve(handle).byteSize());
@@ -163,7 +142,7 @@ class ArenaZeroingTest {
     /** A block lent and returned after its owner closed it, declaring what it wrote, comes back zero. */
     @Test
     void shouldUseTheDeclarationOfAnOwnerThatClosedBeforeTheBorrowerReturned() {
-        try (Pair pair = pair()) {
+        try (SealedArenaTest.Pair pair = SealedArenaTest.pair()) {
             final ShmBlock block = pair.arena().allocateZeroed(LARGE);
             block.segment().asSlice(0, 300).fill((byte) 7);
             final ShmHandle lent = block.lend();
@@ -182,7 +161,7 @@ class ArenaZeroingTest {
     /** The peer may write a peer-writable block at any time: whatever the owner declares, it is cleared whole. */
     @Test
     void shouldIgnoreTheDeclarationForABlockThePeerMayWrite() {
-        try (Pair pair = pair()) {
+        try (SealedArenaTest.Pair pair = SealedArenaTest.pair()) {
             final ShmBlock block = pair.arena().allocatePeerWritable(LARGE);
             block.segment().fill((byte) 0x77);
             block.closeWritten(0);
@@ -195,7 +174,7 @@ class ArenaZeroingTest {
 
     @Test
     void shouldTreatADeclarationBeyondTheLengthAsAPlainCloseAndRefuseANegativeOne() {
-        try (Pair pair = pair()) {
+        try (SealedArenaTest.Pair pair = SealedArenaTest.pair()) {
             final ShmBlock block = pair.arena().allocateZeroed(SMALL);
             assertThrows(IllegalArgumentException.class, () -> block.closeWritten(-1));
             block.segment().fill((byte) 9);

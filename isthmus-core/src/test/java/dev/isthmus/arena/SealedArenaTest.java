@@ -38,7 +38,8 @@ class SealedArenaTest {
     private static final AtomicInteger GROUPS = new AtomicInteger();
     private static final ArenaOptions OPTIONS = ArenaOptions.defaults().withSealedPoolBytes(64L << 20);
 
-    private record Pair(ShmArena arena, ArenaView view) implements AutoCloseable {
+    /** A sealed arena and a view of it, attached to each other as a session attaches them. */
+    record Pair(ShmArena arena, ArenaView view) implements AutoCloseable {
         @Override
         public void close() {
             view.close();
@@ -46,7 +47,7 @@ class SealedArenaTest {
         }
     }
 
-    private static Pair pair() {
+    static Pair pair() {
         final String group = "z" + GROUPS.incrementAndGet();
         final ShmArena arena = ShmArena.createSealed("sealarena", group, 3, OPTIONS);
         final ArenaView view = ArenaView.createSealed("sealarena", ProcessIdentity.current(), group, 3, OPTIONS);
