@@ -53,7 +53,9 @@ import java.util.stream.Stream;
  * modes: classic; zero-copy with the server spinning, the client verifying each response between requests
  * (sizes and a sample of hashes, about 1 ms from 1 MiB up); the same back to back, without verification;
  * and zero-copy with the server asleep between requests. The zero-copy modes run in several sweeps over all
- * sizes, interleaved, and report the p50 and p99 of every request and the spread of the sweeps' p50s.
+ * sizes, interleaved, and report the p50 and p99 of every request and the spread of the sweeps' p50s. The
+ * server-asleep figures come with their baseline from the same sweeps: right after each size's requests, as
+ * many futex wake-ups of a thread that has slept as long as the server did between them.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
     description = {"The cache perf demo: files of 100 KiB .. 1 GiB from a cache server in another JVM.",
@@ -161,16 +163,16 @@ public final class DemoCommand implements Callable<Integer> {
                 ThreadAffinity.pinToAllowed(0);
                 machine.put("requesting_thread_priority_raised", ThreadAffinity.raiseCurrentThreadPriority());
                 final long smallest = bytes.stream().mapToLong(Long::longValue).min().orElseThrow();
-                final long[] wakeUps = FutexWakeProbe.measure(2_000);
+                final long[] wakeUps = FutexWakeProbe.measure(2_000, TimeUnit.MICROSECONDS.toNanos(300));
                 machine.put("futex_wake_up_p50_ns", Math.round(Stats.median(toDoubles(wakeUps))));
                 machine.put("futex_wake_up_p99_ns", Math.round(Stats.percentile(99, toDoubles(wakeUps))));
                 // Each mode in a phase of its own, zero-copy first, so that neither measures the other's
                 // garbage. The JIT compiles the request paths in the background for many thousands of requests:
                 // on two cores its threads would take turns with the spinning ones. Warm up every path first.
                 for (final Mode mode : zeroCopyModes) {
-                    run(mode, smallest, digest, jitWarmup, 0);
+                    run(mode, smallest, digest, jitWarmup, 0, null);
                     for (final long size : bytes) {
-                        run(mode, size, digest, Math.max(warmup, zeroCopyRequests), 0);
+                        run(mode, size, digest, Math.max(warmup, zeroCopyRequests), 0, null);
                     }
                     quiet();
                 }
@@ -181,20 +183,33 @@ public final class DemoCommand implements Callable<Integer> {
                         zeroCopyNs.get(mode.key).put(size, new long[sweeps][]);
                     }
                 }
+                // The asleep server's baseline: futex wake-ups after as long a quiet as that server had between
+                // requests of the size, measured right after them in every sweep.
+                final Mode asleepMode = zeroCopyModes.getLast();
+                final Map<Long, WakeUps> wakeUpsAfterSameQuiet = new LinkedHashMap<>();
+                for (final long size : bytes) {
+                    wakeUpsAfterSameQuiet.put(size, new WakeUps(new long[sweeps], new long[sweeps][]));
+                }
                 // Every page the request paths allocate on from now on has been touched once (see HeapWarmup),
                 // then one whole sweep untimed: what the collection and the last compilations leave running
                 // settles before the first timed request.
                 HeapWarmup.touchYoungGeneration(2, 32L << 30);
                 for (final Mode mode : zeroCopyModes) {
                     for (final long size : bytes) {
-                        run(mode, size, digest, warmup + zeroCopyRequests, 0);
+                        run(mode, size, digest, warmup + zeroCopyRequests, 0, null);
                     }
                     quiet();
                 }
                 for (int sweep = 0; sweep < sweeps; sweep++) {
                     for (final Mode mode : zeroCopyModes) {
                         for (final long size : bytes) {
-                            zeroCopyNs.get(mode.key).get(size)[sweep] = run(mode, size, digest, warmup, zeroCopyRequests);
+                            final long[] gaps = new long[zeroCopyRequests];
+                            zeroCopyNs.get(mode.key).get(size)[sweep] = run(mode, size, digest, warmup, zeroCopyRequests, gaps);
+                            if (mode == asleepMode) {
+                                final long quiet = median(gaps);
+                                wakeUpsAfterSameQuiet.get(size).quietNs[sweep] = quiet;
+                                wakeUpsAfterSameQuiet.get(size).ns[sweep] = FutexWakeProbe.measure(zeroCopyRequests, quiet);
+                            }
                         }
                         quiet();
                     }
@@ -203,11 +218,12 @@ public final class DemoCommand implements Callable<Integer> {
                         out.flush();
                     }
                 }
-                run(classicMode, smallest, digest, Math.max(1, jitWarmup / 10), 0);
+                run(classicMode, smallest, digest, Math.max(1, jitWarmup / 10), 0, null);
                 for (final long size : bytes) {
                     System.gc();
-                    final long[] classicNs = run(classicMode, size, digest, warmup, requests);
-                    final Map<String, Object> result = result(size, classicNs, zeroCopyModes, zeroCopyNs);
+                    final long[] classicNs = run(classicMode, size, digest, warmup, requests, null);
+                    final Map<String, Object> result = result(size, classicNs, zeroCopyModes, zeroCopyNs,
+                        wakeUpsAfterSameQuiet.get(size));
                     results.add(result);
                     if (!json) {
                         out.printf(Locale.ROOT, "  %-8s classic p50 %12s   zero-copy p50 %10s   %10.1fx   verified%n",
@@ -265,13 +281,23 @@ public final class DemoCommand implements Callable<Integer> {
             .reuseReceiveBuffer(reuse).build();
     }
 
+    /**
+     * Runs {@code untimed} then {@code timed} requests of a file.
+     *
+     * @param gaps null, or where to put, for each timed request, how long after the last response was read it
+     *             was sent, or 0 for the first request of the run
+     * @return each timed request's round trip in nanoseconds
+     */
     private static long[] run(final Mode mode, final long size, final MessageDigest digest, final int untimed,
-                              final int timed) {
+                              final int timed, final long[] gaps) {
         final long[] timings = new long[timed];
         final boolean verifyEach = mode.between == Between.VERIFY;
         final TimedRead read = new TimedRead(size, digest);
         for (int i = -untimed; i < timed; i++) {
             read.start = System.nanoTime();
+            if (gaps != null && i >= 0) {
+                gaps[i] = i > -untimed ? read.start - read.readAt : 0;
+            }
             // Every part's size and a spread sample of hashes of every timed response (back to back: of the
             // first), every hash of the first one (files up to 10 MiB); untimed ones now and then.
             read.check = i == 0 ? TimedRead.EVERY_PART : i > 0 && verifyEach || i % 100 == 0 ? TimedRead.SAMPLE
@@ -307,6 +333,7 @@ public final class DemoCommand implements Callable<Integer> {
         long start;
         int check;
         long elapsed;
+        long readAt;
         String problem;
 
         TimedRead(final long size, final MessageDigest digest) {
@@ -318,7 +345,8 @@ public final class DemoCommand implements Callable<Integer> {
         public Void apply(final CacheDemo.Body.Reader response) {
             final CacheDemo.GetCacheRsp.Reader root = response.getGetCacheRsp();
             final int parts = root.getFileParts().size();
-            elapsed = System.nanoTime() - start;
+            readAt = System.nanoTime();
+            elapsed = readAt - start;
             problem = check == NONE ? null : verify(root, parts, size, digest, check == EVERY_PART);
             return null;
         }
@@ -372,8 +400,24 @@ public final class DemoCommand implements Callable<Integer> {
         return null;
     }
 
+    /**
+     * Futex wake-ups measured after each sweep's server-asleep requests of one size.
+     *
+     * @param quietNs per sweep, the quiet before each wake-up: the median time between a response read and
+     *                the next request in that sweep
+     * @param ns      per sweep, the wake-ups
+     */
+    private record WakeUps(long[] quietNs, long[][] ns) {
+    }
+
+    /** {@return the median of the values that are not 0, or 0 if all are} */
+    private static long median(final long[] values) {
+        final long[] gaps = java.util.Arrays.stream(values).filter(v -> v != 0).toArray();
+        return gaps.length == 0 ? 0 : Math.round(Stats.median(toDoubles(gaps)));
+    }
+
     private Map<String, Object> result(final long size, final long[] classicNs, final List<Mode> zeroCopyModes,
-                                       final Map<String, Map<Long, long[][]>> zeroCopyNs) {
+                                       final Map<String, Map<Long, long[][]>> zeroCopyNs, final WakeUps wakeUps) {
         final Map<String, Object> result = new LinkedHashMap<>();
         result.put("size_bytes", size);
         final double classicP50 = Stats.median(toDoubles(classicNs));
@@ -396,6 +440,25 @@ public final class DemoCommand implements Callable<Integer> {
         result.put("ratio", classicP50 / Math.max(1, zeroCopyP50));
         // What the server's sleep costs: asleep minus spinning, both verifying between requests.
         result.put("wake_up_estimate_ns", (Long) result.get("zero_copy_server_asleep_p50_ns") - zeroCopyP50);
+        // The futex wake-up after as much quiet as the asleep server had, and what the server costs above it.
+        final double[] wakeAll = toDoubles(java.util.Arrays.stream(wakeUps.ns).flatMapToLong(java.util.Arrays::stream).toArray());
+        final long wakeP50 = Math.round(Stats.median(wakeAll));
+        final List<Long> wakeSweepP50s = new ArrayList<>();
+        for (final long[] sweep : wakeUps.ns) {
+            wakeSweepP50s.add(Math.round(Stats.median(toDoubles(sweep))));
+        }
+        result.put("server_asleep_quiet_ns", Math.round(Stats.median(toDoubles(wakeUps.quietNs))));
+        result.put("futex_wake_up_same_quiet_p50_ns", wakeP50);
+        result.put("futex_wake_up_same_quiet_p99_ns", Math.round(Stats.percentile(99, wakeAll)));
+        result.put("futex_wake_up_same_quiet_sweep_p50_ns", wakeSweepP50s);
+        // Paired by sweep, so that what drifts between sweeps (the virtual CPUs' placement) cancels out.
+        @SuppressWarnings("unchecked")
+        final List<Long> asleepSweepP50s = (List<Long>) result.get("zero_copy_server_asleep_sweep_p50_ns");
+        final double[] over = new double[wakeSweepP50s.size()];
+        for (int sweep = 0; sweep < over.length; sweep++) {
+            over[sweep] = asleepSweepP50s.get(sweep) - wakeSweepP50s.get(sweep);
+        }
+        result.put("server_asleep_over_wake_up_ns", Math.round(Stats.median(over)));
         result.put("verified", true);
         result.put("classic_ns", toList(classicNs));
         for (final Mode mode : zeroCopyModes) {
@@ -490,7 +553,17 @@ public final class DemoCommand implements Callable<Integer> {
         }
         out.println();
         out.println("ratio: classic p50 / zero-copy (server spinning) p50");
-        out.printf("a futex wake-up on this machine, measured in this run: p50 %s, p99 %s%n",
+        out.printf("%nthe server asleep against a futex wake-up after as long a quiet, measured after each sweep's requests;%n");
+        out.printf("asleep - wake: the median over the sweeps of the asleep p50 minus the wake-up p50 of the same sweep%n");
+        out.printf("%-8s  %11s  %23s  %11s  %13s%n", "size", "quiet", "futex wake-up p50 / p99", "asleep p50",
+            "asleep - wake");
+        for (final Map<String, Object> r : results) {
+            out.printf(Locale.ROOT, "%-8s  %11s  %11s %11s  %11s  %13s%n", CacheFiles.humanSize((Long) r.get("size_bytes")),
+                micros((Long) r.get("server_asleep_quiet_ns")), micros((Long) r.get("futex_wake_up_same_quiet_p50_ns")),
+                micros((Long) r.get("futex_wake_up_same_quiet_p99_ns")), micros((Long) r.get("zero_copy_server_asleep_p50_ns")),
+                micros((Long) r.get("server_asleep_over_wake_up_ns")));
+        }
+        out.printf("%na futex wake-up after 300 µs of quiet, before the sweeps: p50 %s, p99 %s%n",
             micros((Long) machine.get("futex_wake_up_p50_ns")), micros((Long) machine.get("futex_wake_up_p99_ns")));
         out.println("shared memory left behind: " + (leftovers.isEmpty() ? "none" : leftovers));
     }

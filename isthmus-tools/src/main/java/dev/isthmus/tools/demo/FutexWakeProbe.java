@@ -15,8 +15,11 @@ import java.util.concurrent.TimeUnit;
 /**
  * What waking a thread asleep on a futex costs on this machine, in the same run as the demo's figures:
  * a thread on the second CPU sleeps on a {@link Doorbell}; this one, on the first, stamps the clock and
- * rings; the sleeper records how long after the stamp it ran. Each wake-up follows 300 µs of quiet, so
- * the sleeper is truly asleep (not spinning), as the demo's sleeping server is between requests.
+ * rings; the sleeper records how long after the stamp it ran. Each wake-up follows a stretch of quiet, so
+ * that the sleeper is truly asleep (not spinning), as the demo's sleeping server is between requests. How
+ * long it has slept matters on a virtual machine: an idle virtual CPU is polled by the host for a while,
+ * then descheduled, and waking it after that costs more. The demo therefore measures wake-ups after the
+ * same quiet as its server's between requests, interleaved with them.
  */
 final class FutexWakeProbe {
     /** Coordinates: the segment and an offset in it. */
@@ -28,13 +31,14 @@ final class FutexWakeProbe {
     }
 
     /**
-     * Measures {@code count} wake-ups.
+     * Measures {@code count} wake-ups, each after {@code quietNanos} of quiet.
      *
      * @param count how many
+     * @param quietNanos how long the sleeper sleeps before each wake-up
      * @return each wake-up's latency in nanoseconds, from just before the ring to the sleeper running
      * @throws InterruptedException if interrupted
      */
-    static long[] measure(final int count) throws InterruptedException {
+    static long[] measure(final int count, final long quietNanos) throws InterruptedException {
         final long[] latencies = new long[count];
         try (Arena arena = Arena.ofShared()) {
             final MemorySegment memory = arena.allocate(512, 128);
@@ -54,7 +58,7 @@ final class FutexWakeProbe {
                 }
             });
             for (int i = 0; i < count; i++) {
-                final long quietUntil = System.nanoTime() + TimeUnit.MICROSECONDS.toNanos(300);
+                final long quietUntil = System.nanoTime() + quietNanos;
                 while (System.nanoTime() < quietUntil) {
                     Thread.onSpinWait();
                 }

@@ -36,7 +36,9 @@ class DemoCommandTest {
             assertTrue(output.contains("\"shared_memory_left_behind\": []"), output);
             for (final String key : new String[] {"classic_p50_ns", "classic_p99_ns", "zero_copy_p50_ns", "zero_copy_p99_ns",
                 "zero_copy_spread", "zero_copy_back_to_back_p50_ns", "zero_copy_server_asleep_p99_ns",
-                "zero_copy_server_asleep_sweep_p50_ns", "wake_up_estimate_ns", "ratio"}) {
+                "zero_copy_server_asleep_sweep_p50_ns", "wake_up_estimate_ns", "server_asleep_quiet_ns",
+                "futex_wake_up_same_quiet_p50_ns", "futex_wake_up_same_quiet_p99_ns", "futex_wake_up_same_quiet_sweep_p50_ns",
+                "server_asleep_over_wake_up_ns", "ratio"}) {
                 assertTrue(output.contains("\"" + key + "\""), key + " in " + output);
             }
         }
