@@ -24,6 +24,7 @@ import dev.isthmus.transport.ShmQueueOptions;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -180,6 +181,63 @@ public class ZeroCopyRequestBenchmark {
     @Benchmark
     public int sealedRequestInPlaceParts() {
         return client.request(sealedRequest, TIMEOUT, ZeroCopyRequestBenchmark::parts);
+    }
+
+    /**
+     * The demo's request, built for each call, its response's parts counted in place, as the demo times it.
+     *
+     * @return the number of parts
+     */
+    @Benchmark
+    public int builtRequestInPlaceParts() {
+        try (Outgoing<Body.Builder> request = client.newMessage()) {
+            request.root().initGetCacheReq().setFileName("file-1048576");
+            return client.request(request, TIMEOUT, ZeroCopyRequestBenchmark::parts);
+        }
+    }
+
+    /**
+     * {@link #builtRequestInPlaceParts()} after the caches were filled with other data, untimed, as the demo's
+     * verification of a response of 1 MiB or more leaves them.
+     *
+     * @param cold evicts the requesting CPU's caches before each call
+     * @return the number of parts
+     */
+    @Benchmark
+    public int builtRequestInPlacePartsCold(final ColdCaches cold) {
+        return builtRequestInPlaceParts();
+    }
+
+    /**
+     * {@link #sealedRequestInPlaceParts()} after the caches were filled with other data, untimed.
+     *
+     * @param cold evicts the requesting CPU's caches before each call
+     * @return the number of parts
+     */
+    @Benchmark
+    public int sealedRequestInPlacePartsCold(final ColdCaches cold) {
+        return sealedRequestInPlaceParts();
+    }
+
+    /**
+     * Reads 2 MiB of other data before each call, outside the timing: more than the requesting CPU's L2 (1 MiB
+     * here), so that the request path's code and data come from L3 or memory, as after the demo's verification.
+     */
+    @State(Scope.Thread)
+    public static class ColdCaches {
+        private final long[] lines = new long[(2 << 20) / Long.BYTES];
+        /** Where the reads go, so that the compiler keeps them. */
+        public long sink;
+
+        /** Touches every cache line of the other data. */
+        @Setup(Level.Invocation)
+        public void evict() {
+            long sum = 0;
+            for (int i = 0; i < lines.length; i += 64 / Long.BYTES) {
+                sum += lines[i];
+            }
+            sink += sum;
+        }
     }
 
     private static Integer tag(final Body.Reader root) {
