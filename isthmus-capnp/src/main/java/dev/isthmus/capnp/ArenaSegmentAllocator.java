@@ -7,8 +7,12 @@ package dev.isthmus.capnp;
 import dev.isthmus.arena.ArenaDescriptor;
 import dev.isthmus.arena.ShmArena;
 import dev.isthmus.arena.ShmBlock;
+import dev.isthmus.struc.Codec;
 import org.capnproto.Allocator;
+import org.capnproto.BuilderArena;
+import org.capnproto.FromPointerBuilder;
 import org.capnproto.MessageBuilder;
+import org.capnproto.SegmentBuilder;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -63,6 +67,28 @@ final class ArenaSegmentAllocator implements Allocator {
     private ShmBlock spilled;
     /** The builder this allocator serves, kept with it so that both are reused together ({@link #reusable}). */
     private MessageBuilder builder;
+    /**
+     * The builder's segments, read in place for their used lengths: {@link MessageBuilder#getSegmentsForOutput()}
+     * makes an array and a view per segment on every call. Found once, through the root pointer's segment.
+     */
+    private List<SegmentBuilder> segments;
+    /** The last inline encoding and the segment length it is for, sent again while the length stays the same. */
+    private Codec.Encoded inlineEncoded;
+    private int inlineEncodedBytes = -1;
+
+    /** Gives the segment the root pointer lies in, the first, from which its arena and every segment follow. */
+    private static final FromPointerBuilder<SegmentBuilder> ROOT_SEGMENT = new FromPointerBuilder<>() {
+        @Override
+        public SegmentBuilder fromPointerBuilder(final SegmentBuilder segment, final int pointer) {
+            return segment;
+        }
+
+        @Override
+        public SegmentBuilder initFromPointerBuilder(final SegmentBuilder segment, final int pointer, final int elementCount) {
+            return segment;
+        }
+    };
+    private static final Runnable NOTHING_TO_ROLL_BACK = () -> { };
 
     ArenaSegmentAllocator(final ShmArena arena, final long maxBlockBytes, final boolean inlineFirst) {
         this.arena = arena;
@@ -100,12 +126,35 @@ final class ArenaSegmentAllocator implements Allocator {
     }
 
     /**
-     * {@return whether a message whose segments are these goes inline: its one segment is on the heap}
-     *
-     * @param segments the message's segments, as the builder has them now
+     * {@return how many segments the message has now}; its root must have been initialised
      */
-    boolean isInline(final ByteBuffer[] segments) {
-        return heapFirst != null && segments.length == 1;
+    int segmentCount() {
+        return segments().size();
+    }
+
+    /**
+     * {@return how many bytes of segment {@code index} the message uses now, from its start}
+     *
+     * @param index a segment, below {@link #segmentCount()}
+     */
+    int usedBytes(final int index) {
+        return segments().get(index).currentSize() * CapnpDescriptor.BYTES_PER_WORD;
+    }
+
+    private List<SegmentBuilder> segments() {
+        if (segments == null) {
+            // The root is initialised, so this only reads its pointer's place: it allocates nothing.
+            final BuilderArena arena = builder.getRoot(ROOT_SEGMENT).getArena();
+            segments = arena.segments;
+        }
+        return segments;
+    }
+
+    /**
+     * {@return whether the message goes inline now: its one segment is on the heap}
+     */
+    boolean isInline() {
+        return heapFirst != null && segmentCount() == 1;
     }
 
     /**
@@ -113,27 +162,35 @@ final class ArenaSegmentAllocator implements Allocator {
      * segment was allocated ({@link #blocks()} starts with that block), again on every call: the builder may
      * have changed it since. Then every segment can be lent.
      *
-     * @param segments the message's segments, more than one
      */
-    void spill(final ByteBuffer[] segments) {
+    void spill() {
         if (heapFirst == null) {
             return;
         }
-        final int used = segments[0].limit();
+        final int used = usedBytes(0);
         MemorySegment.copy(MemorySegment.ofBuffer(heapFirst), 0, spilled.segment(), 0, used);
     }
 
     /**
-     * {@return the inline payload of a message whose one segment is the heap first segment: the header
-     * ({@link CapnpDescriptor}, written now), then the segment's used bytes, where the builder wrote them}
+     * {@return the inline encoding of a message whose one segment is the heap first segment: one part, the
+     * header ({@link CapnpDescriptor}, written now), then the segment's used bytes, where the builder wrote
+     * them; nothing to take back}
      *
-     * @param segments the message's segments
+     * <p>The encoding of the allocator's last message is given again if this one uses as many bytes: it views
+     * the same bytes, and a message's encoding is used only while the message is open (a send copies it into
+     * its channel before it returns), and the allocator serves a next message only after that
+     * ({@link #reusable()}).
      */
-    MemorySegment inlinePayload(final ByteBuffer[] segments) {
-        final int used = segments[0].limit();
+    Codec.Encoded inlineEncoding() {
+        final int used = usedBytes(0);
         inlinePayload.set(INT_LE, CapnpDescriptor.INLINE_WORDS_OFFSET, used / CapnpDescriptor.BYTES_PER_WORD);
         inlinePayload.set(INT_LE, CapnpDescriptor.SHM_MAGIC_OFFSET, CapnpDescriptor.INLINE_MAGIC);
-        return inlinePayload.asSlice(0, CapnpDescriptor.INLINE_SEGMENT_OFFSET + used);
+        if (used != inlineEncodedBytes) {
+            inlineEncoded = new Codec.Encoded(List.of(inlinePayload.asSlice(0, CapnpDescriptor.INLINE_SEGMENT_OFFSET + used)),
+                NOTHING_TO_ROLL_BACK);
+            inlineEncodedBytes = used;
+        }
+        return inlineEncoded;
     }
 
 

@@ -134,17 +134,17 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
         if (allocator == null) {
             sealed = heapEncoding();
         } else {
-            final ByteBuffer[] segments = segments();
-            if (allocator.isInline(segments)) {
+            final int count = segmentCount0();
+            if (allocator.isInline()) {
                 sealedBlocks = NO_BLOCKS;
-                sealed = inlineEncoding(segments);
+                sealed = allocator.inlineEncoding();
                 return this;
             }
-            allocator.spill(segments);
+            allocator.spill();
             final ShmBlock[] blocks = allocator.blocks().toArray(new ShmBlock[0]);
-            final MemorySegment payload = shmPayloadHeader(segments.length);
-            for (int i = 0; i < segments.length; i++) {
-                blocks[i].handle(segments[i].limit()).writeTo(payload, SHM_HANDLES_OFFSET + (long) SHM_HANDLE_LENGTH * i);
+            final MemorySegment payload = shmPayloadHeader(count);
+            for (int i = 0; i < count; i++) {
+                blocks[i].handle(allocator.usedBytes(i)).writeTo(payload, SHM_HANDLES_OFFSET + (long) SHM_HANDLE_LENGTH * i);
             }
             sealedBlocks = blocks;
             // volatile write: publishes sealedType (written before); pairs with the volatile read of sealed in
@@ -173,7 +173,7 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
      */
     public synchronized int segmentCount() {
         checkOpen();
-        return segments().length;
+        return segmentCount0();
     }
 
     /**
@@ -181,9 +181,17 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
      */
     public synchronized long sizeBytes() {
         checkOpen();
+        if (allocator == null) {
+            long bytes = 0;
+            for (final ByteBuffer segment : segments()) {
+                bytes += segment.limit();
+            }
+            return bytes;
+        }
+        final int count = segmentCount0();
         long bytes = 0;
-        for (final ByteBuffer segment : segments()) {
-            bytes += segment.limit();
+        for (int i = 0; i < count; i++) {
+            bytes += allocator.usedBytes(i);
         }
         return bytes;
     }
@@ -252,26 +260,20 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
      * store) pairs with the receiver's poll (an acquire load) before it reads a byte of any block.
      */
     private Codec.Encoded shmEncoding() {
-        final ByteBuffer[] segments = segments();
-        if (allocator.isInline(segments)) {
-            return inlineEncoding(segments);
+        final int count = segmentCount0();
+        if (allocator.isInline()) {
+            // One segment on the heap: the segment itself follows an 8-byte header, nothing is lent, and the
+            // receiver copies it out of the channel ({@link CapnpDescriptor}, inline payload).
+            return allocator.inlineEncoding();
         }
-        allocator.spill(segments);
+        allocator.spill();
         final ShmBlock[] blocks = allocator.blocks().toArray(new ShmBlock[0]);
-        final MemorySegment payload = shmPayloadHeader(segments.length);
+        final MemorySegment payload = shmPayloadHeader(count);
         lendAll(blocks);
-        for (int i = 0; i < segments.length; i++) {
-            blocks[i].handle(segments[i].limit()).writeTo(payload, SHM_HANDLES_OFFSET + (long) SHM_HANDLE_LENGTH * i);
+        for (int i = 0; i < count; i++) {
+            blocks[i].handle(allocator.usedBytes(i)).writeTo(payload, SHM_HANDLES_OFFSET + (long) SHM_HANDLE_LENGTH * i);
         }
         return new Codec.Encoded(List.of(payload), () -> unlend(blocks, blocks.length));
-    }
-
-    /**
-     * A message whose one segment is on the heap: the segment itself follows an 8-byte header, nothing is
-     * lent, and the receiver copies it out of the channel ({@link CapnpDescriptor}, inline payload).
-     */
-    private Codec.Encoded inlineEncoding(final ByteBuffer[] segments) {
-        return new Codec.Encoded(List.of(allocator.inlinePayload(segments)), NOTHING_TO_ROLL_BACK);
     }
 
     private static MemorySegment shmPayloadHeader(final int segments) {
@@ -300,14 +302,30 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
         }
     }
 
+    /** The segments as views, for {@link Backing#HEAP}. */
     private ByteBuffer[] segments() {
         rootBuilder();
         final ByteBuffer[] segments = builder.getSegmentsForOutput();
-        if (segments.length > MAX_SEGMENTS) {
-            throw new IllegalStateException("segments=" + segments.length + " exceeds the " + MAX_SEGMENTS
+        checkSegmentCount(segments.length);
+        return segments;
+    }
+
+    /** The number of segments, read in place for {@link Backing#SESSION_SHM}. */
+    private int segmentCount0() {
+        if (allocator == null) {
+            return segments().length;
+        }
+        rootBuilder();
+        final int count = allocator.segmentCount();
+        checkSegmentCount(count);
+        return count;
+    }
+
+    private static void checkSegmentCount(final int count) {
+        if (count > MAX_SEGMENTS) {
+            throw new IllegalStateException("segments=" + count + " exceeds the " + MAX_SEGMENTS
                 + " a message may have");
         }
-        return segments;
     }
 
     private void checkOpen() {
@@ -344,11 +362,11 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
                     // Each block holds one segment, written only up to the segment's used length (the builder
                     // allocates words from the start, and writes nothing beyond them): the arena's next zeroed
                     // allocation of the block clears only that much.
-                    final ByteBuffer[] segments = builder.getSegmentsForOutput();
+                    final int segments = allocator.segmentCount();
                     for (int i = 0; i < blocks.size(); i++) {
                         final ShmBlock block = blocks.get(i);
-                        if (i < segments.length) {
-                            block.closeWritten(segments[i].limit());
+                        if (i < segments) {
+                            block.closeWritten(allocator.usedBytes(i));
                         } else {
                             block.close();
                         }
