@@ -190,9 +190,10 @@ class InlineBuilderReuseTest {
                 bytes = (threads.getCurrentThreadAllocatedBytes() - before) / messages;
             }
             // Each message once allocated its 1 KiB heap segment and Cap'n Proto's builder and arena (about
-            // 1.9 KiB with the encoding); what is left is the message object, the root builders, the name's
-            // bytes and the encoding's views.
-            assertTrue(bytes < 900, "a built, encoded and closed small request allocates " + bytes + " bytes");
+            // 1.9 KiB with the encoding), and later an array and a view of its segment and its encoding's views
+            // (about 170 bytes); what is left is the message object, the root builders and the name's
+            // bytes.
+            assertTrue(bytes < 420, "a built, encoded and closed small request allocates " + bytes + " bytes");
         }
     }
 
