@@ -107,15 +107,31 @@ final class ArenaSegmentAllocator implements Allocator {
     }
 
     /**
-     * Clears the message for the next one, if all of it lay in the heap first segment (or nothing was
-     * built): then the same builder, allocator and heap buffer serve a new message, and nothing of the closed
-     * one is allocated again. Called once, when the message is closed; no one may write through its builders
-     * after that.
+     * Clears the message for the next one. A message that may go inline is reusable if all of it lay in the
+     * heap first segment (or nothing was built): then the same builder, allocator and heap buffer serve a new
+     * message, and nothing of the closed one is allocated again. A message with a size hint always is, once
+     * its blocks are closed: the builder then has no segment, and its first allocation asks this allocator for
+     * a new first block, of the length the next message's hint sets ({@link #firstSegmentBytes(long)}). Called once, when the message is closed, after its blocks were;
+     * no one may write through its builders after that.
      *
      * @return whether this allocator and its builder are now as good as new; if not, they must be dropped
      */
     boolean reusable() {
-        if (!inlineFirst || !blocks.isEmpty() || builder == null) {
+        if (builder == null) {
+            return false;
+        }
+        if (!inlineFirst) {
+            if (segments == null) {
+                // The root was never initialised: the builder allocated nothing.
+                return blocks.isEmpty();
+            }
+            // Cap'n Proto's arena holds nothing but its segments: without them it is as new.
+            segments.clear();
+            blocks.clear();
+            nextBlockBytes = FIRST_BLOCK_BYTES;
+            return true;
+        }
+        if (!blocks.isEmpty()) {
             return false;
         }
         if (heapFirst != null) {
@@ -139,6 +155,16 @@ final class ArenaSegmentAllocator implements Allocator {
      */
     int usedBytes(final int index) {
         return segments().get(index).currentSize() * CapnpDescriptor.BYTES_PER_WORD;
+    }
+
+    /** Notes that the builder's root was initialised, so that its segments can be found without side effects. */
+    void rootInitialised() {
+        segments();
+    }
+
+    /** {@return whether this allocator's messages may go inline, or have a size hint} */
+    boolean inlineFirst() {
+        return inlineFirst;
     }
 
     private List<SegmentBuilder> segments() {
@@ -193,18 +219,6 @@ final class ArenaSegmentAllocator implements Allocator {
         return inlineEncoded;
     }
 
-
-    /**
-     * Sets the first segment's block size, instead of {@link #FIRST_BLOCK_BYTES}; may exceed the usual
-     * maximum, up to what a {@link ByteBuffer} holds.
-     *
-     * @param bytes a power of two
-     */
-    void firstBlockBytes(final long bytes) {
-        if (blocks.isEmpty()) {
-            nextBlockBytes = bytes;
-        }
-    }
 
     /**
      * Sets the first segment's length exactly (a whole number of words), in a block rounded up to hold it;

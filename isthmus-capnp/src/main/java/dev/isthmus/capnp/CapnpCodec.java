@@ -146,6 +146,12 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
      */
     private final java.util.concurrent.atomic.AtomicReference<ArenaSegmentAllocator> spareBuilder =
         new java.util.concurrent.atomic.AtomicReference<>();
+    /**
+     * The builder and allocator of the last closed message with a size hint, without segments, or null: the
+     * next {@link #newMessage(long)} takes it, whatever its hint.
+     */
+    private final java.util.concurrent.atomic.AtomicReference<ArenaSegmentAllocator> spareSizedBuilder =
+        new java.util.concurrent.atomic.AtomicReference<>();
     /** A buffer for inline messages handed back by a closed one, or null: most requests need no new one. */
     private final java.util.concurrent.atomic.AtomicReference<InlineBuffer> spareInline =
         new java.util.concurrent.atomic.AtomicReference<>();
@@ -288,11 +294,14 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
             spare != null ? spare : new ArenaSegmentAllocator(arena, MAX_SEGMENT_BYTES, true));
     }
 
-    /** Takes the cleared builder of a closed message that went inline, for the next {@link #newMessage()}. */
+    /**
+     * Takes the cleared builder of a closed message, for the next {@link #newMessage()} if it could go inline,
+     * or the next {@link #newMessage(long)} if it had a size hint.
+     */
     void reuse(final ArenaSegmentAllocator allocator) {
         // getAndSet in newMessage() and this set are atomic: a builder goes to one message at most, and the
         // clearing the closing thread did before this set is visible to the thread that takes it.
-        spareBuilder.set(allocator);
+        (allocator.inlineFirst() ? spareBuilder : spareSizedBuilder).set(allocator);
     }
 
     /**
@@ -317,8 +326,12 @@ public final class CapnpCodec<R extends StructReader, B> implements Codec<R, B> 
         if (backing == Backing.HEAP) {
             return newMessage();
         }
-        final ArenaSegmentAllocator allocator = new ArenaSegmentAllocator(arena, MAX_SEGMENT_BYTES, false);
-        allocator.firstSegmentBytes(firstSegmentBytes(sizeHintBytes));
+        final long first = firstSegmentBytes(sizeHintBytes);
+        final ArenaSegmentAllocator spare = spareSizedBuilder.getAndSet(null);
+        final ArenaSegmentAllocator allocator = spare != null ? spare
+            : new ArenaSegmentAllocator(arena, MAX_SEGMENT_BYTES, false);
+        // A spare has no segment yet: its first is asked for with this message's length.
+        allocator.firstSegmentBytes(first);
         return new CapnpOutgoing<>(this, factory, allocator);
     }
 

@@ -111,6 +111,9 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
         checkOpen();
         if (root == null) {
             root = builder.initRoot(factory);
+            if (allocator != null) {
+                allocator.rootInitialised();
+            }
         }
         return root;
     }
