@@ -199,6 +199,81 @@ public final class PosixMq {
     }
 
     /**
+     * A deadline long past: {@code CLOCK_REALTIME} 0, a valid {@code timespec} of zeros. A timed call with it
+     * never waits, on a blocking descriptor too: the kernel answers {@code ETIMEDOUT} at once when it would
+     * have to (a zero deadline does not even arm a timer).
+     */
+    private static final MemorySegment LONG_PAST = Arena.global().allocate(16, 8);
+
+    /**
+     * Queues a message if there is room now, as {@code mq_timedsend} with a deadline long past: never waits,
+     * whether the descriptor is blocking or not. One system call, like {@code mq_send} on a non-blocking
+     * descriptor, so that a descriptor kept blocking for the waits need not be switched for each try.
+     *
+     * @param mqd      the descriptor
+     * @param buffer   native memory holding the message at offset 0
+     * @param length   the message's length, at most the queue's {@code mq_msgsize} and {@code buffer}'s size
+     * @param priority the priority: higher ones are received first, equal ones in order
+     * @param what     the queue's name, for the error message
+     * @return 0, or {@code -EAGAIN} if the queue is full
+     * @throws dev.isthmus.NativeException for any other failure (e.g. {@code EMSGSIZE}, {@code EBADF})
+     */
+    public static int trySend(final int mqd, final MemorySegment buffer, final long length, final int priority,
+                              final String what) {
+        final Native.CallState state = Native.callState();
+        int rc;
+        try {
+            do {
+                rc = (int) MQ_TIMEDSEND.invokeExact(state.errnoSegment(), mqd, buffer, length, priority, LONG_PAST);
+            } while (rc == -1 && state.errno() == Errno.EINTR);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (rc == 0) {
+            return 0;
+        }
+        final int errno = state.errno();
+        if (errno == Errno.ETIMEDOUT || errno == Errno.EAGAIN) {
+            return -Errno.EAGAIN;
+        }
+        throw Errno.exception("mq_timedsend(" + what + ", " + length + " bytes, now)", errno);
+    }
+
+    /**
+     * Takes the oldest message of the highest priority if there is one now, as {@code mq_timedreceive} with
+     * a deadline long past: never waits, whether the descriptor is blocking or not.
+     *
+     * @param mqd      the descriptor
+     * @param buffer   native memory of at least the queue's {@code mq_msgsize} bytes; the message is written
+     *                 at offset 0
+     * @param priority a 4-byte native segment that receives the message's priority
+     * @param what     the queue's name, for the error message
+     * @return the message's length, or {@code -EAGAIN} if the queue is empty
+     * @throws dev.isthmus.NativeException for any other failure
+     */
+    public static long tryReceive(final int mqd, final MemorySegment buffer, final MemorySegment priority,
+                                  final String what) {
+        final Native.CallState state = Native.callState();
+        long rc;
+        try {
+            do {
+                rc = (long) MQ_TIMEDRECEIVE.invokeExact(state.errnoSegment(), mqd, buffer, buffer.byteSize(),
+                    priority, LONG_PAST);
+            } while (rc == -1 && state.errno() == Errno.EINTR);
+        } catch (final Throwable t) {
+            throw Native.rethrow(t);
+        }
+        if (rc >= 0) {
+            return rc;
+        }
+        final int errno = state.errno();
+        if (errno == Errno.ETIMEDOUT || errno == Errno.EAGAIN) {
+            return -Errno.EAGAIN;
+        }
+        throw Errno.exception("mq_timedreceive(" + what + ", now)", errno);
+    }
+
+    /**
      * Queues a message, waiting up to {@code waitNs} for room, as {@code mq_timedsend} with the deadline
      * now + {@code waitNs} on {@code CLOCK_REALTIME}. The descriptor must be in blocking mode
      * ({@link #setNonBlocking}) for the call to wait.
