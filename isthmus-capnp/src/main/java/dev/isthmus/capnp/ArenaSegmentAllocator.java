@@ -194,7 +194,9 @@ final class ArenaSegmentAllocator implements Allocator {
             return;
         }
         final int used = usedBytes(0);
-        MemorySegment.copy(MemorySegment.ofBuffer(heapFirst), 0, spilled.segment(), 0, used);
+        // From the payload array the heap segment lies in, not through heapFirst: capnp-java's text setter
+        // moves that buffer's position, and a view of the buffer starts there.
+        MemorySegment.copy(inlinePayload, CapnpDescriptor.INLINE_SEGMENT_OFFSET, spilled.segment(), 0, used);
     }
 
     /**

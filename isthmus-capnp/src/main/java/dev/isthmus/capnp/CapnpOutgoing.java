@@ -343,7 +343,9 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
      * arena. Idempotent.
      *
      * <p>No builder of the message may be used once it is closed: its memory goes to other messages (a block
-     * back to the arena, the heap segment of a message that went inline to the codec's next message). The close
+     * back to the arena; the heap segment of a message that went inline, and the Cap'n Proto builder of a
+     * message with a size hint, to the codec's next message, which would send what a kept builder writes or
+     * allocates). The close
      * tells the arena how much of each block the message wrote, and the arena clears only that much for the
      * block's next zeroed use, so a write through a builder (or a view of its data) kept past the close is not
      * cleared either: it lands in whatever object the block holds next.

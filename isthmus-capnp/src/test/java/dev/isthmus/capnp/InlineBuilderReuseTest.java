@@ -282,4 +282,39 @@ class InlineBuilderReuseTest {
             }
         }
     }
+
+    /**
+     * capnp-java's text setter moves the position of the segment's buffer, and only the next allocation in
+     * that segment moves it back: a message whose last write to its heap segment was a text, spilled because
+     * it has a second segment, must still send the heap segment from its start.
+     */
+    @Test
+    void shouldSpillTheWholeHeapSegmentWhenItsLastWriteWasAText() {
+        try (Endpoints endpoints = Endpoints.openSealed(Backing.SESSION_SHM)) {
+            final CapnpCodec<Body.Reader, Body.Builder> codec = endpoints.codecA();
+            try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+                final var request = message.root().initGetCacheReq();
+                // Too long for the 1 KiB heap segment: a second segment; then a short one, in the heap segment.
+                request.setFileName("b".repeat(3000));
+                request.setFileName("a".repeat(100));
+                assertEquals(2, message.segmentCount());
+                try (Received<Body.Reader> received = endpoints.codecB().decode(payload(codec.encode(message)),
+                    Body.Which.GET_CACHE_REQ.ordinal(), 1, false)) {
+                    assertEquals("a".repeat(100), received.root().getGetCacheReq().getFileName().toString());
+                }
+            }
+            try (CapnpOutgoing<Body.Builder> message = codec.newMessage()) {
+                final var request = message.root().initGetCacheReq();
+                request.setFileName("b".repeat(3000));
+                // The heap segment's position ends near its end.
+                request.setFileName("n".repeat(900));
+                message.seal();
+                try (Received<Body.Reader> received = endpoints.codecB().decode(payload(codec.encode(message)),
+                    Body.Which.GET_CACHE_REQ.ordinal(), 1, false)) {
+                    assertEquals("n".repeat(900), received.root().getGetCacheReq().getFileName().toString());
+                }
+            }
+            Endpoints.awaitAllocatedBytes(endpoints.arenaA, 0);
+        }
+    }
 }
