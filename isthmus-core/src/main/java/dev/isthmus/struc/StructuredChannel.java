@@ -1053,7 +1053,12 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         } catch (final Exception e) {
             options.errorHandler().accept(e);
             if (replier.expectsResponse() && !replier.answered) {
-                replier.fail(e.toString());
+                try {
+                    replier.fail(e.toString());
+                } catch (final RuntimeException failure) {
+                    // The channel cannot carry even the failure (it failed, or is closing): its own error says so.
+                    options.errorHandler().accept(failure);
+                }
             }
         } finally {
             replier.scope = null;
@@ -1093,11 +1098,19 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         @Override
         public void reply(final Outgoing<B> response) {
             checkCanAnswer();
-            if (!ANSWERED.compareAndSet(this, false, true)) {
+            if (answered) {
                 throw new IllegalStateException(options.name() + ": request " + requestId + " was answered already");
             }
-            send(KIND_RESPONSE, (short) 0, codec.typeOf(response), nextId.incrementAndGet(), requestId,
-                codec.encode(response));
+            // Encoded before the request counts as answered: a response that cannot be encoded (closed, too many
+            // segments) leaves it unanswered, and the handler's exception then answers it with a failure instead
+            // of leaving the requester to its timeout.
+            final int type = codec.typeOf(response);
+            final Codec.Encoded encoded = codec.encode(response);
+            if (!ANSWERED.compareAndSet(this, false, true)) {
+                encoded.abandon();
+                throw new IllegalStateException(options.name() + ": request " + requestId + " was answered already");
+            }
+            send(KIND_RESPONSE, (short) 0, type, nextId.incrementAndGet(), requestId, encoded);
         }
 
         @Override

@@ -12,7 +12,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 /**
  * A heap codec for tests: a message is a type and an array of bytes.
  */
-final class BytesCodec implements Codec<byte[], BytesCodec.Message> {
+class BytesCodec implements Codec<byte[], BytesCodec.Message> {
     /** The builder: a type and the bytes. */
     static final class Message {
         int type;

@@ -200,6 +200,47 @@ class StructuredChannelTest {
         }
     }
 
+    /**
+     * A response the codec cannot encode (a closed message, one with too many segments) is the handler's
+     * failure: the requester gets it at once, not its own timeout, and the request can still be answered.
+     */
+    @Test
+    void shouldReportAResponseThatCannotBeEncodedToTheRequester() {
+        final List<Throwable> serverErrors = Collections.synchronizedList(new ArrayList<>());
+        final BytesCodec refusing = new BytesCodec() {
+            @Override
+            public Encoded encode(final Outgoing<Message> message) {
+                if (new String(message.root().data, StandardCharsets.UTF_8).startsWith("unencodable")) {
+                    throw new IllegalStateException("cannot encode " + new String(message.root().data, StandardCharsets.UTF_8));
+                }
+                return super.encode(message);
+            }
+        };
+        try (Pair pair = pair(StructuredChannelOptions.defaults(), new BytesCodec(),
+            StructuredChannelOptions.builder().errorHandler(serverErrors::add).build(), refusing)) {
+            pair.server.onMessage(FAILING, (request, replier) ->
+                replier.reply(message(pair.server, FAILING, "unencodable, by " + new String(request.root(), StandardCharsets.UTF_8))));
+            pair.server.onMessageInPlace(ECHO, (request, replier) -> {
+                try {
+                    replier.reply(message(pair.server, ECHO, "unencodable, in place"));
+                } catch (final IllegalStateException e) {
+                    // Not answered: the same request takes another answer.
+                    replier.reply(message(pair.server, ECHO, "answered after all"));
+                }
+            });
+            final Duration timeout = Duration.ofSeconds(10);
+            final long start = System.nanoTime();
+            final RemoteFailureException e = assertThrows(RemoteFailureException.class,
+                () -> pair.client.request(message(pair.client, FAILING, "a handler"), timeout));
+            assertTrue(e.getMessage().contains("cannot encode unencodable, by a handler"), e.getMessage());
+            assertTrue(System.nanoTime() - start < timeout.toNanos(), "the failure came before the timeout");
+            assertEquals(1, serverErrors.size());
+            assertEquals("answered after all", pair.client.request(message(pair.client, ECHO, "go"), timeout,
+                root -> new String(root, StandardCharsets.UTF_8)));
+            assertTrue(pair.server.isOpen());
+        }
+    }
+
     @Test
     void shouldStreamResponsesAndCompleteAfterTheLast() throws Exception {
         try (Pair pair = pair()) {
