@@ -111,8 +111,9 @@ final class ArenaSegmentAllocator implements Allocator {
      * heap first segment (or nothing was built): then the same builder, allocator and heap buffer serve a new
      * message, and nothing of the closed one is allocated again. A message with a size hint always is, once
      * its blocks are closed: the builder then has no segment, and its first allocation asks this allocator for
-     * a new first block, of the length the next message's hint sets ({@link #firstSegmentBytes(long)}). Called once, when the message is closed, after its blocks were;
-     * no one may write through its builders after that.
+     * a new first block, of the length the next message's hint sets ({@link #firstSegmentBytes(long)}).
+     * Called once, when the message is closed, after its blocks were; no one may write through its builders
+     * after that.
      *
      * @return whether this allocator and its builder are now as good as new; if not, they must be dropped
      */
@@ -187,7 +188,6 @@ final class ArenaSegmentAllocator implements Allocator {
      * Copies the heap first segment of a message that outgrew it to the block it was given when the second
      * segment was allocated ({@link #blocks()} starts with that block), again on every call: the builder may
      * have changed it since. Then every segment can be lent.
-     *
      */
     void spill() {
         if (heapFirst == null) {
@@ -220,7 +220,6 @@ final class ArenaSegmentAllocator implements Allocator {
         }
         return inlineEncoded;
     }
-
 
     /**
      * Sets the first segment's length exactly (a whole number of words), in a block rounded up to hold it;

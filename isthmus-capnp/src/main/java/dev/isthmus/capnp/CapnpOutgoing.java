@@ -137,7 +137,7 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
         if (allocator == null) {
             sealed = heapEncoding();
         } else {
-            final int count = segmentCount0();
+            final int count = countSegments();
             if (allocator.isInline()) {
                 sealedBlocks = NO_BLOCKS;
                 sealed = allocator.inlineEncoding();
@@ -176,7 +176,7 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
      */
     public synchronized int segmentCount() {
         checkOpen();
-        return segmentCount0();
+        return countSegments();
     }
 
     /**
@@ -191,7 +191,7 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
             }
             return bytes;
         }
-        final int count = segmentCount0();
+        final int count = countSegments();
         long bytes = 0;
         for (int i = 0; i < count; i++) {
             bytes += allocator.usedBytes(i);
@@ -263,7 +263,7 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
      * store) pairs with the receiver's poll (an acquire load) before it reads a byte of any block.
      */
     private Codec.Encoded shmEncoding() {
-        final int count = segmentCount0();
+        final int count = countSegments();
         if (allocator.isInline()) {
             // One segment on the heap: the segment itself follows an 8-byte header, nothing is lent, and the
             // receiver copies it out of the channel ({@link CapnpDescriptor}, inline payload).
@@ -314,7 +314,7 @@ public final class CapnpOutgoing<B> implements Outgoing<B> {
     }
 
     /** The number of segments, read in place for {@link Backing#SESSION_SHM}. */
-    private int segmentCount0() {
+    private int countSegments() {
         if (allocator == null) {
             return segments().length;
         }
