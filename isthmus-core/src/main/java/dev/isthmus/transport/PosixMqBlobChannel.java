@@ -75,9 +75,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * A full queue makes {@code offer} return {@code false} and {@link #tryClaim} return {@link #BACK_PRESSURED};
  * the variants with a timeout, and {@link #poll(BlobHandler, int, long)}, retry for
  * {@link PosixMqOptions#spinBudgetNs()}, spinning between attempts, then sleep in the kernel
- * ({@code mq_timedsend}, {@code mq_timedreceive}) in slices of at most 100 ms. The descriptors stay
- * blocking: an attempt that must not wait is the same timed call with a deadline long past, so a wait costs
- * no system call to switch the descriptor's mode. With only ten slots per
+ * ({@code mq_timedsend}, {@code mq_timedreceive}) in slices of at most 100 ms. With only ten slots per
  * queue, a sleeping side is woken for almost every message, which costs tens of microseconds on virtual
  * machines: the retries keep a busy stream out of the kernel's sleep. They spin rather than yield: with
  * other programs keeping the processors busy, every yield would give one of them a whole time slice. Each side
@@ -135,9 +133,10 @@ public final class PosixMqBlobChannel implements BlobChannel {
     private final MemorySegment txAttr;
     private final MemorySegment txControl;
     private final MemorySegment txStatx;
-    /** Receiving side's memory: the blob being handled and its priority. */
+    /** Receiving side's memory: the blob being handled, its priority and the {@code mq_attr} scratch. */
     private final MemorySegment rxBuffer;
     private final MemorySegment rxPriority;
+    private final MemorySegment rxAttr;
     private final MemorySegment rxStatx;
 
     private final ReentrantLock sendLock = new ReentrantLock();
@@ -180,13 +179,6 @@ public final class PosixMqBlobChannel implements BlobChannel {
                                final int maxMessageLength, final int capacity, final PosixMqOptions options) {
         this.channelName = base.prefix() + '.' + base.app() + '.' + base.pid() + '.' + PosixMqDescriptor.KIND + '.'
             + base.id();
-        // Blocking descriptors, for good: a wait is one timed call, and a try one with a deadline long past
-        // (PosixMq.trySend, tryReceive), so no call switches the mode back and forth.
-        try (Arena scratch = Arena.ofConfined()) {
-            final MemorySegment attr = scratch.allocate(PosixMq.MQ_ATTR);
-            PosixMq.setNonBlocking(upMqd, false, attr, upQueueName(base));
-            PosixMq.setNonBlocking(downMqd, false, attr, downQueueName(base));
-        }
         this.creator = creator;
         this.upName = upQueueName(base);
         this.downName = downQueueName(base);
@@ -209,6 +201,7 @@ public final class PosixMqBlobChannel implements BlobChannel {
         this.txStatx = arena.allocate(FileIo.STATX_LENGTH, 8);
         this.rxBuffer = arena.allocate(maxMessageLength, 64);
         this.rxPriority = arena.allocate(JAVA_INT);
+        this.rxAttr = arena.allocate(PosixMq.MQ_ATTR);
         this.rxStatx = arena.allocate(FileIo.STATX_LENGTH, 8);
         final long now = System.nanoTime();
         this.txNextLivenessCheckNs = now;
@@ -682,7 +675,7 @@ public final class PosixMqBlobChannel implements BlobChannel {
      * {@code timeoutNs} for room.
      */
     private boolean sendData(final int length, final long timeoutNs) {
-        if (PosixMq.trySend(txMqd, txBuffer, length, PRIORITY_DATA, txName) == 0) {
+        if (PosixMq.send(txMqd, txBuffer, length, PRIORITY_DATA, txName) == 0) {
             stats.increment(dev.isthmus.stat.StatKind.Channel.MESSAGES_SENT);
             stats.add(dev.isthmus.stat.StatKind.Channel.BYTES_SENT, length);
             return true;
@@ -719,7 +712,7 @@ public final class PosixMqBlobChannel implements BlobChannel {
                 // Spin, not yield: a yield hands the processor to any other runnable thread for a whole time
                 // slice (milliseconds), per message when another program keeps the processors busy.
                 Thread.onSpinWait();
-                if (PosixMq.trySend(txMqd, txBuffer, length, PRIORITY_DATA, txName) == 0) {
+                if (PosixMq.send(txMqd, txBuffer, length, PRIORITY_DATA, txName) == 0) {
                     txSpin.succeeded();
                     return true;
                 }
@@ -734,7 +727,13 @@ public final class PosixMqBlobChannel implements BlobChannel {
             if (closing) {
                 throw closedHere();
             }
-            final int rc = PosixMq.timedSend(txMqd, txBuffer, length, PRIORITY_DATA, Math.min(remaining, sliceNs), txName);
+            final int rc;
+            PosixMq.setNonBlocking(txMqd, false, txAttr, txName);
+            try {
+                rc = PosixMq.timedSend(txMqd, txBuffer, length, PRIORITY_DATA, Math.min(remaining, sliceNs), txName);
+            } finally {
+                PosixMq.setNonBlocking(txMqd, true, txAttr, txName);
+            }
             if (rc == 0) {
                 return true;
             }
@@ -791,7 +790,7 @@ public final class PosixMqBlobChannel implements BlobChannel {
         try {
             if (peer == null && !closing) {
                 // HELLO has the highest priority and is the opener's first message: if anything is there, it is.
-                final long length = PosixMq.tryReceive(rxMqd, rxBuffer, rxPriority, rxName);
+                final long length = PosixMq.receive(rxMqd, rxBuffer, rxPriority, rxName);
                 if (length >= 0) {
                     final int priority = rxPriority.get(JAVA_INT, 0);
                     if (priority != PRIORITY_HELLO) {
@@ -858,7 +857,12 @@ public final class PosixMqBlobChannel implements BlobChannel {
                 final long length;
                 stats.increment(dev.isthmus.stat.StatKind.Channel.RECEIVER_SLEEPS);
                 final dev.isthmus.internal.event.ChannelEvents.Wait wait = dev.isthmus.internal.event.ChannelEvents.beginWait();
-                length = PosixMq.timedReceive(rxMqd, rxBuffer, rxPriority, Math.min(remaining, sliceNs), rxName);
+                PosixMq.setNonBlocking(rxMqd, false, rxAttr, rxName);
+                try {
+                    length = PosixMq.timedReceive(rxMqd, rxBuffer, rxPriority, Math.min(remaining, sliceNs), rxName);
+                } finally {
+                    PosixMq.setNonBlocking(rxMqd, true, rxAttr, rxName);
+                }
                 dev.isthmus.internal.event.ChannelEvents.endWait(wait, channelName, "posix-mq", length >= 0);
                 if (length >= 0) {
                     count = dispatch(handler, length);
@@ -983,7 +987,7 @@ public final class PosixMqBlobChannel implements BlobChannel {
         final MemorySegment priority = rxPriority;
         int count = 0;
         while (count < limit) {
-            final long length = PosixMq.tryReceive(mqd, buffer, priority, rxName);
+            final long length = PosixMq.receive(mqd, buffer, priority, rxName);
             if (length < 0) {
                 break;
             }
@@ -1053,19 +1057,26 @@ public final class PosixMqBlobChannel implements BlobChannel {
     /** At open, before the channel is shared: waits for the creator's HELLO, the first message on "down". */
     private void awaitCreatorHello(final long creatorPid, final long timeoutNs) {
         final long start = System.nanoTime();
-        long length = PosixMq.tryReceive(rxMqd, rxBuffer, rxPriority, rxName);
-        while (length < 0) {
-            final long remaining = timeoutNs - (System.nanoTime() - start);
-            if (remaining <= 0) {
-                throw new IsthmusTimeoutException("the creator (pid " + creatorPid + ") of POSIX MQ channel "
-                    + channelName + " sent no HELLO on " + rxName + " within "
-                    + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms");
+        long length = PosixMq.receive(rxMqd, rxBuffer, rxPriority, rxName);
+        if (length < 0) {
+            PosixMq.setNonBlocking(rxMqd, false, rxAttr, rxName);
+            try {
+                while (length < 0) {
+                    final long remaining = timeoutNs - (System.nanoTime() - start);
+                    if (remaining <= 0) {
+                        throw new IsthmusTimeoutException("the creator (pid " + creatorPid + ") of POSIX MQ channel "
+                            + channelName + " sent no HELLO on " + rxName + " within "
+                            + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms");
+                    }
+                    if (ProcessIdentity.of(creatorPid) == null) {
+                        throw new PeerDeadException("the creator (pid " + creatorPid + ") of POSIX MQ channel "
+                            + channelName + " died before sending its HELLO");
+                    }
+                    length = PosixMq.timedReceive(rxMqd, rxBuffer, rxPriority, Math.min(remaining, sliceNs), rxName);
+                }
+            } finally {
+                PosixMq.setNonBlocking(rxMqd, true, rxAttr, rxName);
             }
-            if (ProcessIdentity.of(creatorPid) == null) {
-                throw new PeerDeadException("the creator (pid " + creatorPid + ") of POSIX MQ channel "
-                    + channelName + " died before sending its HELLO");
-            }
-            length = PosixMq.timedReceive(rxMqd, rxBuffer, rxPriority, Math.min(remaining, sliceNs), rxName);
         }
         final int priority = rxPriority.get(JAVA_INT, 0);
         if (priority != PRIORITY_HELLO) {
@@ -1109,7 +1120,7 @@ public final class PosixMqBlobChannel implements BlobChannel {
         message.set(JAVA_SHORT, PosixMqDescriptor.TYPE_OFFSET, type);
         message.set(JAVA_LONG, PosixMqDescriptor.PID_OFFSET, self.pid());
         message.set(JAVA_LONG, PosixMqDescriptor.START_TIME_OFFSET, self.startTimeTicks());
-        final int rc = PosixMq.trySend(txMqd, message, CONTROL_LENGTH, priority, txName);
+        final int rc = PosixMq.send(txMqd, message, CONTROL_LENGTH, priority, txName);
         if (rc != 0 && type == PosixMqDescriptor.TYPE_HELLO) {
             // A fresh queue always has room; a full one means someone else wrote to it.
             throw new IsthmusException("cannot queue the HELLO on " + txName + ": the queue is full");
@@ -1233,16 +1244,21 @@ public final class PosixMqBlobChannel implements BlobChannel {
         }
         // Another user's queues, and the peer's queue is full: wait a little for room for the CLOSE.
         final long start = System.nanoTime();
-        while (true) {
-            final long remaining = closeLingerNs - (System.nanoTime() - start);
-            final ProcessWatch watch = suppliedWatch != null ? suppliedWatch : peerWatch;
-            if (remaining <= 0 || watch != null && !watch.isAlive()) {
-                return;
+        PosixMq.setNonBlocking(txMqd, false, txAttr, txName);
+        try {
+            while (true) {
+                final long remaining = closeLingerNs - (System.nanoTime() - start);
+                final ProcessWatch watch = suppliedWatch != null ? suppliedWatch : peerWatch;
+                if (remaining <= 0 || watch != null && !watch.isAlive()) {
+                    return;
+                }
+                if (PosixMq.timedSend(txMqd, txControl, CONTROL_LENGTH, PRIORITY_CLOSE, Math.min(remaining, sliceNs),
+                    txName) == 0) {
+                    return;
+                }
             }
-            if (PosixMq.timedSend(txMqd, txControl, CONTROL_LENGTH, PRIORITY_CLOSE, Math.min(remaining, sliceNs),
-                txName) == 0) {
-                return;
-            }
+        } finally {
+            PosixMq.setNonBlocking(txMqd, true, txAttr, txName);
         }
     }
 

@@ -87,54 +87,6 @@ class PosixMqTest {
     }
 
     @Test
-    void shouldTryWithoutWaitingOnABlockingDescriptor() throws Exception {
-        final String name = newName("try");
-        final int mqd = PosixMq.create(name, 0600, 2, 16);
-        try (Arena arena = Arena.ofConfined()) {
-            final MemorySegment buffer = arena.allocate(16);
-            final MemorySegment priority = arena.allocate(JAVA_INT);
-            final MemorySegment attr = arena.allocate(PosixMq.MQ_ATTR);
-            PosixMq.setNonBlocking(mqd, false, attr, name);
-            PosixMq.getAttributes(mqd, attr, name);
-            assertEquals(0, attr.get(JAVA_LONG, PosixMq.MQ_FLAGS_OFFSET), "blocking");
-            // Another thread ends the test if a try blocks: a blocking mq_receive on an empty queue would.
-            final Thread watchdog = Thread.ofPlatform().daemon().start(() -> {
-                try {
-                    Thread.sleep(TimeUnit.SECONDS.toMillis(30));
-                    buffer.set(JAVA_BYTE, 0, (byte) 0);
-                    PosixMq.timedSend(mqd, buffer, 1, 0, 0, name);
-                } catch (final InterruptedException | RuntimeException ignored) {
-                    // the test ended
-                }
-            });
-            try {
-                assertEquals(-Errno.EAGAIN, PosixMq.tryReceive(mqd, buffer, priority, name), "empty");
-                buffer.set(JAVA_BYTE, 0, (byte) 7);
-                assertEquals(0, PosixMq.trySend(mqd, buffer, 3, 2, name));
-                assertEquals(0, PosixMq.trySend(mqd, buffer, 1, 1, name));
-                assertEquals(-Errno.EAGAIN, PosixMq.trySend(mqd, buffer, 1, 1, name), "full after 2");
-                assertEquals(3, PosixMq.tryReceive(mqd, buffer, priority, name));
-                assertEquals(2, priority.get(JAVA_INT, 0));
-                assertEquals(7, buffer.get(JAVA_BYTE, 0));
-                assertEquals(1, PosixMq.tryReceive(mqd, buffer, priority, name));
-                assertEquals(-Errno.EAGAIN, PosixMq.tryReceive(mqd, buffer, priority, name), "empty again");
-                final NativeException e = assertThrows(NativeException.class,
-                    () -> PosixMq.trySend(mqd, arena.allocate(32), 17, 1, name));
-                assertEquals(Errno.EMSGSIZE, e.errno());
-                assertTrue(e.getMessage().contains(name), e.getMessage());
-            } finally {
-                watchdog.interrupt();
-                watchdog.join();
-            }
-            PosixMq.getAttributes(mqd, attr, name);
-            assertEquals(0, attr.get(JAVA_LONG, PosixMq.MQ_CURMSGS_OFFSET), "nothing left, not even the watchdog's");
-        } finally {
-            PosixMq.close(mqd, name);
-            PosixMq.unlink(name);
-        }
-    }
-
-    @Test
     void shouldReturnTheErrnosCallersWordAndThrowTheRestNamingTheQueue() {
         final String name = newName("errors");
         final int mqd = PosixMq.create(name, 0600, 2, 16);
