@@ -178,6 +178,10 @@ class InlineBuilderReuseTest {
             final com.sun.management.ThreadMXBean threads =
                 (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
             final int messages = 20_000;
+            final ArenaSegmentAllocator reused;
+            try (CapnpOutgoing<Body.Builder> first = codec.newMessage()) {
+                reused = first.allocator();
+            }
             long bytes = 0;
             for (int round = 0; round < 3; round++) {
                 final long before = threads.getCurrentThreadAllocatedBytes();
@@ -185,15 +189,19 @@ class InlineBuilderReuseTest {
                     try (CapnpOutgoing<Body.Builder> request = codec.newMessage()) {
                         request.root().initGetCacheReq().setFileName("file-1048576");
                         codec.encode(request);
+                        if (request.allocator() != reused) {
+                            throw new AssertionError("message " + i + " of round " + round + " has a builder of its own");
+                        }
                     }
                 }
                 bytes = (threads.getCurrentThreadAllocatedBytes() - before) / messages;
             }
-            // Each message once allocated its 1 KiB heap segment and Cap'n Proto's builder and arena (about
-            // 1.9 KiB with the encoding), and later an array and a view of its segment and its encoding's views
-            // (about 170 bytes); what is left is the message object, the root builders and the name's
-            // bytes.
-            assertTrue(bytes < 420, "a built, encoded and closed small request allocates " + bytes + " bytes");
+            // Every message was built on the same builder, allocator and heap segment (checked above). What is
+            // left is the message object, the root builders and the name's bytes: 336 bytes here, about 400
+            // with the coverage agent, 504 before the encoding stopped asking for views of its segments, about
+            // 1.9 KiB before the builder was reused. JMH's -prof gc (ZeroCopyRequestBenchmark.builtRequest) has
+            // the exact figure; this bound only catches a return of the per-message builder.
+            assertTrue(bytes < 900, "a built, encoded and closed small request allocates " + bytes + " bytes");
         }
     }
 

@@ -141,23 +141,34 @@ class SizedBuilderReuseTest {
             final com.sun.management.ThreadMXBean threads =
                 (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
             final int messages = 20_000;
+            final ArenaSegmentAllocator reused;
+            try (CapnpOutgoing<Body.Builder> first = codec.newMessage(256)) {
+                first.root();
+                reused = first.allocator();
+            }
             long bytes = 0;
             for (int round = 0; round < 3; round++) {
                 final long before = threads.getCurrentThreadAllocatedBytes();
                 for (int i = 0; i < messages; i++) {
-                    try (CapnpOutgoing<Body.Builder> response = codec.newMessage(256)) {
+                    // Hints of the same first segment and of another, in turn: the builder serves either.
+                    try (CapnpOutgoing<Body.Builder> response = codec.newMessage(i % 2 == 0 ? 256 : 20_000)) {
                         final var part = response.root().initGetCacheRsp().initFileParts(1).get(0);
                         part.initData(64);
                         part.setDataSizeToVerify(64);
                         codec.encode(response).abandon();
+                        if (response.allocator() != reused) {
+                            throw new AssertionError("message " + i + " of round " + round + " has a builder of its own");
+                        }
                     }
                 }
                 bytes = (threads.getCurrentThreadAllocatedBytes() - before) / messages;
             }
-            // Each message once allocated Cap'n Proto's builder and arena and this allocator, with their lists
-            // (about 240 bytes); what is left is the message object, the root builders, the block and its views,
-            // and the encoding's handle list. 729 bytes here, 973 before the builder was reused.
-            assertTrue(bytes < 850, "a built, encoded and closed fresh response allocates " + bytes + " bytes");
+            // Every message was built on the same builder and allocator (checked above). What is left is the
+            // message object, the root builders, the block and its views, and the encoding's handle list: about
+            // 730 bytes here, 750-860 with the coverage agent, about 970 before the builder was reused. JMH's
+            // -prof gc (ZeroCopyRequestBenchmark, server=fresh) has the exact figure; this bound only catches
+            // something new and large per message.
+            assertTrue(bytes < 1_500, "a built, encoded and closed fresh response allocates " + bytes + " bytes");
             Endpoints.awaitAllocatedBytes(endpoints.arenaA, 0);
         }
     }
