@@ -48,6 +48,28 @@ final class CacheMessages {
     }
 
     /**
+     * Sets only some fields of a response: its second part's 8 bytes of data, the first of them 7. Every
+     * other word must read zero, not the bytes of a message built before in the same memory.
+     */
+    static void fillSparse(final Body.Builder root) {
+        root.initGetCacheRsp().initFileParts(2).get(1).initData(8).asByteBuffer().put(0, (byte) 7);
+    }
+
+    /** Checks a response {@link #fillSparse} built: what it set, and zero everywhere else. */
+    static void verifySparse(final Body.Reader root) {
+        final StructList.Reader<GetCacheRsp.FilePart.Reader> parts = root.getGetCacheRsp().getFileParts();
+        assertEquals(2, parts.size());
+        for (int i = 0; i < 2; i++) {
+            assertEquals(0, parts.get(i).getDataSizeToVerify(), "part " + i + " size word is zero");
+            assertEquals(0, parts.get(i).getDataHashToVerify().getHigh(), "part " + i + " hash is zero");
+            assertEquals(0, parts.get(i).getDataHashToVerify().getLow(), "part " + i + " hash is zero");
+        }
+        assertEquals(0, parts.get(0).getData().size(), "part 0 has no data");
+        assertEquals(8, parts.get(1).getData().size());
+        assertEquals(7, parts.get(1).getData().asByteBuffer().get(0));
+    }
+
+    /**
      * Checks every part of a response as the demo's client does (size and hash), and that its content
      * follows {@code seed}.
      *
