@@ -18,6 +18,7 @@ import dev.isthmus.struc.Outgoing;
 import dev.isthmus.struc.Received;
 import dev.isthmus.struc.StructuredChannel;
 import dev.isthmus.struc.StructuredChannelOptions;
+import dev.isthmus.sync.IdleStrategies;
 import dev.isthmus.sync.ThreadAffinity;
 import dev.isthmus.transport.ShmBlobChannel;
 import dev.isthmus.transport.ShmQueueOptions;
@@ -100,8 +101,12 @@ public class ZeroCopyRequestBenchmark {
         viewOfServer.attachPool(serverArena.poolDescriptor());
         serverArena.attachReturns(viewOfServer.returnsDescriptor());
         final ResourceName name = ResourceName.of("jmh", "queue", id);
-        final ShmBlobChannel clientBlobs = ShmBlobChannel.create(name, ShmQueueOptions.defaults());
-        final ShmBlobChannel serverBlobs = ShmBlobChannel.open(name, ShmQueueOptions.defaults());
+        // Both sides spin for 50 ms before they sleep, as in the demo: a quiet spell (see Quiet) finds the server
+        // spinning, not asleep on its doorbell after the default half millisecond.
+        final ShmQueueOptions queueOptions = ShmQueueOptions.builder()
+            .idleStrategy(() -> IdleStrategies.spinThenFutex(TimeUnit.MILLISECONDS.toNanos(50))).build();
+        final ShmBlobChannel clientBlobs = ShmBlobChannel.create(name, queueOptions);
+        final ShmBlobChannel serverBlobs = ShmBlobChannel.open(name, queueOptions);
         clientBlobs.outbound().unlink();
         clientBlobs.inbound().unlink();
         serverChannel = CapnpChannels.open(serverBlobs, Body.factory, Backing.SESSION_SHM, serverArena, viewOfClient,
@@ -216,6 +221,21 @@ public class ZeroCopyRequestBenchmark {
      */
     @Benchmark
     public int sealedRequestInPlacePartsCold(final ColdCaches cold) {
+        return sealedRequestInPlaceParts();
+    }
+
+    /**
+     * {@link #sealedRequestInPlaceParts()} after a {@link Quiet} spell: the client spins, touching nothing, and
+     * the server's driver spins on the queue, as in the demo while the client verifies a response. What it costs
+     * over {@code quietMicros=0}, against what {@link QuietDecayBenchmark} loses over the same spell, shows how
+     * much of the demo's slower verifying column is time itself on this machine.
+     *
+     * @param quiet spins before each call
+     * @return the number of parts
+     */
+    @Benchmark
+    @BenchmarkMode(Mode.SampleTime)
+    public int sealedRequestInPlacePartsAfterQuiet(final Quiet quiet) {
         return sealedRequestInPlaceParts();
     }
 
