@@ -49,10 +49,13 @@ import java.util.stream.Stream;
  * built once in the server's session arena and read in place. The zero-copy session has two channels: one
  * served by a spinning thread, one by a thread that sleeps on a futex whenever it has nothing to do.
  *
- * <p>For each file size the client times {@code GetCacheReq} to reading the response's root, in four
+ * <p>For each file size the client times {@code GetCacheReq} to reading the response's root, in five
  * modes: classic; zero-copy with the server spinning, the client verifying each response between requests
- * (sizes and a sample of hashes, about 1 ms from 1 MiB up); the same back to back, without verification;
- * and zero-copy with the server asleep between requests. The zero-copy modes run in several sweeps over all
+ * (sizes and a sample of hashes, about 1 ms from 1 MiB up); the same with the client idle instead, spinning
+ * on the clock for as long as it verified in the same sweep and touching nothing; the same back to back;
+ * and zero-copy with the server asleep between requests. What the idle client pays over back to back is
+ * what time alone takes from both CPUs' caches on the machine, which no code on the path prevents; what
+ * verifying pays over idle is the client's own verification evicting them. The zero-copy modes run in several sweeps over all
  * sizes, interleaved, and report the p50 and p99 of every request and the spread of the sweeps' p50s. The
  * server-asleep figures come with their baseline from the same sweeps: right after each size's requests, as
  * many futex wake-ups of a thread that has slept as long as the server did between them.
@@ -100,6 +103,11 @@ public final class DemoCommand implements Callable<Integer> {
     private enum Between {
         /** Verifies each response (sizes, a sample of hashes) before the next request. */
         VERIFY,
+        /**
+         * Spins on the clock, touching nothing, for as long as the verifying client took between requests of
+         * the size in the same sweep; then as {@link #BACK_TO_BACK}.
+         */
+        IDLE,
         /** Sends the next request at once: only the first timed response is verified. */
         BACK_TO_BACK
     }
@@ -145,6 +153,7 @@ public final class DemoCommand implements Callable<Integer> {
                     zeroCopy.arena(), zeroCopy.peerArena(), callerDriven("cache-client-zero-copy-asleep", zeroCopy, false));
                 final List<Mode> zeroCopyModes = List.of(
                     new Mode("zero_copy", "zero-copy", spinning, Between.VERIFY),
+                    new Mode("zero_copy_client_idle", "client idle", spinning, Between.IDLE),
                     new Mode("zero_copy_back_to_back", "back to back", spinning, Between.BACK_TO_BACK),
                     new Mode("zero_copy_server_asleep", "server asleep", asleep, Between.VERIFY));
                 if (!json) {
@@ -170,9 +179,9 @@ public final class DemoCommand implements Callable<Integer> {
                 // garbage. The JIT compiles the request paths in the background for many thousands of requests:
                 // on two cores its threads would take turns with the spinning ones. Warm up every path first.
                 for (final Mode mode : zeroCopyModes) {
-                    run(mode, smallest, digest, jitWarmup, 0, null);
+                    run(mode, smallest, digest, jitWarmup, 0, null, 0);
                     for (final long size : bytes) {
-                        run(mode, size, digest, Math.max(warmup, zeroCopyRequests), 0, null);
+                        run(mode, size, digest, Math.max(warmup, zeroCopyRequests), 0, null, 0);
                     }
                     quiet();
                 }
@@ -187,8 +196,12 @@ public final class DemoCommand implements Callable<Integer> {
                 // requests of the size, measured right after them in every sweep.
                 final Mode asleepMode = zeroCopyModes.getLast();
                 final Map<Long, WakeUps> wakeUpsAfterSameQuiet = new LinkedHashMap<>();
+                // The idle client's spell: per size, per sweep, the verifying client's median time between
+                // requests (from reading a response to sending the next) in that sweep.
+                final Map<Long, long[]> verifyingGaps = new LinkedHashMap<>();
                 for (final long size : bytes) {
                     wakeUpsAfterSameQuiet.put(size, new WakeUps(new long[sweeps], new long[sweeps][]));
+                    verifyingGaps.put(size, new long[sweeps]);
                 }
                 // Every page the request paths allocate on from now on has been touched once (see HeapWarmup),
                 // then one whole sweep untimed: what the collection and the last compilations leave running
@@ -196,7 +209,7 @@ public final class DemoCommand implements Callable<Integer> {
                 HeapWarmup.touchYoungGeneration(2, 32L << 30);
                 for (final Mode mode : zeroCopyModes) {
                     for (final long size : bytes) {
-                        run(mode, size, digest, warmup + zeroCopyRequests, 0, null);
+                        run(mode, size, digest, warmup + zeroCopyRequests, 0, null, 0);
                     }
                     quiet();
                 }
@@ -204,7 +217,12 @@ public final class DemoCommand implements Callable<Integer> {
                     for (final Mode mode : zeroCopyModes) {
                         for (final long size : bytes) {
                             final long[] gaps = new long[zeroCopyRequests];
-                            zeroCopyNs.get(mode.key).get(size)[sweep] = run(mode, size, digest, warmup, zeroCopyRequests, gaps);
+                            final long idleNs = mode.between == Between.IDLE ? verifyingGaps.get(size)[sweep] : 0;
+                            zeroCopyNs.get(mode.key).get(size)[sweep] =
+                                run(mode, size, digest, warmup, zeroCopyRequests, gaps, idleNs);
+                            if (mode.between == Between.VERIFY && mode != asleepMode) {
+                                verifyingGaps.get(size)[sweep] = median(gaps);
+                            }
                             if (mode == asleepMode) {
                                 final long quiet = median(gaps);
                                 wakeUpsAfterSameQuiet.get(size).quietNs[sweep] = quiet;
@@ -218,12 +236,12 @@ public final class DemoCommand implements Callable<Integer> {
                         out.flush();
                     }
                 }
-                run(classicMode, smallest, digest, Math.max(1, jitWarmup / 10), 0, null);
+                run(classicMode, smallest, digest, Math.max(1, jitWarmup / 10), 0, null, 0);
                 for (final long size : bytes) {
                     System.gc();
-                    final long[] classicNs = run(classicMode, size, digest, warmup, requests, null);
+                    final long[] classicNs = run(classicMode, size, digest, warmup, requests, null, 0);
                     final Map<String, Object> result = result(size, classicNs, zeroCopyModes, zeroCopyNs,
-                        wakeUpsAfterSameQuiet.get(size));
+                        wakeUpsAfterSameQuiet.get(size), verifyingGaps.get(size));
                     results.add(result);
                     if (!json) {
                         out.printf(Locale.ROOT, "  %-8s classic p50 %12s   zero-copy p50 %10s   %10.1fx   verified%n",
@@ -284,16 +302,25 @@ public final class DemoCommand implements Callable<Integer> {
     /**
      * Runs {@code untimed} then {@code timed} requests of a file.
      *
-     * @param gaps null, or where to put, for each timed request, how long after the last response was read it
-     *             was sent, or 0 for the first request of the run
+     * @param gaps   null, or where to put, for each timed request, how long after the last response was read it
+     *               was sent, or 0 for the first request of the run
+     * @param idleNs how long to spin on the clock before each request but the first, in the {@link Between#IDLE}
+     *               mode
      * @return each timed request's round trip in nanoseconds
      */
     private static long[] run(final Mode mode, final long size, final MessageDigest digest, final int untimed,
-                              final int timed, final long[] gaps) {
+                              final int timed, final long[] gaps, final long idleNs) {
         final long[] timings = new long[timed];
         final boolean verifyEach = mode.between == Between.VERIFY;
         final TimedRead read = new TimedRead(size, digest);
         for (int i = -untimed; i < timed; i++) {
+            if (idleNs > 0 && i > -untimed) {
+                // Nothing but the clock: no memory of this process is touched while the machine runs on.
+                final long end = read.readAt + idleNs;
+                while (System.nanoTime() - end < 0) {
+                    Thread.onSpinWait();
+                }
+            }
             read.start = System.nanoTime();
             if (gaps != null && i >= 0) {
                 gaps[i] = i > -untimed ? read.start - read.readAt : 0;
@@ -417,7 +444,8 @@ public final class DemoCommand implements Callable<Integer> {
     }
 
     private Map<String, Object> result(final long size, final long[] classicNs, final List<Mode> zeroCopyModes,
-                                       final Map<String, Map<Long, long[][]>> zeroCopyNs, final WakeUps wakeUps) {
+                                       final Map<String, Map<Long, long[][]>> zeroCopyNs, final WakeUps wakeUps,
+                                       final long[] verifyingGaps) {
         final Map<String, Object> result = new LinkedHashMap<>();
         result.put("size_bytes", size);
         final double classicP50 = Stats.median(toDoubles(classicNs));
@@ -452,13 +480,11 @@ public final class DemoCommand implements Callable<Integer> {
         result.put("futex_wake_up_same_quiet_p99_ns", Math.round(Stats.percentile(99, wakeAll)));
         result.put("futex_wake_up_same_quiet_sweep_p50_ns", wakeSweepP50s);
         // Paired by sweep, so that what drifts between sweeps (the virtual CPUs' placement) cancels out.
-        @SuppressWarnings("unchecked")
-        final List<Long> asleepSweepP50s = (List<Long>) result.get("zero_copy_server_asleep_sweep_p50_ns");
-        final double[] over = new double[wakeSweepP50s.size()];
-        for (int sweep = 0; sweep < over.length; sweep++) {
-            over[sweep] = asleepSweepP50s.get(sweep) - wakeSweepP50s.get(sweep);
-        }
-        result.put("server_asleep_over_wake_up_ns", Math.round(Stats.median(over)));
+        result.put("server_asleep_over_wake_up_ns", pairedMedian(result, "zero_copy_server_asleep", "futex_wake_up_same_quiet"));
+        // The idle client's spell, and what time alone and the verification each add to back to back.
+        result.put("client_idle_ns", Math.round(Stats.median(toDoubles(verifyingGaps))));
+        result.put("client_idle_over_back_to_back_ns", pairedMedian(result, "zero_copy_client_idle", "zero_copy_back_to_back"));
+        result.put("verifying_over_client_idle_ns", pairedMedian(result, "zero_copy", "zero_copy_client_idle"));
         result.put("verified", true);
         result.put("classic_ns", toList(classicNs));
         for (final Mode mode : zeroCopyModes) {
@@ -469,6 +495,18 @@ public final class DemoCommand implements Callable<Integer> {
             result.put(mode.key + "_ns", sweeps);
         }
         return result;
+    }
+
+    /** {@return the median over the sweeps of one mode's p50 minus another's in the same sweep} */
+    @SuppressWarnings("unchecked")
+    private static long pairedMedian(final Map<String, Object> result, final String mode, final String baseline) {
+        final List<Long> modeP50s = (List<Long>) result.get(mode + "_sweep_p50_ns");
+        final List<Long> baselineP50s = (List<Long>) result.get(baseline + "_sweep_p50_ns");
+        final double[] over = new double[modeP50s.size()];
+        for (int sweep = 0; sweep < over.length; sweep++) {
+            over[sweep] = modeP50s.get(sweep) - baselineP50s.get(sweep);
+        }
+        return Math.round(Stats.median(over));
     }
 
     private Process startServer(final List<Long> bytes) throws IOException {
@@ -562,6 +600,17 @@ public final class DemoCommand implements Callable<Integer> {
                 micros((Long) r.get("server_asleep_quiet_ns")), micros((Long) r.get("futex_wake_up_same_quiet_p50_ns")),
                 micros((Long) r.get("futex_wake_up_same_quiet_p99_ns")), micros((Long) r.get("zero_copy_server_asleep_p50_ns")),
                 micros((Long) r.get("server_asleep_over_wake_up_ns")));
+        }
+        out.printf("%nthe client between requests (server spinning): verifying each response; idle, spinning on the clock%n");
+        out.printf("for as long as it verified in the same sweep, touching nothing; back to back. idle - b2b is time alone%n");
+        out.printf("on this machine, verifying - idle the verification's own eviction (medians of same-sweep differences)%n");
+        out.printf("%-8s  %11s  %11s  %11s  %11s  %11s  %13s%n", "size", "idle for", "verifying", "idle", "back to back",
+            "idle - b2b", "verif. - idle");
+        for (final Map<String, Object> r : results) {
+            out.printf(Locale.ROOT, "%-8s  %11s  %11s  %11s  %11s  %11s  %13s%n", CacheFiles.humanSize((Long) r.get("size_bytes")),
+                micros((Long) r.get("client_idle_ns")), micros((Long) r.get("zero_copy_p50_ns")),
+                micros((Long) r.get("zero_copy_client_idle_p50_ns")), micros((Long) r.get("zero_copy_back_to_back_p50_ns")),
+                micros((Long) r.get("client_idle_over_back_to_back_ns")), micros((Long) r.get("verifying_over_client_idle_ns")));
         }
         out.printf("%na futex wake-up after 300 µs of quiet, before the sweeps: p50 %s, p99 %s%n",
             micros((Long) machine.get("futex_wake_up_p50_ns")), micros((Long) machine.get("futex_wake_up_p99_ns")));

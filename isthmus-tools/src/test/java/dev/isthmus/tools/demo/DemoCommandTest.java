@@ -38,7 +38,8 @@ class DemoCommandTest {
                 "zero_copy_spread", "zero_copy_back_to_back_p50_ns", "zero_copy_server_asleep_p99_ns",
                 "zero_copy_server_asleep_sweep_p50_ns", "wake_up_estimate_ns", "server_asleep_quiet_ns",
                 "futex_wake_up_same_quiet_p50_ns", "futex_wake_up_same_quiet_p99_ns", "futex_wake_up_same_quiet_sweep_p50_ns",
-                "server_asleep_over_wake_up_ns", "ratio"}) {
+                "server_asleep_over_wake_up_ns", "zero_copy_client_idle_p50_ns", "zero_copy_client_idle_sweep_p50_ns",
+                "client_idle_ns", "client_idle_over_back_to_back_ns", "verifying_over_client_idle_ns", "ratio"}) {
                 assertTrue(output.contains("\"" + key + "\""), key + " in " + output);
             }
         }
