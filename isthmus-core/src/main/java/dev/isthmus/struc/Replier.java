@@ -17,6 +17,10 @@ public interface Replier<B> {
      *
      * @param response the response
      * @throws IllegalStateException if the request was answered already, or was a notification
+     * @throws dev.isthmus.IsthmusTimeoutException if the channel had no room for it within
+     *                                             {@link StructuredChannelOptions#sendTimeout()} (the requester is
+     *                                             not reading): nothing was sent, and the request is still
+     *                                             unanswered, for another try or a {@link #fail}
      */
     void reply(Outgoing<B> response);
 
@@ -31,6 +35,9 @@ public interface Replier<B> {
      * Fails the request: the requester's call fails with a {@link RemoteFailureException} carrying the text.
      *
      * @param message what went wrong
+     * @throws IllegalStateException if the request was answered already, or was a notification
+     * @throws dev.isthmus.IsthmusTimeoutException if the channel had no room for it within the send timeout: the
+     *                                             request is still unanswered
      */
     void fail(String message);
 

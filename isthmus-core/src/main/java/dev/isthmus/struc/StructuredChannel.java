@@ -1052,7 +1052,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
             handler.onMessage(message, replier);
         } catch (final Exception e) {
             options.errorHandler().accept(e);
-            if (replier.expectsResponse() && !replier.answered) {
+            if (replier.expectsResponse() && !replier.answered && !replier.noRoom) {
                 try {
                     replier.fail(e.toString());
                 } catch (final RuntimeException failure) {
@@ -1081,6 +1081,11 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         private final boolean scoped;
         /** Whether the request was answered; set once per request, through {@link #ANSWERED}. */
         private volatile boolean answered;
+        /**
+         * Whether the last answer found no room within the send timeout: a failure sent for the handler's exception
+         * would only wait as long again for the same room.
+         */
+        private volatile boolean noRoom;
 
         ReplierImpl(final long requestId, final boolean scoped) {
             this.requestId = requestId;
@@ -1091,6 +1096,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         ReplierImpl enter(final long requestId) {
             this.requestId = requestId;
             this.answered = false;
+            this.noRoom = false;
             this.scope = Thread.currentThread();
             return this;
         }
@@ -1110,7 +1116,23 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                 encoded.abandon();
                 throw new IllegalStateException(options.name() + ": request " + requestId + " was answered already");
             }
-            send(KIND_RESPONSE, (short) 0, type, nextId.incrementAndGet(), requestId, encoded);
+            sendAnswer(KIND_RESPONSE, type, encoded);
+        }
+
+        /**
+         * Sends the answer this replier just claimed. If the send fails, the request counts as unanswered again:
+         * when nothing of it was sent (no room within the send timeout) the requester got nothing, and a retry
+         * or the handler's exception may still answer it; when part of it was, the channel failed, which fails
+         * the requester's call, and any later answer fails in its turn.
+         */
+        private void sendAnswer(final byte kind, final int type, final Codec.Encoded encoded) {
+            try {
+                send(kind, (short) 0, type, nextId.incrementAndGet(), requestId, encoded);
+            } catch (final RuntimeException | Error e) {
+                noRoom = e instanceof IsthmusTimeoutException;
+                answered = false;
+                throw e;
+            }
         }
 
         @Override
@@ -1130,8 +1152,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
                 throw new IllegalStateException(options.name() + ": request " + requestId + " was answered already");
             }
             final MemorySegment text = MemorySegment.ofArray(message.getBytes(StandardCharsets.UTF_8));
-            send(KIND_FAILURE, (short) 0, 0, nextId.incrementAndGet(), requestId,
-                new Codec.Encoded(List.of(text), () -> { }));
+            sendAnswer(KIND_FAILURE, 0, new Codec.Encoded(List.of(text), () -> { }));
         }
 
         @Override

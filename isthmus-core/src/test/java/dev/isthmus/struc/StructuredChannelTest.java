@@ -241,6 +241,54 @@ class StructuredChannelTest {
         }
     }
 
+    /**
+     * A response that finds no room in the channel within the send timeout (the requester is not reading) was not
+     * sent: the request stays unanswered, and a second try once there is room reaches the requester.
+     */
+    @Test
+    void shouldLeaveARequestUnansweredWhenItsResponseFoundNoRoom() throws Exception {
+        final StructuredChannelOptions callerDriven = StructuredChannelOptions.builder().driverThread(false).build();
+        final StructuredChannelOptions quickToGiveUp = StructuredChannelOptions.builder().sendTimeout(Duration.ofMillis(200))
+            .build();
+        try (Pair pair = pair(callerDriven, quickToGiveUp)) {
+            final BlockingQueue<Replier<BytesCodec.Message>> repliers = holdReplies(pair.server);
+            final AtomicInteger notifications = new AtomicInteger();
+            pair.client.onMessage(ECHO, (message, replier) -> notifications.incrementAndGet());
+            final CompletableFuture<Received<byte[]>> response = pair.client.requestAsync(message(pair.client, HELD, "held"));
+            final Replier<BytesCodec.Message> replier = nextReplier(repliers);
+            // The client reads nothing until it polls: notifications fill its side of the channel.
+            final byte[] filler = new byte[1024];
+            int sent = 0;
+            while (true) {
+                try {
+                    pair.server.send(message(pair.server, ECHO, filler));
+                    sent++;
+                } catch (final IsthmusTimeoutException full) {
+                    break;
+                }
+            }
+            assertTrue(sent > 0 && pair.server.isOpen(), sent + " notifications sent");
+            // Larger than what the last notification did not find room for.
+            final byte[] large = new byte[2 * filler.length];
+            assertThrows(IsthmusTimeoutException.class, () -> replier.reply(message(pair.server, HELD, large)));
+            assertFalse(response.isDone());
+
+            while (notifications.get() < sent) {
+                pair.client.poll(64);
+            }
+            replier.reply(message(pair.server, HELD, "once there was room"));
+            final long deadline = System.nanoTime() + LONG.toNanos();
+            while (!response.isDone() && System.nanoTime() < deadline) {
+                pair.client.poll(16);
+            }
+            try (Received<byte[]> answer = response.get(1, TimeUnit.SECONDS)) {
+                assertEquals("once there was room", text(answer));
+            }
+            assertThrows(IllegalStateException.class, () -> replier.reply(message(pair.server, HELD, "twice")));
+            assertTrue(pair.client.isOpen() && pair.server.isOpen());
+        }
+    }
+
     @Test
     void shouldStreamResponsesAndCompleteAfterTheLast() throws Exception {
         try (Pair pair = pair()) {
