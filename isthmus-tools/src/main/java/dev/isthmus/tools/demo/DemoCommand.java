@@ -51,7 +51,7 @@ import java.util.stream.Stream;
  *
  * <p>For each file size the client times {@code GetCacheReq} to reading the response's root, in five
  * modes: classic; zero-copy with the server spinning, the client verifying each response between requests
- * (sizes and a sample of hashes, about 1 ms from 1 MiB up); the same with the client idle instead, spinning
+ * (sizes and a sample of hashes, about 0.6 ms from 1 MiB up); the same with the client idle instead, spinning
  * on the clock for as long as it verified in the same sweep and touching nothing; the same back to back;
  * and zero-copy with the server asleep between requests. What the idle client pays over back to back is
  * what time alone takes from both CPUs' caches on the machine, which no code on the path prevents; what
