@@ -16,11 +16,15 @@ public interface Replier<B> {
      * Sends the final (or only) response. The message may be sent again elsewhere, or closed.
      *
      * @param response the response
-     * @throws IllegalStateException if the request was answered already, or was a notification
+     * @throws IllegalStateException if the request was answered already (or another thread is sending its
+     *                               answer), or was a notification
      * @throws dev.isthmus.IsthmusTimeoutException if the channel had no room for it within
      *                                             {@link StructuredChannelOptions#sendTimeout()} (the requester is
-     *                                             not reading): nothing was sent, and the request is still
-     *                                             unanswered, for another try or a {@link #fail}
+     *                                             not reading). If that was the first fragment, nothing was sent and
+     *                                             the request is still unanswered, for another try or a
+     *                                             {@link #fail}; if a later fragment of a large response, the channel
+     *                                             has failed and further tries throw {@link
+     *                                             dev.isthmus.ChannelClosedException}
      */
     void reply(Outgoing<B> response);
 
@@ -35,7 +39,8 @@ public interface Replier<B> {
      * Fails the request: the requester's call fails with a {@link RemoteFailureException} carrying the text.
      *
      * @param message what went wrong
-     * @throws IllegalStateException if the request was answered already, or was a notification
+     * @throws IllegalStateException if the request was answered already (or another thread is sending its
+     *                               answer), or was a notification
      * @throws dev.isthmus.IsthmusTimeoutException if the channel had no room for it within the send timeout: the
      *                                             request is still unanswered
      */

@@ -1079,11 +1079,14 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
          */
         private Thread scope;
         private final boolean scoped;
-        /** Whether the request was answered; set once per request, through {@link #ANSWERED}. */
+        /**
+         * Whether the request was answered, or an answer is being sent: claimed through {@link #ANSWERED}, and
+         * given back if that send fails.
+         */
         private volatile boolean answered;
         /**
-         * Whether the last answer found no room within the send timeout: a failure sent for the handler's exception
-         * would only wait as long again for the same room.
+         * Whether the last try to answer found no room within the send timeout: a failure sent for the handler's
+         * exception would only wait as long again for the same room. Cleared by every try.
          */
         private volatile boolean noRoom;
 
@@ -1104,6 +1107,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         @Override
         public void reply(final Outgoing<B> response) {
             checkCanAnswer();
+            noRoom = false;
             if (answered) {
                 throw new IllegalStateException(options.name() + ": request " + requestId + " was answered already");
             }
@@ -1121,9 +1125,10 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
 
         /**
          * Sends the answer this replier just claimed. If the send fails, the request counts as unanswered again:
-         * when nothing of it was sent (no room within the send timeout) the requester got nothing, and a retry
-         * or the handler's exception may still answer it; when part of it was, the channel failed, which fails
-         * the requester's call, and any later answer fails in its turn.
+         * when nothing of it was sent (no room for its first fragment within the send timeout) the requester got
+         * nothing, and a retry or the handler's exception may still answer it; when some fragments were sent, this
+         * channel failed, so any later answer fails too, and the requester learns of it only from its own timeout
+         * or from this side closing the channel.
          */
         private void sendAnswer(final byte kind, final int type, final Codec.Encoded encoded) {
             try {
@@ -1148,6 +1153,7 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         @Override
         public void fail(final String message) {
             checkCanAnswer();
+            noRoom = false;
             if (!ANSWERED.compareAndSet(this, false, true)) {
                 throw new IllegalStateException(options.name() + ": request " + requestId + " was answered already");
             }

@@ -273,11 +273,12 @@ class StructuredChannelTest {
             assertThrows(IsthmusTimeoutException.class, () -> replier.reply(message(pair.server, HELD, large)));
             assertFalse(response.isDone());
 
-            while (notifications.get() < sent) {
+            final long deadline = System.nanoTime() + LONG.toNanos();
+            while (notifications.get() < sent && System.nanoTime() < deadline) {
                 pair.client.poll(64);
             }
+            assertEquals(sent, notifications.get());
             replier.reply(message(pair.server, HELD, "once there was room"));
-            final long deadline = System.nanoTime() + LONG.toNanos();
             while (!response.isDone() && System.nanoTime() < deadline) {
                 pair.client.poll(16);
             }
