@@ -19,8 +19,9 @@ import org.openjdk.jmh.runner.IterationType;
  * thread did nothing, which no code on the path can prevent: on a shared virtual machine, the host's other
  * work on the same physical core.
  *
- * <p>Warm-up iterations run without the spell: a path called a thousand times a second would still be in the
- * JIT's profiling tiers after the warm-up, and that, not the machine, would be measured.
+ * <p>Warm-up iterations spin for a microsecond only: a path called a thousand times a second would still be in
+ * the JIT's profiling tiers after the warm-up, and that, not the machine, would be measured; the spin's loop
+ * still runs, so that the code around the call is not recompiled when the measurement starts.
  */
 @State(Scope.Thread)
 public class Quiet {
@@ -30,14 +31,17 @@ public class Quiet {
 
     private long quietNs;
 
+    /** The spell of a warm-up iteration. */
+    private static final long WARM_UP_NS = 1_000L;
+
     /**
-     * Sets the spell for the iteration: none while warming up.
+     * Sets the spell for the iteration: a microsecond while warming up.
      *
      * @param iteration the iteration about to run
      */
     @Setup(Level.Iteration)
     public void iteration(final IterationParams iteration) {
-        quietNs = iteration.getType() == IterationType.WARMUP ? 0 : quietMicros * 1_000L;
+        quietNs = iteration.getType() == IterationType.WARMUP ? Math.min(WARM_UP_NS, quietMicros * 1_000L) : quietMicros * 1_000L;
     }
 
     /** Spins for the spell, on the clock only. */

@@ -15,17 +15,15 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The baseline for {@link ZeroCopyRequestBenchmark#sealedRequestInPlacePartsAfterQuiet}: plain Java work of
- * about the same size, with no inter-process communication, after the same {@link Quiet} spell. A walk of
- * 512 small objects linked in a shuffled order (about 16 KiB, each load waiting on the one before) costs, warm,
- * what its loads cost from L1 and L2; whatever a quiet spell adds to it is the machine's, not the code's.
+ * The baseline for {@link ZeroCopyRequestBenchmark#sealedRequestInPlacePartsAfterQuiet}: plain Java work with
+ * no inter-process communication, after the same {@link Quiet} spell. A walk of 512 cache lines of one array
+ * (32 KiB) in a shuffled order, each load waiting on the one before, costs, warm, what its loads cost from L1
+ * and L2; whatever a quiet spell adds to it is the machine's, not the code's. One array, so that no collection
+ * can lay the walk out in order.
  *
  * <p>{@code ./isthmus jmh '(QuietDecayBenchmark|ZeroCopyRequestBenchmark.sealedRequestInPlacePartsAfterQuiet)'
  * -p server=inPlace}
@@ -37,49 +35,49 @@ import java.util.concurrent.TimeUnit;
 @Fork(1)
 @State(Scope.Thread)
 public class QuietDecayBenchmark {
-    private static final int NODES = 512;
+    private static final int LINES = 512;
+    /** Ints per 64-byte cache line. */
+    private static final int STRIDE = 64 / Integer.BYTES;
 
-    private Node head;
-    /** Keeps the spacers alive, so that a collection does not pack the nodes together. */
-    private List<byte[]> spacers;
+    /** At each line's first int, the index of the next line's first int; 0 ends the walk. */
+    private int[] next;
 
-    /** One link of the walk. */
-    static final class Node {
-        Node next;
-        long value;
-    }
-
-    /** Links the nodes in a shuffled order, allocated between other objects so that they spread out. */
+    /** Links the lines in one shuffled cycle that starts and ends at line 0. */
     @Setup
     public void setUp() {
-        final List<Node> nodes = new ArrayList<>(NODES);
-        final List<byte[]> spacers = new ArrayList<>(NODES);
-        for (int i = 0; i < NODES; i++) {
-            nodes.add(new Node());
-            spacers.add(new byte[64]);
+        final int[] order = new int[LINES];
+        for (int i = 0; i < LINES; i++) {
+            order[i] = i;
         }
-        Collections.shuffle(nodes, new Random(12));
-        for (int i = 0; i < NODES - 1; i++) {
-            nodes.get(i).next = nodes.get(i + 1);
-            nodes.get(i).value = i;
+        final Random random = new Random(12);
+        for (int i = LINES - 1; i > 1; i--) {
+            final int j = 1 + random.nextInt(i);
+            final int swap = order[i];
+            order[i] = order[j];
+            order[j] = swap;
         }
-        head = nodes.getFirst();
-        this.spacers = spacers;
+        next = new int[LINES * STRIDE];
+        for (int i = 0; i < LINES; i++) {
+            next[order[i] * STRIDE] = order[(i + 1) % LINES] * STRIDE;
+        }
     }
 
     /**
-     * Walks the nodes after the quiet spell.
+     * Walks the lines after the quiet spell.
      *
      * @param quiet the spell, spun before each call
-     * @return the sum of the values
+     * @return the number of lines walked
      */
     @Benchmark
     @BenchmarkMode(Mode.SampleTime)
-    public long pointerChaseAfterQuiet(final Quiet quiet) {
-        long sum = 0;
-        for (Node node = head; node != null; node = node.next) {
-            sum += node.value;
+    public int pointerChaseAfterQuiet(final Quiet quiet) {
+        final int[] links = next;
+        int at = links[0];
+        int walked = 1;
+        while (at != 0) {
+            at = links[at];
+            walked++;
         }
-        return sum;
+        return walked;
     }
 }
