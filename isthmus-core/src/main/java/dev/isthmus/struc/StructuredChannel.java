@@ -1086,9 +1086,10 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         private volatile boolean answered;
         /**
          * Whether the last try to answer found no room within the send timeout: a failure sent for the handler's
-         * exception would only wait as long again for the same room. Cleared by every try.
+         * exception would only wait as long again for the same room. Cleared by every try. Plain: the handler's
+         * exception is seen by the thread that called it, after the tries it made from that thread.
          */
-        private volatile boolean noRoom;
+        private boolean noRoom;
 
         ReplierImpl(final long requestId, final boolean scoped) {
             this.requestId = requestId;
@@ -1107,7 +1108,9 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         @Override
         public void reply(final Outgoing<B> response) {
             checkCanAnswer();
-            noRoom = false;
+            if (noRoom) {
+                noRoom = false;
+            }
             if (answered) {
                 throw new IllegalStateException(options.name() + ": request " + requestId + " was answered already");
             }
@@ -1153,7 +1156,9 @@ public final class StructuredChannel<R, B> implements AutoCloseable {
         @Override
         public void fail(final String message) {
             checkCanAnswer();
-            noRoom = false;
+            if (noRoom) {
+                noRoom = false;
+            }
             if (!ANSWERED.compareAndSet(this, false, true)) {
                 throw new IllegalStateException(options.name() + ": request " + requestId + " was answered already");
             }
