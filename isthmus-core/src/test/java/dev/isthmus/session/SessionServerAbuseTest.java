@@ -71,7 +71,22 @@ class SessionServerAbuseTest {
     private Session[] connect(final SessionServer server, final SessionOptions options) {
         final CompletableFuture<Session> connecting =
             CompletableFuture.supplyAsync(() -> ClientSession.connect(client, app, options));
-        final Session accepted = server.accept(LONG);
+        final Session accepted;
+        try {
+            accepted = server.accept(LONG);
+        } catch (final IsthmusTimeoutException e) {
+            // The client's side says why no session came: its own failure, or a session the server did not hand out.
+            connecting.handle((session, failure) -> {
+                if (failure != null) {
+                    e.addSuppressed(failure);
+                } else {
+                    e.addSuppressed(new AssertionError("the client has a session the server did not hand out: " + session));
+                    session.close();
+                }
+                return null;
+            }).join();
+            throw e;
+        }
         return new Session[] {connecting.join(), accepted};
     }
 
