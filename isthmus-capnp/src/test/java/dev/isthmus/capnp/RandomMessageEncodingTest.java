@@ -135,24 +135,52 @@ class RandomMessageEncodingTest {
             return "seed " + seed + ", message " + index + " (-D" + SEED_PROPERTY + "=" + seed + "): " + plan;
         }
 
+        /** A message and its heap reference, both given the same operations. */
+        private record Built(MessageBuilder heap, Body.Builder heapRoot, CapnpOutgoing<Body.Builder> message) {
+        }
+
+        /**
+         * Builds a message by {@code ops}, and a heap {@link MessageBuilder} beside it, which must hold what the
+         * model says; then checks what the last message left open, now that this one has taken what the codec had
+         * spare.
+         */
+        private Built build(final Model model, final long hint, final List<Op> ops) {
+            final MessageBuilder heap = new MessageBuilder();
+            final Body.Builder heapRoot = heap.initRoot(Body.factory);
+            final CapnpOutgoing<Body.Builder> message = newMessage(hint);
+            apply(ops, heapRoot, message.root());
+            assertHolds(model, read(heap), "the heap reference");
+            runDeferred();
+            return new Built(heap, heapRoot, message);
+        }
+
+        /** {@return whether it sealed {@code message}, which it does one time in three, noting it in the plan} */
+        private boolean sealSome(final CapnpOutgoing<Body.Builder> message, final StringBuilder plan) {
+            final boolean sealed = random.nextInt(3) == 0;
+            if (sealed) {
+                message.seal();
+                plan.append(", sealed");
+            }
+            return sealed;
+        }
+
+        private static String newMessageCall(final long hint) {
+            return hint < 0 ? "newMessage()" : "newMessage(" + hint + ")";
+        }
+
         /** A message built, encoded and decoded here, its payload handed over as a channel would. */
         private void direct(final int index, final StringBuilder plan) {
             final Model model = new Model();
             final long hint = hint(random);
             final boolean small = small(random);
             final List<Op> ops = operations(random, model, opCount(random), false, small);
-            plan.append(hint < 0 ? "newMessage()" : "newMessage(" + hint + ")").append(", ops ").append(ops);
-            final MessageBuilder heap = new MessageBuilder();
-            final Body.Builder heapRoot = heap.initRoot(Body.factory);
-            final CapnpOutgoing<Body.Builder> message = newMessage(hint);
-            apply(ops, heapRoot, message.root());
-            assertHolds(model, read(heap), "the heap reference");
-            // What the last message left open is checked now that this one has taken what the codec had spare.
-            runDeferred();
-            final boolean sealed = random.nextInt(3) == 0;
+            plan.append(newMessageCall(hint)).append(", ops ").append(ops);
+            final Built built = build(model, hint, ops);
+            final MessageBuilder heap = built.heap();
+            final Body.Builder heapRoot = built.heapRoot();
+            final CapnpOutgoing<Body.Builder> message = built.message();
+            final boolean sealed = sealSome(message, plan);
             if (sealed) {
-                message.seal();
-                plan.append(", sealed");
                 assertThrows(IllegalStateException.class, message::root, "a sealed message's builder");
             }
             final int encodings = 1 + random.nextInt(2);
@@ -213,19 +241,12 @@ class RandomMessageEncodingTest {
             final List<Op> ops = new ArrayList<>(operations(random, model, opCount(random), false, small));
             // A request, as the server handles.
             ops.addAll(operations(random, model, 1, true, small));
-            plan.append("over the channel, ").append(hint < 0 ? "newMessage()" : "newMessage(" + hint + ")")
-                .append(", ops ").append(ops);
-            final MessageBuilder heap = new MessageBuilder();
-            final Body.Builder heapRoot = heap.initRoot(Body.factory);
-            final CapnpOutgoing<Body.Builder> message = newMessage(hint);
-            apply(ops, heapRoot, message.root());
-            assertHolds(model, read(heap), "the heap reference");
-            runDeferred();
-            final boolean sealed = random.nextInt(3) == 0;
-            if (sealed) {
-                message.seal();
-                plan.append(", sealed");
-            }
+            plan.append("over the channel, ").append(newMessageCall(hint)).append(", ops ").append(ops);
+            final Built built = build(model, hint, ops);
+            final MessageBuilder heap = built.heap();
+            final Body.Builder heapRoot = built.heapRoot();
+            final CapnpOutgoing<Body.Builder> message = built.message();
+            final boolean sealed = sealSome(message, plan);
             final int sends = 1 + random.nextInt(2);
             try (message) {
                 for (int send = 1; send <= sends; send++) {
